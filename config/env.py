@@ -1,0 +1,191 @@
+"""The one place that reads the process environment: every setting tongban takes from outside.
+
+Each value is parsed and checked here, so a wrong or missing value stops the process at start-up
+with a message naming the variable, instead of failing later inside a request.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# The reference authoritative sources, each in its own database (DESIGN.md §2).
+SOURCE_ALIASES = ("population", "idcard", "traffic", "exitentry")
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def _list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def database_from_url(url: str, *, conn_max_age: int = 60) -> dict[str, object]:
+    """Turn `sqlite:///path` or `postgresql://user:pass@host:port/name?opt=v` into a Django DATABASES entry."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in {"sqlite", "sqlite3"}:
+        raw_path = unquote(parts.path)
+        if parts.netloc:  # sqlite://relative/path is ambiguous; accept it as relative.
+            raw_path = parts.netloc + raw_path
+        elif raw_path.startswith("/") and not raw_path.startswith("//"):
+            # sqlite:///var/x.db (three slashes) is relative to the project; four slashes is absolute.
+            raw_path = raw_path[1:]
+        elif raw_path.startswith("//"):
+            raw_path = raw_path[1:]
+        if raw_path in {"", ":memory:"}:
+            name: str | Path = ":memory:"
+        else:
+            path = Path(raw_path)
+            name = path if path.is_absolute() else BASE_DIR / path
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": name,
+            "OPTIONS": {
+                # WAL lets readers go on while one writer commits; IMMEDIATE takes the write lock at
+                # BEGIN so two writers queue instead of failing with "database is locked".
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    if scheme in {"postgres", "postgresql", "pgsql"}:
+        options = dict(parse_qsl(parts.query))
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")) or "tongban",
+            "USER": unquote(parts.username or "postgres"),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "127.0.0.1",
+            "PORT": str(parts.port or 5432),
+            "CONN_MAX_AGE": conn_max_age,
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": options,
+        }
+    raise ConfigurationError(
+        f"TONGBAN_DATABASE_URL must start with sqlite:/// or postgresql://, not {scheme or '(nothing)'}://"
+    )
+
+
+def source_database_url(main_url: str, alias: str) -> str:
+    """Where a reference source lives unless TONGBAN_SOURCE_<ALIAS>_DATABASE_URL says otherwise.
+
+    SQLite: a file beside the platform's (var/tongban.sqlite3 -> var/tongban-population.sqlite3).
+    PostgreSQL: a database of its own on the same server (tongban -> tongban_population).
+    """
+    override = os.environ.get(f"TONGBAN_SOURCE_{alias.upper()}_DATABASE_URL")
+    if override:
+        return override
+    parts = urlsplit(main_url)
+    if parts.scheme.lower().startswith("sqlite"):
+        path = parts.path
+        if path in {"", "/", "/:memory:"}:
+            return main_url
+        stem, dot, suffix = path.rpartition(".")
+        new_path = f"{stem}-{alias}.{suffix}" if dot and "/" not in suffix else f"{path}-{alias}"
+        return f"{parts.scheme}://{parts.netloc}{new_path}"
+    name = parts.path.lstrip("/") or "tongban"
+    return parts._replace(path=f"/{name}_{alias}").geturl()
+
+
+@dataclass(frozen=True)
+class Env:
+    environment: str
+    debug: bool
+    secret_key: str | None
+    database_url: str
+    source_urls: dict[str, str]
+    redis_url: str | None
+    allowed_hosts: list[str]
+    csrf_trusted_origins: list[str]
+    log_level: str
+    log_json: bool
+    inprocess_worker: bool
+    secure_cookies: bool
+    hsts_seconds: int
+    time_zone: str = "Asia/Shanghai"
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+
+def load() -> Env:
+    environment = os.environ.get("TONGBAN_ENV", "development").strip().lower()
+    if environment not in {"development", "test", "production"}:
+        raise ConfigurationError(f"TONGBAN_ENV must be development, test or production, not {environment!r}")
+    default_db = "sqlite:///var/tongban.sqlite3"
+    database_url = os.environ.get("TONGBAN_DATABASE_URL", "").strip() or default_db
+    production = environment == "production"
+    return Env(
+        environment=environment,
+        debug=_bool("TONGBAN_DEBUG", False),
+        secret_key=os.environ.get("TONGBAN_SECRET_KEY") or None,
+        database_url=database_url,
+        source_urls={alias: source_database_url(database_url, alias) for alias in SOURCE_ALIASES},
+        redis_url=os.environ.get("TONGBAN_REDIS_URL") or None,
+        allowed_hosts=_list("TONGBAN_ALLOWED_HOSTS", [] if production else ["127.0.0.1", "localhost", "[::1]"]),
+        csrf_trusted_origins=_list("TONGBAN_CSRF_TRUSTED_ORIGINS", []),
+        log_level=os.environ.get("TONGBAN_LOG_LEVEL", "INFO").upper(),
+        log_json=_bool("TONGBAN_LOG_JSON", True),
+        inprocess_worker=_bool("TONGBAN_INPROCESS_WORKER", not production),
+        secure_cookies=_bool("TONGBAN_SECURE_COOKIES", production),
+        hsts_seconds=_int("TONGBAN_HSTS_SECONDS", 31536000 if production else 0),
+    )
+
+
+ENV_PRODUCTION_REQUIRED = (
+    "TONGBAN_SECRET_KEY",
+    "TONGBAN_DATABASE_URL (postgresql://)",
+    "TONGBAN_REDIS_URL",
+    "TONGBAN_ALLOWED_HOSTS",
+)
+
+
+def missing_production_settings(env: Env) -> list[str]:
+    """What a production start lacks, each named so the operator knows what to set."""
+    missing: list[str] = []
+    if not env.secret_key:
+        missing.append("TONGBAN_SECRET_KEY is not set")
+    elif len(env.secret_key) < 50:
+        missing.append("TONGBAN_SECRET_KEY is shorter than 50 characters")
+    if not env.database_url.startswith(("postgres://", "postgresql://")):
+        missing.append("TONGBAN_DATABASE_URL must name a PostgreSQL database in production")
+    if not env.redis_url:
+        missing.append("TONGBAN_REDIS_URL is not set (sessions and rate limits need Redis in production)")
+    if not env.allowed_hosts:
+        missing.append("TONGBAN_ALLOWED_HOSTS is not set")
+    if env.debug:
+        missing.append("TONGBAN_DEBUG must be false in production")
+    return missing

@@ -1,0 +1,144 @@
+"""Settings shared by every environment. Values from outside come only through config.env."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from config import env as envmod
+
+ENV = envmod.load()
+BASE_DIR = envmod.BASE_DIR
+VAR_DIR = BASE_DIR / "var"
+
+
+def _development_secret_key() -> str:
+    """A per-checkout key kept under var/, so sessions survive a restart of the demo."""
+    path = VAR_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+SECRET_KEY = ENV.secret_key or _development_secret_key()
+DEBUG = ENV.debug
+ALLOWED_HOSTS = ENV.allowed_hosts
+CSRF_TRUSTED_ORIGINS = ENV.csrf_trusted_origins
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "tongban.core",
+    "tongban.jobs",
+    "tongban.registry",
+    "tongban.portal",
+]
+
+MIDDLEWARE = [
+    "tongban.core.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "tongban.core.middleware.ApiErrorMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+# The platform's own database plus one database per reference authoritative source.
+DATABASES: dict[str, dict[str, object]] = {"default": envmod.database_from_url(ENV.database_url)}
+for _alias, _url in ENV.source_urls.items():
+    DATABASES[_alias] = envmod.database_from_url(_url)
+DATABASE_ROUTERS = ["tongban.registry.routers.SourceRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if ENV.redis_url:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": ENV.redis_url,
+            "KEY_PREFIX": "tongban",
+            "TIMEOUT": 300,
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tongban"}}
+    # Local memory is per process: keep sessions in the database so every server worker sees them.
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("zh-hant", "繁體中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "src" / "tongban" / "locale"]
+TIME_ZONE = ENV.time_zone
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# Security headers and cookies (the rest of MLPS level 3's web controls come with the security core).
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = ENV.secure_cookies
+CSRF_COOKIE_SECURE = ENV.secure_cookies
+SESSION_COOKIE_NAME = "tongban_session"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_HSTS_SECONDS = ENV.hsts_seconds
+SECURE_HSTS_INCLUDE_SUBDOMAINS = ENV.hsts_seconds > 0
+X_FRAME_OPTIONS = "DENY"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+LOGGING_CONFIG = None  # configured by tongban.core.logging in AppConfig.ready via configure_logging below
+from tongban.core.logging import configure_logging  # noqa: E402
+
+configure_logging(level=ENV.log_level, json=ENV.log_json)
+
+# Which implementation stands behind each authoritative-source interface (dotted paths).
+TONGBAN_SOURCES = {
+    "population": "tongban.registry.sources.DatabasePopulationSource",
+    "idcard": "tongban.registry.sources.DatabaseIdCardSource",
+    "traffic": "tongban.registry.sources.DatabaseTrafficSource",
+    "exitentry": "tongban.registry.sources.DatabaseExitEntrySource",
+}
+TONGBAN_INPROCESS_WORKER = ENV.inprocess_worker
+TONGBAN_VAR_DIR: Path = VAR_DIR

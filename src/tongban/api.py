@@ -1,0 +1,78 @@
+"""The platform's JSON API (django-ninja, OpenAPI 3 at /api/v1/openapi.json).
+
+Every failure is the error envelope of tongban.core.errors; each app adds its router here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from tongban.core.errors import TongbanError
+from tongban.core.logging import get_logger
+from tongban.core.middleware import error_response, request_language
+
+log = get_logger("tongban.api")
+
+api = NinjaAPI(
+    title="tongban API",
+    version="1",
+    description="一网通办平台接口。错误统一返回 {\"error\": {\"code\", \"message\", \"request_id\"}}。",
+    urls_namespace="api-v1",
+)
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+               415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited"}
+
+
+def _validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    details = []
+    for err in errors:
+        loc = [str(part) for part in err.get("loc", ())]
+        details.append({"field": ".".join(loc[1:] if len(loc) > 1 else loc), "type": err.get("type", "invalid"),
+                        "message": str(err.get("msg", ""))})
+    return details
+
+
+@api.exception_handler(ValidationError)
+def _on_validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = list(exc.errors)
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(request, "invalid_json")
+    return error_response(request, "validation_error", details=_validation_details(errors))
+
+
+@api.exception_handler(TongbanError)
+def _on_tongban_error(request: HttpRequest, exc: TongbanError) -> HttpResponse:
+    return error_response(request, exc.code, status=exc.http_status(), message=exc.message(request_language(request)),
+                          details=exc.details, headers=exc.headers)
+
+
+@api.exception_handler(AuthenticationError)
+def _on_auth(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return error_response(request, "unauthenticated")
+
+
+@api.exception_handler(HttpError)
+def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    code = _HTTP_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
+    return error_response(request, code, status=exc.status_code)
+
+
+@api.exception_handler(Exception)
+def _on_unhandled(request: HttpRequest, exc: Exception) -> HttpResponse:
+    log.exception("unhandled_api_error", path=request.path)
+    return error_response(request, "internal_error")
+
+
+def _register_routers() -> None:
+    from tongban.core.api import router as core_router
+
+    api.add_router("/core/", core_router)
+
+
+_register_routers()

@@ -1,0 +1,84 @@
+"""Errors with a stable machine code and a message in Chinese and English (invariant 7).
+
+Every JSON endpoint answers failures with the same envelope:
+    {"error": {"code": "...", "message": "...", "request_id": "...", "details": [...]}}
+Raise `TongbanError` (or a subclass) from services; the API layer turns it into the envelope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# code -> (HTTP status, Chinese message, English message)
+CATALOG: dict[str, tuple[int, str, str]] = {
+    "bad_request": (400, "请求格式不正确。", "The request is malformed."),
+    "invalid_json": (400, "请求体不是有效的 JSON。", "The request body is not valid JSON."),
+    "validation_error": (422, "请求参数校验失败。", "The request did not pass validation."),
+    "unauthenticated": (401, "需要登录或提供有效凭证。", "Authentication is required."),
+    "forbidden": (403, "无权执行此操作。", "You are not allowed to do this."),
+    "not_found": (404, "请求的资源不存在。", "The requested resource does not exist."),
+    "method_not_allowed": (405, "不支持该请求方法。", "This method is not allowed here."),
+    "conflict": (409, "请求与当前状态冲突。", "The request conflicts with the current state."),
+    "payload_too_large": (413, "请求体过大。", "The request body is too large."),
+    "unsupported_media_type": (415, "不支持的内容类型。", "Unsupported content type."),
+    "rate_limited": (429, "请求过于频繁，请稍后再试。", "Too many requests; try again later."),
+    "internal_error": (500, "系统繁忙，请稍后再试。", "Something went wrong on our side; try again later."),
+    "source_unavailable": (503, "权威数据源暂不可用。", "An authoritative source is unavailable."),
+    "not_ready": (503, "服务尚未就绪。", "The service is not ready."),
+    "invalid_date": (422, "日期不正确。", "The date is not valid."),
+    "invalid_id_number": (422, "公民身份号码不正确。", "The citizen ID number is not valid."),
+}
+
+
+def message_for(code: str, language: str | None) -> str:
+    _, zh, en = CATALOG.get(code, CATALOG["internal_error"])
+    return en if (language or "").lower().startswith("en") else zh
+
+
+def status_for(code: str) -> int:
+    return CATALOG.get(code, CATALOG["internal_error"])[0]
+
+
+@dataclass
+class TongbanError(Exception):
+    """A failure the caller can act on. `code` must be in CATALOG (or give status/message)."""
+
+    code: str
+    message_zh: str | None = None
+    message_en: str | None = None
+    status: int | None = None
+    details: list[dict[str, Any]] | None = None
+    headers: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.code)
+        if self.code not in CATALOG and (self.status is None or self.message_zh is None):
+            raise ValueError(f"error code {self.code!r} needs a status and a message")
+
+    def http_status(self) -> int:
+        return self.status if self.status is not None else status_for(self.code)
+
+    def message(self, language: str | None) -> str:
+        english = (language or "").lower().startswith("en")
+        if english and self.message_en:
+            return self.message_en
+        if not english and self.message_zh:
+            return self.message_zh
+        return message_for(self.code, language)
+
+
+def error_body(
+    code: str,
+    *,
+    language: str | None,
+    request_id: str | None,
+    message: str | None = None,
+    details: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message or message_for(code, language)}
+    if request_id:
+        body["request_id"] = request_id
+    if details:
+        body["details"] = details
+    return {"error": body}

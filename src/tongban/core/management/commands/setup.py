@@ -1,0 +1,43 @@
+"""Create the databases if needed and migrate the platform's and every source's database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+def ensure_postgres_databases() -> list[str]:
+    """CREATE DATABASE for each configured PostgreSQL database that does not exist yet."""
+    import psycopg
+    from psycopg import sql
+
+    created = []
+    for conf in settings.DATABASES.values():
+        if conf["ENGINE"] != "django.db.backends.postgresql":
+            continue
+        name = str(conf["NAME"])
+        conninfo = {"host": conf["HOST"], "port": conf["PORT"], "user": conf["USER"], "dbname": "postgres"}
+        if conf.get("PASSWORD"):
+            conninfo["password"] = conf["PASSWORD"]
+        with psycopg.connect(**conninfo, autocommit=True) as conn:  # type: ignore[arg-type]
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                created.append(name)
+    return created
+
+
+class Command(BaseCommand):
+    help = "创建数据库（PostgreSQL）并迁移平台库与各权威数据源库。"
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        for path in {settings.TONGBAN_VAR_DIR}:
+            path.mkdir(parents=True, exist_ok=True)
+        for name in ensure_postgres_databases():
+            self.stdout.write(f"created database {name}")
+        for alias in settings.DATABASES:
+            call_command("migrate", database=alias, interactive=False, verbosity=max(0, options["verbosity"] - 1))
+            self.stdout.write(f"migrated {alias}")

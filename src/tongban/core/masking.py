@@ -1,0 +1,52 @@
+"""Masking of personal data for pages and log lines (invariant 1: logs show masked values only)."""
+
+from __future__ import annotations
+
+import re
+
+# A citizen ID number (18 characters, last may be X), a Mainland Travel Permit for Hong Kong and
+# Macao residents, a mainland mobile number. Bounded by non-digits so longer numbers are left alone.
+_ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
+_PERMIT_RE = re.compile(r"(?<![0-9A-Za-z])([HMhm])(\d{8})(\d{2})?(?![0-9A-Za-z])")
+_PHONE_RE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?(1[3-9]\d)(\d{4})(\d{4})(?![0-9])")
+
+
+def mask_id_number(value: str) -> str:
+    """`110105199001011234` -> `110***********1234`: the first three and the last four stay."""
+    value = (value or "").strip()
+    if len(value) <= 7:
+        return "*" * len(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+def mask_phone(value: str) -> str:
+    """`13800138000` -> `138****8000`."""
+    value = (value or "").strip()
+    if len(value) < 7:
+        return "*" * len(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+def mask_name(value: str) -> str:
+    """`张三` -> `张*`, `欧阳娜娜` -> `欧***`; Latin names keep their first letter."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    return value[0] + "*" * max(1, len(value) - 1)
+
+
+def mask_permit(value: str) -> str:
+    """`H12345678` -> `H****5678`."""
+    value = (value or "").strip()
+    if len(value) <= 5:
+        return "*" * len(value)
+    return value[0] + "*" * (len(value) - 5) + value[-4:]
+
+
+def scrub(text: str) -> str:
+    """Mask anything in free text that looks like an ID number, a permit or a mobile number."""
+    if not text:
+        return text
+    text = _ID_RE.sub(lambda m: mask_id_number(m.group(0)), text)
+    text = _PERMIT_RE.sub(lambda m: mask_permit(m.group(0)), text)
+    return _PHONE_RE.sub(lambda m: m.group(1) + "****" + m.group(3), text)

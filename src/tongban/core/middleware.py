@@ -1,0 +1,95 @@
+"""Request id on every log line; the JSON error envelope for API paths, never a stack trace."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from tongban.core.errors import TongbanError, error_body, status_for
+from tongban.core.logging import get_logger
+
+log = get_logger("tongban.request")
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+# Paths answered in JSON: failures there use the envelope, never an HTML page.
+JSON_PREFIXES = ("/api/", "/partner/", "/healthz", "/readyz")
+
+
+def is_json_path(path: str) -> bool:
+    return path.startswith(JSON_PREFIXES)
+
+
+def request_language(request: HttpRequest) -> str:
+    return getattr(request, "LANGUAGE_CODE", None) or request.headers.get("Accept-Language", "zh")
+
+
+def error_response(request: HttpRequest, code: str, *, status: int | None = None, message: str | None = None,
+                   details: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> JsonResponse:
+    response = JsonResponse(
+        error_body(code, language=request_language(request), request_id=getattr(request, "request_id", None),
+                   message=message, details=details),
+        status=status or status_for(code),
+        json_dumps_params={"ensure_ascii": False},
+    )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+class RequestIdMiddleware:
+    """Takes a sane X-Request-ID from the caller or makes one; binds it to every log line of the request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+        finally:
+            duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        response["X-Request-ID"] = request_id
+        if request.path not in ("/healthz", "/readyz"):
+            log.info("request", method=request.method, path=request.path, status=response.status_code,
+                     duration_ms=duration_ms)
+        structlog.contextvars.clear_contextvars()
+        return response
+
+
+class ApiErrorMiddleware:
+    """On JSON paths: unhandled errors, unknown routes and oversize bodies become the error envelope."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if is_json_path(request.path) and response.status_code in (404, 405) and \
+                not response.get("Content-Type", "").startswith("application/json"):
+            code = "not_found" if response.status_code == 404 else "method_not_allowed"
+            return error_response(request, code)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, TongbanError):
+            return error_response(request, exception.code, status=exception.http_status(),
+                                  message=exception.message(request_language(request)),
+                                  details=exception.details, headers=exception.headers)
+        if not is_json_path(request.path):
+            return None
+        if isinstance(exception, RequestDataTooBig):
+            return error_response(request, "payload_too_large")
+        log.exception("unhandled_error", path=request.path)
+        return error_response(request, "internal_error")

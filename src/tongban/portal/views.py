@@ -1,0 +1,42 @@
+"""The citizen portal's home page and its error pages."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from tongban.core.middleware import error_response, is_json_path
+
+# The services the seed article names, as the home page lists them (each comes with its issue).
+SERVICES = [
+    ("统一身份认证", "实名、实证、实人三级身份核验，身份双源认证", "identity"),
+    ("单点登录", "一次认证、全网通办，对接国家政务服务平台", "sso"),
+    ("办事指南", "公安政务服务事项目录与办事指南", "catalog"),
+    ("在线申请", "网上申请、网上受理、证照远程寄递", "cases"),
+    ("好差评", "办件评价与差评整改", "evaluation"),
+    ("一键挪车", "联系挪车，双方号码互不可见", "carmove"),
+    ("驾驶人考试预约", "科目考试在线预约", "exams"),
+    ("交通违法处理", "违法查询、处理与罚款缴纳", "violations"),
+    ("粤港澳直通车", "港澳居民批文延期、驾驶人变更登记", "gba"),
+    ("警务非税缴款", "凭缴款通知书或处罚决定书扫码缴款", "payments"),
+]
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/home.html", {"services": SERVICES})
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_json_path(request.path):
+        return error_response(request, "not_found")
+    return render(request, "portal/error.html", {"title": "页面不存在", "message": "您访问的页面不存在或已被移除。"},
+                  status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if is_json_path(request.path):
+        return error_response(request, "internal_error")
+    return render(request, "portal/error.html", {"title": "系统繁忙", "message": "系统暂时无法处理您的请求，请稍后再试。"},
+                  status=500)
