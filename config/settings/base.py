@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "tongban.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "tongban.core.middleware.ApiErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -112,6 +113,9 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# gunicorn serves static files through WhiteNoise; outside production straight from the apps' folders.
+WHITENOISE_USE_FINDERS = not ENV.is_production
+WHITENOISE_AUTOREFRESH = False
 
 # Security headers and cookies (the rest of MLPS level 3's web controls come with the security core).
 SESSION_COOKIE_HTTPONLY = True

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, types, migrations check, then pytest on SQLite and on PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+export PYTHONDONTWRITEBYTECODE=1
+bash scripts/ensure-services.sh
+
+echo "== ruff"
+$BIN/ruff check .
+echo "== mypy"
+$BIN/mypy
+echo "== makemigrations --check"
+DJANGO_SETTINGS_MODULE=config.settings.test $BIN/tongban makemigrations --check --dry-run
+
+PG_URL=${TONGBAN_TEST_PG_URL:-postgresql://postgres@127.0.0.1:5432/tongban}
+echo "== pytest on SQLite"
+TONGBAN_DATABASE_URL=sqlite:///var/test/tongban.sqlite3 $BIN/pytest "$@"
+echo "== pytest on PostgreSQL ($PG_URL)"
+TONGBAN_DATABASE_URL=$PG_URL $BIN/pytest --create-db "$@"
