@@ -1,0 +1,58 @@
+"""`tongban demo`: everything a newcomer needs in one command, then the platform on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from tongban.core.demo import demo_accounts_ensure
+
+
+class Command(BaseCommand):
+    help = "迁移数据库、生成演示数据与演示账号，并启动平台（仅用于演示环境）。"
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--people", type=int, default=10000, help="参考数据源生成的人数（至少 10000）")
+        parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument("--no-serve", action="store_true", help="只准备数据，不启动服务")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.ENV.is_production:
+            raise CommandError("tongban demo 不能在生产环境运行")
+        if options["people"] < 1:
+            raise CommandError("--people 须为正整数")
+        call_command("setup", verbosity=0)
+        self.stdout.write("数据库已迁移")
+        call_command("registry", "generate", "--people", str(options["people"]), "--seed", str(options["seed"]))
+        accounts = demo_accounts_ensure()
+        base = f"http://{options['host']}:{options['port']}"
+        out = self.stdout.write
+        out("")
+        out("=" * 72)
+        out("tongban 演示环境 / demo")
+        out(f"  门户首页      {base}/")
+        out(f"  后台管理      {base}/admin/")
+        out(f"  接口文档      {base}/api/v1/docs")
+        out(f"  就绪检查      {base}/readyz")
+        out("")
+        out("演示账号 / demo logins:")
+        for account in accounts:
+            out(f"  {account.role:<12} 用户名 {account.username:<11} 密码 {account.password:<20} 登录 {base}{account.where}")
+        out("")
+        out("参考数据源中可用于注册的人（tongban registry sample --n 5 --json 可查看更多）:")
+        buffer = io.StringIO()
+        try:
+            call_command("registry", "sample", "--n", "3", "--json", stdout=buffer)
+            out(json.dumps(json.loads(buffer.getvalue()), ensure_ascii=False, indent=2))
+        except (CommandError, ValueError) as exc:
+            out(f"  （无法列出样本：{exc}）")
+        out("=" * 72)
+        if not options["no_serve"]:
+            call_command("serve", host=options["host"], port=options["port"])

@@ -1,0 +1,24 @@
+"""A demo account signs in through the portal's login page in the browser."""
+
+import pytest
+
+from tongban.core.demo import DEMO_ACCOUNTS, demo_accounts_ensure
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+def test_demo_citizen_signs_in_and_out(page, live_server):
+    demo_accounts_ensure()
+    citizen = next(a for a in DEMO_ACCOUNTS if a.username == "citizen")
+    page.goto(live_server.url + "/login/")
+    page.fill("#id_username", citizen.username)
+    page.fill("#id_password", "wrong-password")
+    page.click("button[type=submit]")
+    assert "用户名或密码不正确" in page.locator("p.error").inner_text()
+    page.fill("#id_password", citizen.password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/me/")
+    assert page.locator("#username").inner_text() == "citizen"
+    page.click("text=退出登录")
+    page.wait_for_url(live_server.url + "/")
+    assert page.locator("a[href='/login/']").count() == 1
