@@ -1,0 +1,210 @@
+"""Writes to the job table: enqueue (inside the caller's transaction), outbox, operator actions.
+
+`job_enqueue` only inserts a row, so called inside the transaction that makes the change, the job
+commits or rolls back with it (STYLE habit 3, invariant 4). Nothing is sent from here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tongban.core import clock
+from tongban.core.errors import TongbanError
+from tongban.core.logging import get_logger
+from tongban.core.masking import scrub
+from tongban.jobs import registry
+from tongban.jobs.models import (
+    CANCELLABLE_STATUSES,
+    RETRYABLE_STATUSES,
+    Job,
+    JobStatus,
+)
+
+log = get_logger("tongban.jobs")
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+
+def _check_payload(task: str, payload: dict[str, Any]) -> None:
+    if not isinstance(payload, dict):
+        raise ValueError(f"job {task}: payload must be a dict of ids and small values, not {type(payload).__name__}")
+    try:
+        text = json.dumps(payload, ensure_ascii=False, allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"job {task}: payload must be plain JSON (pass ids, not objects): {exc}") from exc
+    if len(text.encode()) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"job {task}: payload is larger than {MAX_PAYLOAD_BYTES} bytes; pass ids instead")
+    # Invariant 1: the job table is not encrypted, so it must not hold an ID or phone number.
+    if scrub(text) != text:
+        raise ValueError(
+            f"job {task}: payload looks like it carries an ID number, permit or phone number; "
+            "pass the record's id and let the handler load (and decrypt) it"
+        )
+
+
+def _wake_local_workers() -> None:
+    from tongban.jobs.worker import wake_local_workers
+
+    wake_local_workers()
+
+
+@transaction.atomic
+def job_enqueue(
+    *,
+    task: str,
+    payload: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    run_after: dt.datetime | None = None,
+    max_attempts: int | None = None,
+    queue: str | None = None,
+) -> Job:
+    """Insert a job in the caller's transaction; with a key already used for this task, return that job.
+
+    Call it inside the `transaction.atomic()` block that makes the change the job is about.
+    `max_attempts` and `queue` default to what the task was registered with.
+    """
+    payload = {} if payload is None else payload
+    if not task or len(task) > 100:
+        raise ValueError("job task name must be 1-100 characters")
+    _check_payload(task, payload)
+    if idempotency_key is not None and not (0 < len(idempotency_key) <= 200):
+        raise ValueError(f"job {task}: idempotency_key must be 1-200 characters")
+    if run_after is not None and timezone.is_naive(run_after):
+        raise ValueError(f"job {task}: run_after must be timezone-aware")
+    spec = registry.get_task(task)
+    if spec is not None:
+        try:
+            spec.check_payload(payload)
+        except TypeError as exc:
+            raise ValueError(f"job {task}: payload does not fit the handler: {exc}") from exc
+    else:
+        # Allowed (a newer web node may know a task an older worker does not), but worth a line.
+        log.warning("job.enqueue_unregistered_task", task=task)
+    attempts_allowed = max_attempts if max_attempts is not None else (
+        spec.max_attempts if spec else registry.DEFAULT_MAX_ATTEMPTS)
+    if attempts_allowed < 1:
+        raise ValueError(f"job {task}: max_attempts must be at least 1")
+
+    if idempotency_key is not None:
+        existing = Job.objects.filter(task=task, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            _note_duplicate(existing, payload)
+            return existing
+
+    now = clock.now()
+    try:
+        with transaction.atomic():  # a savepoint: a clash must not spoil the caller's transaction
+            job = Job.objects.create(
+                task=task,
+                queue=queue or (spec.queue if spec else "default"),
+                payload=payload,
+                status=JobStatus.PENDING,
+                max_attempts=attempts_allowed,
+                run_after=run_after or now,
+                idempotency_key=idempotency_key,
+                created_at=now,
+                updated_at=now,
+            )
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        # Another transaction inserted the same key and committed while we waited on it.
+        existing = Job.objects.get(task=task, idempotency_key=idempotency_key)
+        _note_duplicate(existing, payload)
+        return existing
+    transaction.on_commit(_wake_local_workers)
+    return job
+
+
+def _note_duplicate(existing: Job, payload: dict[str, Any]) -> None:
+    if existing.payload != payload:
+        # Same key, different content: a caller's bug. Keep the first; say so without the contents.
+        log.warning("job.idempotency_key_reused_with_other_payload", job_id=existing.id, task=existing.task)
+
+
+def outbox_send(
+    *,
+    channel: str,
+    payload: dict[str, Any],
+    idempotency_key: str,
+    run_after: dt.datetime | None = None,
+) -> Job:
+    """Queue a message to an external counterpart, in the caller's transaction (invariant 4).
+
+    The channel's handler gets `payload` and `idempotency_key` on every attempt; the key must
+    identify the event (e.g. `case:123:accepted`), so sending it twice queues one message.
+    """
+    if not idempotency_key:
+        raise ValueError(f"outbox {channel}: an idempotency key is required")
+    if registry.get_channel(channel) is None:
+        raise ValueError(f"outbox channel {channel!r} is not registered (register_channel in the app's ready())")
+    return job_enqueue(task=registry.channel_task_name(channel), payload=payload,
+                       idempotency_key=idempotency_key, run_after=run_after)
+
+
+def _operator_change(job_id: int, allowed: tuple[JobStatus, ...], action: str) -> Job:
+    job = Job.objects.select_for_update().filter(pk=job_id).first()
+    if job is None:
+        raise TongbanError("not_found")
+    if job.status not in allowed:
+        raise TongbanError(
+            "conflict",
+            message_zh=f"任务当前状态为“{job.get_status_display()}”，不能{action}。",
+            message_en=f"The job is {job.status}; it cannot be {'retried' if action == '重试' else 'cancelled'}.",
+        )
+    return job
+
+
+@transaction.atomic
+def job_retry(*, job_id: int, actor: str | None = None) -> Job:
+    """Operator action: send a dead (or cancelled) job back to the queue with its attempts reset."""
+    job = _operator_change(job_id, RETRYABLE_STATUSES, "重试")
+    now = clock.now()
+    previous = job.status
+    job.status = JobStatus.PENDING
+    job.attempts = 0
+    job.run_after = now
+    job.finished_at = None
+    job.locked_by = ""
+    job.lease_expires_at = None
+    job.updated_at = now
+    job.save(update_fields=["status", "attempts", "run_after", "finished_at", "locked_by", "lease_expires_at",
+                            "updated_at"])
+    log.info("job.retry_requested", job_id=job.id, task=job.task, previous_status=previous, actor=actor)
+    transaction.on_commit(_wake_local_workers)
+    return job
+
+
+@transaction.atomic
+def job_cancel(*, job_id: int, actor: str | None = None) -> Job:
+    """Operator action: a waiting or dead job will not run (again). A running job cannot be cancelled."""
+    job = _operator_change(job_id, CANCELLABLE_STATUSES, "取消")
+    now = clock.now()
+    previous = job.status
+    job.status = JobStatus.CANCELLED
+    job.finished_at = now
+    job.updated_at = now
+    job.save(update_fields=["status", "finished_at", "updated_at"])
+    log.info("job.cancelled", job_id=job.id, task=job.task, previous_status=previous, actor=actor)
+    return job
+
+
+@transaction.atomic
+def job_purge_finished(*, older_than: dt.timedelta) -> int:
+    """Delete succeeded and cancelled jobs finished before `older_than` ago; dead jobs stay for operators.
+
+    An idempotency key is remembered only while its job is kept, so keep finished jobs longer than
+    any caller might repeat an event.
+    """
+    cutoff = clock.now() - older_than
+    deleted, _ = Job.objects.filter(
+        status__in=[JobStatus.SUCCEEDED, JobStatus.CANCELLED], finished_at__lt=cutoff
+    ).delete()
+    if deleted:
+        log.info("job.purged", count=deleted, older_than_seconds=int(older_than.total_seconds()))
+    return deleted
