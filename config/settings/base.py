@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "tongban.core",
+    "tongban.crypto",
     "tongban.jobs",
     "tongban.registry",
     "tongban.portal",
