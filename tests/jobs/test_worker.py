@@ -269,6 +269,7 @@ def test_current_job_context_inside_a_handler(tasks, clock, run):
     finally:
         unregister("test.context")
     (ctx,) = seen
+    assert ctx is not None
     assert ctx.job_id == job.pk and ctx.attempt == 1 and ctx.idempotency_key == "ctx-1"
     assert current_job() is None
 

@@ -22,8 +22,9 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from django.db import close_old_connections, connections, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, connections, transaction
 from django.db.models import F, QuerySet
 
 from tongban.core import clock
@@ -35,6 +36,7 @@ from tongban.jobs.models import RUNNABLE_STATUSES, Job, JobStatus
 log = get_logger("tongban.jobs")
 
 MAX_ERROR_CHARS = 2000
+OUTCOME_WRITE_ATTEMPTS = 5
 _rng = secrets.SystemRandom()
 
 
@@ -188,6 +190,21 @@ class Worker:
             pk=job.id, status=JobStatus.RUNNING, locked_by=self.worker_id, attempts=job.attempts
         )
 
+    def _record(self, job: Job, **fields: Any) -> int:
+        """Write an outcome; a passing database error is retried rather than left to the lease."""
+        for attempt in range(OUTCOME_WRITE_ATTEMPTS):
+            try:
+                return self._mine(job).update(**fields)
+            except (OperationalError, InterfaceError):
+                if attempt == OUTCOME_WRITE_ATTEMPTS - 1:
+                    raise  # the lease runs out and the job is run again: handlers are idempotent
+                log.warning("job.outcome_write_retry", job_id=job.id, task=job.task, attempt=job.attempts)
+                connection = connections[self.using]
+                if not connection.in_atomic_block:
+                    connection.close_if_unusable_or_obsolete()
+                time.sleep(0.1 * 2**attempt)
+        return 0
+
     def _lease_lost(self, job: Job, status: JobStatus) -> Outcome:
         # Someone reclaimed the job (our lease ran out); whoever holds it now decides its fate.
         log.warning("job.lease_lost", job_id=job.id, task=job.task, attempt=job.attempts, outcome=status.value)
@@ -195,7 +212,7 @@ class Worker:
 
     def _succeeded(self, job: Job, *, duration_ms: int) -> Outcome:
         now = clock.now()
-        if not self._mine(job).update(status=JobStatus.SUCCEEDED, finished_at=now, updated_at=now,
+        if not self._record(job, status=JobStatus.SUCCEEDED, finished_at=now, updated_at=now,
                                       locked_by="", lease_expires_at=None, last_error=""):
             return self._lease_lost(job, JobStatus.SUCCEEDED)
         log.info("job.succeeded", job_id=job.id, task=job.task, attempt=job.attempts, duration_ms=duration_ms)
@@ -207,7 +224,7 @@ class Worker:
         now = clock.now()
         delay = backoff_delay(job.attempts, base=spec.backoff, cap=spec.backoff_cap)
         error = format_error(exc)
-        if not self._mine(job).update(status=JobStatus.RETRYING, run_after=now + dt.timedelta(seconds=delay),
+        if not self._record(job, status=JobStatus.RETRYING, run_after=now + dt.timedelta(seconds=delay),
                                       updated_at=now, locked_by="", lease_expires_at=None, last_error=error):
             return self._lease_lost(job, JobStatus.RETRYING)
         log.warning("job.retrying", job_id=job.id, task=job.task, attempt=job.attempts,
@@ -217,7 +234,7 @@ class Worker:
 
     def _dead(self, job: Job, error: str) -> Outcome:
         now = clock.now()
-        if not self._mine(job).update(status=JobStatus.DEAD, finished_at=now, updated_at=now,
+        if not self._record(job, status=JobStatus.DEAD, finished_at=now, updated_at=now,
                                       locked_by="", lease_expires_at=None, last_error=error):
             return self._lease_lost(job, JobStatus.DEAD)
         log.error("job.dead", job_id=job.id, task=job.task, attempt=job.attempts,
