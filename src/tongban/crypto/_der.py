@@ -129,4 +129,6 @@ def decode_ciphertext(der: bytes) -> tuple[int, int, bytes, bytes]:
 
 
 def encode_ciphertext(x: int, y: int, c3: bytes, c2: bytes) -> bytes:
-    return encode_sequence(encode_integer(x), encode_integer(y), encode_octet_string(c3), encode_octet_string(c2))
+    return encode_sequence(
+        encode_integer(x), encode_integer(y), encode_octet_string(c3), encode_octet_string(c2)
+    )

@@ -32,7 +32,11 @@ SM3_VECTORS: list[tuple[bytes, str]] = [
 
 HMAC_SM3_VECTORS: list[tuple[bytes, bytes, str]] = [
     (b"\x0b" * 20, b"Hi There", "51b00d1fb49832bfb01c3ce27848e59f871d9ba938dc563b338ca964755cce70"),
-    (b"Jefe", b"what do ya want for nothing?", "2e87f1d16862e6d964b50a5200bf2b10b764faa9680a296a2405f24bec39f882"),
+    (
+        b"Jefe",
+        b"what do ya want for nothing?",
+        "2e87f1d16862e6d964b50a5200bf2b10b764faa9680a296a2405f24bec39f882",
+    ),
 ]
 
 SM4_BLOCK_VECTOR = {
@@ -66,10 +70,14 @@ SM2_VECTOR: dict[str, str] = {  # GB/T 32918.5-2017 Annex A / GM/T 0003.5-2012
     "s": "B1B6AA29DF212FD8763182BC0D421CA1BB9038FD1F7F42D4840B69C485BBC1AA",
     "enc_message": "encryption standard",  # ASCII
     "enc_der": "307C"
-    "0220" "04EBFC718E8D1798620432268E77FEB6415E2EDE0E073C0F4F640ECD2E149A73"
-    "0221" "00E858F9D81E5430A57B36DAAB8F950A3C64E6EE6A63094D99283AFF767E124DF0"
-    "0420" "59983C18F809E262923C53AEC295D30383B54E39D609D160AFCB1908D0BD8766"
-    "0413" "21886CA989CA9C7D58087307CA93092D651EFA",
+    "0220"
+    "04EBFC718E8D1798620432268E77FEB6415E2EDE0E073C0F4F640ECD2E149A73"
+    "0221"
+    "00E858F9D81E5430A57B36DAAB8F950A3C64E6EE6A63094D99283AFF767E124DF0"
+    "0420"
+    "59983C18F809E262923C53AEC295D30383B54E39D609D160AFCB1908D0BD8766"
+    "0413"
+    "21886CA989CA9C7D58087307CA93092D651EFA",
 }
 
 
@@ -89,14 +97,26 @@ def _check_sm3() -> None:
 def _check_hmac_sm3() -> None:
     for key, data, expected in HMAC_SM3_VECTORS:
         _expect("HMAC-SM3", sm3.hmac_sm3(key, data).hex() == expected.lower(), "tag differs")
-        _expect("HMAC-SM3", sm3.hmac_sm3_verify(key, data, bytes.fromhex(expected)), "verify rejects the known tag")
-        _expect("HMAC-SM3", not sm3.hmac_sm3_verify(key, data + b"x", bytes.fromhex(expected)), "verify accepts a wrong tag")
+        _expect(
+            "HMAC-SM3",
+            sm3.hmac_sm3_verify(key, data, bytes.fromhex(expected)),
+            "verify rejects the known tag",
+        )
+        _expect(
+            "HMAC-SM3",
+            not sm3.hmac_sm3_verify(key, data + b"x", bytes.fromhex(expected)),
+            "verify accepts a wrong tag",
+        )
 
 
 def _check_sm4() -> None:
     v = {k: bytes.fromhex(x) for k, x in SM4_BLOCK_VECTOR.items()}
-    _expect("SM4", sm4.sm4_encrypt_block(v["key"], v["plaintext"]) == v["ciphertext"], "block encryption differs")
-    _expect("SM4", sm4.sm4_decrypt_block(v["key"], v["ciphertext"]) == v["plaintext"], "block decryption differs")
+    _expect(
+        "SM4", sm4.sm4_encrypt_block(v["key"], v["plaintext"]) == v["ciphertext"], "block encryption differs"
+    )
+    _expect(
+        "SM4", sm4.sm4_decrypt_block(v["key"], v["ciphertext"]) == v["plaintext"], "block decryption differs"
+    )
 
 
 def _check_sm4_gcm() -> None:
@@ -104,7 +124,9 @@ def _check_sm4_gcm() -> None:
     cipher = sm4.SM4GCM(v["key"])
     sealed = cipher.seal(v["iv"], v["plaintext"], v["aad"])
     _expect("SM4-GCM", sealed == v["ciphertext"] + v["tag"], "RFC 8998 A.1 ciphertext or tag differs")
-    _expect("SM4-GCM", cipher.open(v["iv"], sealed, v["aad"]) == v["plaintext"], "RFC 8998 A.1 decryption differs")
+    _expect(
+        "SM4-GCM", cipher.open(v["iv"], sealed, v["aad"]) == v["plaintext"], "RFC 8998 A.1 decryption differs"
+    )
     tampered = sealed[:-1] + bytes([sealed[-1] ^ 1])
     try:
         cipher.open(v["iv"], tampered, v["aad"])
@@ -126,9 +148,19 @@ def _check_sm2() -> None:
     _expect("SM2", sm2.compute_z(pub.to_raw(), uid) == bytes.fromhex(v["za"]), "Z_A differs")
     _expect("SM2", sm2.message_digest(pub.to_raw(), message, uid) == bytes.fromhex(v["e"]), "e differs")
     signature = bytes.fromhex(v["r"] + v["s"])
-    _expect("SM2", pub.verify(signature, message, uid=uid, fmt="raw"), "the standard signature does not verify")
-    _expect("SM2", not pub.verify(signature, message + b"!", uid=uid, fmt="raw"), "a signature verifies for another message")
-    _expect("SM2", not pub.verify(signature, message, uid=b"", fmt="raw"), "a signature verifies under another user ID")
+    _expect(
+        "SM2", pub.verify(signature, message, uid=uid, fmt="raw"), "the standard signature does not verify"
+    )
+    _expect(
+        "SM2",
+        not pub.verify(signature, message + b"!", uid=uid, fmt="raw"),
+        "a signature verifies for another message",
+    )
+    _expect(
+        "SM2",
+        not pub.verify(signature, message, uid=b"", fmt="raw"),
+        "a signature verifies under another user ID",
+    )
     own = key.sign(b"tongban self-test")
     _expect("SM2", pub.verify(own, b"tongban self-test"), "sign/verify round trip failed")
     plaintext = key.decrypt(bytes.fromhex(v["enc_der"]))

@@ -54,7 +54,7 @@ PUBLIC_KEY_SIZE = 65
 RAW_SIGNATURE_SIZE = 64
 _MAX_DER_SIGNATURE = 72
 _HASH_SIZE = 32
-_MAX_UID_BYTES = 8191  # ENTL is the ID's length in bits, in two bytes
+_MAX_UID_BYTES = 8190  # ENTL is the length in bits in two bytes; OpenSSL requires len < 65535 / 8
 
 _SM2 = b"SM2"
 _SM3 = b"SM3"
@@ -64,7 +64,7 @@ def _check_uid(uid: bytes) -> bytes:
     if not isinstance(uid, bytes | bytearray):
         raise TypeError("the SM2 user ID must be bytes")
     if len(uid) > _MAX_UID_BYTES:
-        raise ValueError("the SM2 user ID must be at most 8191 bytes")
+        raise ValueError("the SM2 user ID must be at most 8190 bytes")
     return bytes(uid)
 
 
@@ -155,9 +155,7 @@ def _to_der_ciphertext(data: bytes, fmt: CiphertextFormat) -> bytes:
 # --- OpenSSL helpers ------------------------------------------------------------------------------
 
 
-def _pkey_from_params(
-    selection: int, *, priv: bytes | None = None, pub: bytes
-) -> int:
+def _pkey_from_params(selection: int, *, priv: bytes | None = None, pub: bytes) -> int:
     """EVP_PKEY_fromdata for an "SM2" key; returns the EVP_PKEY* as an int (caller owns it)."""
     L = _lc.lib()
     bld = L.OSSL_PARAM_BLD_new()
