@@ -1,0 +1,165 @@
+"""Picks generated people from the source databases for demos (`tongban registry sample`).
+
+A development tool: it reads the sources' tables directly, which the platform itself never does.
+By default it prefers adults whose registration is normal and whose current card is valid, half of
+them vehicle owners, so a newcomer has someone to register as and a plate to try 一键挪车 with.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.db import connections
+from django.utils import timezone
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, datetime.date) else str(value)
+
+
+def _rows(alias: str, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [col[0] for col in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _in(values: list[str]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def sample(n: int, *, any_status: bool = False, seed: int = 0) -> dict[str, list[dict[str, Any]]]:
+    """`n` mainland people (with current card, plate, licence) and a few HK/Macao permit holders."""
+    today = timezone.localdate()
+    pool = max(n * 4, 40)
+    # Spread over regions: order by the order-code digits (a seed shifts the starting point).
+    start = f"{(seed * 37) % 1000:03d}"
+    people_filter = "" if any_status else "AND status = 'normal' AND birth_date BETWEEN %s AND %s"
+    params: list[Any] = [start]
+    if not any_status:
+        params += [today.replace(year=today.year - 70), today.replace(year=today.year - 18)]
+    candidates = _rows(
+        "population",
+        "SELECT id_number, name, sex, birth_date, status, region_code, address FROM population_person "
+        f"WHERE substr(id_number, 15, 3) >= %s {people_filter} "  # noqa: S608
+        "ORDER BY substr(id_number, 15, 3), id_number LIMIT %s",
+        [*params, pool],
+    )
+    owners = _rows(
+        "traffic",
+        "SELECT owner_id_number FROM traffic_vehicle WHERE substr(owner_id_number, 15, 3) >= %s "
+        "ORDER BY substr(owner_id_number, 15, 3), plate LIMIT %s",
+        [start, pool],
+    )
+    owner_ids = [row["owner_id_number"] for row in owners]
+    if owner_ids:
+        known = {row["id_number"] for row in candidates}
+        extra = _rows(
+            "population",
+            "SELECT id_number, name, sex, birth_date, status, region_code, address FROM population_person "
+            f"WHERE id_number IN ({_in(owner_ids)})" + ("" if any_status else " AND status = 'normal'"),  # noqa: S608
+            owner_ids,
+        )
+        candidates = [row for row in extra if row["id_number"] not in known] + candidates
+    ids = [row["id_number"] for row in candidates]
+    if not ids:
+        return {"people": [], "hk_macao": _hk_macao(max(1, n // 3), any_status)}
+
+    cards: dict[str, dict[str, Any]] = {}
+    for card in _rows(
+        "idcard",
+        "SELECT id_number, valid_from, valid_to, status, issuing_authority, photo_id FROM idcard_card "
+        f"WHERE id_number IN ({_in(ids)}) ORDER BY id_number, valid_from",  # noqa: S608
+        ids,
+    ):
+        cards[card["id_number"]] = card  # the last (latest valid_from) is the current card
+    plates: dict[str, list[str]] = {}
+    for row in _rows(
+        "traffic",
+        f"SELECT owner_id_number, plate FROM traffic_vehicle WHERE owner_id_number IN ({_in(ids)}) ORDER BY plate",  # noqa: S608
+        ids,
+    ):
+        plates.setdefault(row["owner_id_number"], []).append(row["plate"])
+    licences = {
+        row["licence_number"]: row
+        for row in _rows(
+            "traffic",
+            "SELECT licence_number, licence_class, status, valid_to FROM traffic_licence "
+            f"WHERE licence_number IN ({_in(ids)})",  # noqa: S608
+            ids,
+        )
+    }
+
+    with_plate: list[dict[str, Any]] = []
+    without_plate: list[dict[str, Any]] = []
+    for person in candidates:
+        card = cards.get(person["id_number"])
+        if not any_status and (card is None or card["status"] != "valid"):
+            continue
+        entry = {
+            "id_number": person["id_number"],
+            "name": person["name"],
+            "sex": "男" if int(person["sex"]) == 1 else "女",
+            "birth_date": _iso(person["birth_date"]),
+            "status": person["status"],
+            "region_code": person["region_code"],
+            "address": person["address"],
+            "card": None
+            if card is None
+            else {
+                "valid_from": _iso(card["valid_from"]),
+                "valid_to": _iso(card["valid_to"]) or "长期",
+                "status": card["status"],
+                "issuing_authority": card["issuing_authority"],
+                "photo_id": card["photo_id"],
+            },
+            "plates": plates.get(person["id_number"], []),
+            "plate": (plates.get(person["id_number"]) or [None])[0],
+            "licence": None,
+        }
+        licence = licences.get(person["id_number"])
+        if licence is not None:
+            entry["licence"] = {
+                "class": licence["licence_class"],
+                "status": licence["status"],
+                "valid_to": _iso(licence["valid_to"]) or "长期",
+            }
+        (with_plate if entry["plate"] else without_plate).append(entry)
+    half = (n + 1) // 2
+    chosen = with_plate[:half]
+    chosen += without_plate[: n - len(chosen)]
+    chosen += with_plate[half : half + n - len(chosen)]
+    chosen.sort(key=lambda e: e["id_number"][14:17])
+    return {"people": chosen, "hk_macao": _hk_macao(max(1, n // 3), any_status)}
+
+
+def _hk_macao(n: int, any_status: bool) -> list[dict[str, Any]]:
+    where = "" if any_status else "WHERE status = 'valid'"
+    rows = _rows(
+        "exitentry",
+        "SELECT permit_number, issue_count, residence_permit_number, region, name_zh, name_en, sex, birth_date, "
+        f"valid_from, valid_to, status FROM exitentry_permit {where} "
+        "ORDER BY (residence_permit_number IS NULL), permit_number "  # noqa: S608
+        "LIMIT %s",
+        [n],
+    )
+    return [
+        {
+            "permit_number": row["permit_number"],
+            "permit_number_with_count": f"{row['permit_number']}{int(row['issue_count']):02d}",
+            "residence_permit_number": row["residence_permit_number"],
+            "region": row["region"],
+            "name_zh": row["name_zh"],
+            "name_en": row["name_en"],
+            "sex": "男" if int(row["sex"]) == 1 else "女",
+            "birth_date": _iso(row["birth_date"]),
+            "valid_from": _iso(row["valid_from"]),
+            "valid_to": _iso(row["valid_to"]),
+            "status": row["status"],
+            "hk_macao": True,
+        }
+        for row in rows
+    ]
