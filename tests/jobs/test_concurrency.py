@@ -6,14 +6,8 @@ must give the same answer: 200 jobs, 200 runs, none twice.
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import subprocess
-import sys
 import threading
 import time
-from collections import Counter
-from pathlib import Path
 
 import pytest
 from django.db import connections, transaction
@@ -43,7 +37,7 @@ def _in_memory_sqlite() -> bool:
 
 
 @pytest.mark.skipif("_in_memory_sqlite()", reason="the in-memory SQLite test database (shared cache) raises "
-                    "'table is locked' instead of waiting; test_several_processes_on_one_sqlite_file covers SQLite")
+                    "'table is locked' instead of waiting; test_processes.py covers SQLite")
 def test_several_workers_run_each_job_exactly_once(tasks, recorder):
     with transaction.atomic():
         for i in range(JOBS):
@@ -95,35 +89,3 @@ def test_inprocess_worker_runs_jobs_after_commit(tasks, recorder):
     finally:
         stop_inprocess_worker()
 
-
-@pytest.mark.django_db(transaction=False)
-def test_several_processes_on_one_sqlite_file(tmp_path: Path):
-    """Three processes with two worker threads each share one SQLite file: each job runs once."""
-    database = tmp_path / "jobs.sqlite3"
-    records = tmp_path / "runs.txt"
-    env = {**os.environ, "TONGBAN_DATABASE_URL": f"sqlite:///{database}", "MP_RECORD_FILE": str(records),
-           "DJANGO_SETTINGS_MODULE": "config.settings.test", "TONGBAN_LOG_LEVEL": "WARNING"}
-    root = Path(__file__).resolve().parents[2]
-
-    def helper(*args: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "tests.jobs.mp_worker", *args], cwd=root, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-    for step in (("migrate",), ("enqueue", str(JOBS))):
-        proc = helper(*step)
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err.decode()[-2000:]
-    workers = [helper("work", "2") for _ in range(3)]
-    for proc in workers:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err.decode()[-2000:]
-        assert b"job.worker_iteration_failed" not in err, err.decode()[-2000:]
-
-    lines = records.read_text().split()
-    runs = Counter(int(job_id) for job_id in lines[0::3])
-    assert len(runs) == JOBS
-    assert set(runs.values()) == {1}, "some job ran more than once"
-    assert len(set(lines[2::3])) > 1, "more than one process took part"
-    with sqlite3.connect(database) as db:
-        states = dict(db.execute("SELECT status, count(*) FROM jobs_job GROUP BY status").fetchall())
-    assert states == {"succeeded": JOBS}
