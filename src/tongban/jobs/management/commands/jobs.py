@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import signal
 import threading
 from typing import Any
@@ -119,7 +120,8 @@ class Command(BaseCommand):
         table.add_column("值", overflow="fold")
         rows = [("ID", str(job.id)), ("任务", job.task), ("状态", f"{job.get_status_display()} ({job.status})"),
                 ("次数", f"{job.attempts}/{job.max_attempts}"), ("队列", job.queue),
-                ("幂等键", job.idempotency_key or ""), ("最早执行", _local(job.run_after)),
+                ("幂等键", job.idempotency_key or ""),
+                ("参数", json.dumps(job.payload, ensure_ascii=False, sort_keys=True)), ("最早执行", _local(job.run_after)),
                 ("执行者", job.locked_by), ("租约到期", _local(job.lease_expires_at)),
                 ("创建", _local(job.created_at)), ("更新", _local(job.updated_at)), ("结束", _local(job.finished_at)),
                 ("最近错误", job.last_error)]
