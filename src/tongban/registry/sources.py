@@ -1,35 +1,196 @@
-"""Reference implementations of the authoritative sources, each on its own database alias."""
+"""Reference implementations of the authoritative sources, each on its own database alias.
+
+Each answer is one indexed query against the source's own database (raw SQL, no model instances,
+no joins across sources). Any database error becomes SourceUnavailable, which never passes.
+"""
 
 from __future__ import annotations
 
+import datetime
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import Error as DatabaseError
 from django.db import connections
 
-from tongban.registry.interfaces import SourceUnavailable
+from tongban.registry.interfaces import (
+    CardCheck,
+    CardPhoto,
+    CardStatus,
+    LicenceInfo,
+    LicenceStatus,
+    OwnerContact,
+    PermitCompare,
+    PermitStatus,
+    PersonCompare,
+    PersonStatus,
+    SourceUnavailable,
+    VehicleInfo,
+)
+
+_PERMIT = re.compile(r"^([HM]\d{8})(\d{2})?$")
+_SPACES = re.compile(r"[\s,·•.]+")
+
+
+def _date(value: Any) -> datetime.date | None:
+    if value is None or isinstance(value, datetime.date):
+        return value
+    return datetime.date.fromisoformat(str(value))
+
+
+def _id_number(value: str) -> str:
+    return value.strip().upper()
+
+
+def _same_name(given: str, registered: str) -> bool:
+    """Names compare exactly, ignoring surrounding spaces and the middle dot of minority names."""
+    return _SPACES.sub("", given) == _SPACES.sub("", registered) and bool(given.strip())
+
+
+def _same_english_name(given: str, registered: str) -> bool:
+    return bool(given.strip()) and _SPACES.sub(" ", given).strip().upper() == _SPACES.sub(" ", registered).strip().upper()
 
 
 class _DatabaseSource:
     name: str = ""
 
-    def ping(self) -> None:
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
         try:
             with connections[self.name].cursor() as cursor:
-                cursor.execute("SELECT 1")
-                cursor.fetchone()
-        except Exception as exc:
+                yield cursor
+        except DatabaseError as exc:
             raise SourceUnavailable(self.name) from exc
+
+    def _one(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+        with self._cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+
+    def _all(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self._cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def ping(self) -> None:
+        self._one("SELECT 1", [])
 
 
 class DatabasePopulationSource(_DatabaseSource):
     name = "population"
 
+    def compare(self, id_number: str, name: str) -> PersonCompare:
+        row = self._one("SELECT name, status FROM population_person WHERE id_number = %s", [_id_number(id_number)])
+        if row is None:
+            return PersonCompare(found=False, name_consistent=False)
+        return PersonCompare(found=True, name_consistent=_same_name(name, row[0]), status=PersonStatus(row[1]))
+
 
 class DatabaseIdCardSource(_DatabaseSource):
     name = "idcard"
+
+    def current_card_check(
+        self, id_number: str, valid_from: datetime.date, valid_to: datetime.date | None
+    ) -> CardCheck:
+        rows = self._all(
+            "SELECT valid_from, valid_to, status FROM idcard_card WHERE id_number = %s ORDER BY valid_from DESC",
+            [_id_number(id_number)],
+        )
+        if not rows:
+            return CardCheck(found=False, consistent=False)
+        wanted = (valid_from, valid_to)
+        current = (_date(rows[0][0]), _date(rows[0][1]))
+        superseded = any((_date(r[0]), _date(r[1])) == wanted for r in rows[1:])
+        return CardCheck(
+            found=True,
+            consistent=current == wanted,
+            status=CardStatus(rows[0][2]),
+            superseded=superseded and current != wanted,
+        )
+
+    def card_photo(self, id_number: str) -> CardPhoto | None:
+        row = self._one(
+            "SELECT p.id, p.image FROM idcard_photo p WHERE p.id = ("
+            "SELECT c.photo_id FROM idcard_card c WHERE c.id_number = %s ORDER BY c.valid_from DESC LIMIT 1)",
+            [_id_number(id_number)],
+        )
+        if row is None:
+            return None
+        return CardPhoto(photo_id=int(row[0]), image=bytes(row[1]))
 
 
 class DatabaseTrafficSource(_DatabaseSource):
     name = "traffic"
 
+    @staticmethod
+    def _plate(plate: str) -> str:
+        return _SPACES.sub("", plate).upper()
+
+    def vehicles_by_owner(self, id_number: str) -> tuple[VehicleInfo, ...]:
+        rows = self._all(
+            "SELECT plate, plate_type, vehicle_type, registered_on FROM traffic_vehicle "
+            "WHERE owner_id_number = %s ORDER BY plate",
+            [_id_number(id_number)],
+        )
+        return tuple(VehicleInfo(r[0], r[1], r[2], _date(r[3])) for r in rows)  # type: ignore[arg-type]
+
+    def owner_contact_for_plate(self, plate: str) -> OwnerContact | None:
+        normalized = self._plate(plate)
+        row = self._one("SELECT owner_id_number, owner_phone FROM traffic_vehicle WHERE plate = %s", [normalized])
+        if row is None:
+            return None
+        return OwnerContact(plate=normalized, owner_id_number=row[0], phone=row[1])
+
+    def licence_status(self, licence_number: str, name: str | None = None) -> LicenceInfo:
+        row = self._one(
+            "SELECT name, licence_class, status, valid_to, points, cycle_start FROM traffic_licence "
+            "WHERE licence_number = %s",
+            [_id_number(licence_number)],
+        )
+        if row is None:
+            return LicenceInfo(found=False)
+        return LicenceInfo(
+            found=True,
+            name_consistent=name is not None and _same_name(name, row[0]),
+            licence_class=row[1],
+            status=LicenceStatus(row[2]),
+            valid_to=_date(row[3]),
+            points=int(row[4]),
+            cycle_start=_date(row[5]),
+        )
+
 
 class DatabaseExitEntrySource(_DatabaseSource):
     name = "exitentry"
+
+    _COLUMNS = "name_zh, name_en, status, region, issue_count"
+
+    @staticmethod
+    def _answer(row: tuple[Any, ...] | None, name: str, issue_count: int | None = None) -> PermitCompare:
+        if row is None:
+            return PermitCompare(found=False, name_consistent=False)
+        name_zh, name_en, status, region, count = row
+        return PermitCompare(
+            found=True,
+            name_consistent=_same_name(name, name_zh) or _same_english_name(name, name_en),
+            status=PermitStatus(status),
+            region=region,
+            issue_count_consistent=None if issue_count is None else int(count) == issue_count,
+        )
+
+    def compare(self, permit_number: str, name: str) -> PermitCompare:
+        match = _PERMIT.match(_SPACES.sub("", permit_number).upper())
+        if match is None:
+            return PermitCompare(found=False, name_consistent=False)
+        base, count = match.group(1), match.group(2)
+        row = self._one(f"SELECT {self._COLUMNS} FROM exitentry_permit WHERE permit_number = %s", [base])  # noqa: S608
+        return self._answer(row, name, None if count is None else int(count))
+
+    def residence_permit_check(self, residence_permit_number: str, name: str) -> PermitCompare:
+        row = self._one(
+            f"SELECT {self._COLUMNS} FROM exitentry_permit WHERE residence_permit_number = %s",  # noqa: S608
+            [_id_number(residence_permit_number)],
+        )
+        return self._answer(row, name)

@@ -574,14 +574,14 @@ class _Builder:
             dtype=object,
         )
 
-        # Validity: 10 years for adults, 5 for under-18s; a few lapsed, a few voided.
+        # Validity: 10 years if 18 or over when issued, else 5; a few lapsed (not renewed yet).
         span = np.where(age_at(birth, today) >= 19, 10, 5) * 365
-        valid_from = np.maximum(today - (rng.random(m) * (span - 30)).astype(np.int64), birth + 30)
+        back = (rng.random(m) * (span - 30)).astype(np.int64)
+        lapsed = rng.random(m) < 0.04
+        back = np.where(lapsed, span + rng.integers(1, 700, m), back)
+        valid_from = np.maximum(today - back, birth + 30)
         period = np.where(age_at(birth, valid_from) >= 18, 10, 5)
         valid_to = add_years(valid_from, period)
-        lapsed = rng.random(m) < 0.04
-        valid_to = np.where(lapsed, today - rng.integers(1, 700, m), valid_to)
-        valid_from = np.where(lapsed, add_years(valid_to, -period), valid_from)
         status = np.where(valid_to < today, PermitStatus.EXPIRED.value, PermitStatus.VALID.value).astype(object)
         status[rng.random(m) < 0.01] = PermitStatus.VOID.value
         self.dataset.tables["exitentry_permit"] = Table(
