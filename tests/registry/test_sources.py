@@ -183,8 +183,8 @@ def test_no_replace_refuses_to_overwrite(loaded):
 
 
 def test_replace_gives_the_same_rows_again(loaded):
-    from tongban.registry.generator import generate
     from tests.registry.conftest import AS_OF, SEED
+    from tongban.registry.generator import generate
 
     with connections["population"].cursor() as cursor:
         cursor.execute("SELECT id_number, name FROM population_person ORDER BY id_number")

@@ -53,6 +53,9 @@ class CardPhoto(models.Model):
         db_table = "idcard_photo"
         verbose_name = "证件照片"
 
+    def __str__(self) -> str:
+        return f"{self.id} {self.origin}"
+
 
 class IdCard(models.Model):
     """居民身份证办理信息: every card issued to a person; the latest valid_from is the current card."""
@@ -74,6 +77,9 @@ class IdCard(models.Model):
         verbose_name = "居民身份证"
         indexes = [models.Index(fields=["id_number", "valid_from"], name="idcard_card_idnum_from")]
 
+    def __str__(self) -> str:
+        return f"{self.id_number[:3]}*** {self.valid_from}"
+
 
 class Vehicle(models.Model):
     """机动车登记信息, keyed by plate."""
@@ -92,6 +98,9 @@ class Vehicle(models.Model):
         db_table = "traffic_vehicle"
         verbose_name = "机动车"
         indexes = [models.Index(fields=["owner_id_number"], name="traffic_vehicle_owner")]
+
+    def __str__(self) -> str:
+        return self.plate
 
 
 class DrivingLicence(models.Model):
@@ -112,6 +121,9 @@ class DrivingLicence(models.Model):
     class Meta:
         db_table = "traffic_licence"
         verbose_name = "驾驶证"
+
+    def __str__(self) -> str:
+        return f"{self.licence_number[:3]}*** {self.licence_class}"
 
 
 class HkMacaoPermit(models.Model):
@@ -135,6 +147,9 @@ class HkMacaoPermit(models.Model):
         db_table = "exitentry_permit"
         verbose_name = "港澳居民来往内地通行证"
         indexes = [models.Index(fields=["residence_permit_number"], name="exitentry_permit_rpn")]
+
+    def __str__(self) -> str:
+        return self.permit_number[:3] + "***"
 
 
 SOURCE_MODELS: dict[str, tuple[type[models.Model], ...]] = {

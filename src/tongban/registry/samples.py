@@ -43,8 +43,8 @@ def sample(n: int, *, any_status: bool = False, seed: int = 0) -> dict[str, list
         params += [today.replace(year=today.year - 70), today.replace(year=today.year - 18)]
     candidates = _rows(
         "population",
-        "SELECT id_number, name, sex, birth_date, status, region_code, address FROM population_person "
-        f"WHERE substr(id_number, 15, 3) >= %s {people_filter} "  # noqa: S608
+        "SELECT id_number, name, sex, birth_date, status, region_code, address FROM population_person "  # noqa: S608 (placeholders only; values are parameters)
+        f"WHERE substr(id_number, 15, 3) >= %s {people_filter} "
         "ORDER BY substr(id_number, 15, 3), id_number LIMIT %s",
         [*params, pool],
     )
@@ -59,8 +59,8 @@ def sample(n: int, *, any_status: bool = False, seed: int = 0) -> dict[str, list
         known = {row["id_number"] for row in candidates}
         extra = _rows(
             "population",
-            "SELECT id_number, name, sex, birth_date, status, region_code, address FROM population_person "
-            f"WHERE id_number IN ({_in(owner_ids)})" + ("" if any_status else " AND status = 'normal'"),  # noqa: S608
+            "SELECT id_number, name, sex, birth_date, status, region_code, address FROM population_person "  # noqa: S608 (placeholders only; values are parameters)
+            f"WHERE id_number IN ({_in(owner_ids)})" + ("" if any_status else " AND status = 'normal'"),
             owner_ids,
         )
         candidates = [row for row in extra if row["id_number"] not in known] + candidates
@@ -69,13 +69,13 @@ def sample(n: int, *, any_status: bool = False, seed: int = 0) -> dict[str, list
         return {"people": [], "hk_macao": _hk_macao(max(1, n // 3), any_status)}
 
     cards: dict[str, dict[str, Any]] = {}
-    for card in _rows(
+    for card_row in _rows(
         "idcard",
-        "SELECT id_number, valid_from, valid_to, status, issuing_authority, photo_id FROM idcard_card "
-        f"WHERE id_number IN ({_in(ids)}) ORDER BY id_number, valid_from",  # noqa: S608
+        "SELECT id_number, valid_from, valid_to, status, issuing_authority, photo_id FROM idcard_card "  # noqa: S608 (placeholders only; values are parameters)
+        f"WHERE id_number IN ({_in(ids)}) ORDER BY id_number, valid_from",
         ids,
     ):
-        cards[card["id_number"]] = card  # the last (latest valid_from) is the current card
+        cards[card_row["id_number"]] = card_row  # the last (latest valid_from) is the current card
     plates: dict[str, list[str]] = {}
     for row in _rows(
         "traffic",
@@ -87,8 +87,8 @@ def sample(n: int, *, any_status: bool = False, seed: int = 0) -> dict[str, list
         row["licence_number"]: row
         for row in _rows(
             "traffic",
-            "SELECT licence_number, licence_class, status, valid_to FROM traffic_licence "
-            f"WHERE licence_number IN ({_in(ids)})",  # noqa: S608
+            "SELECT licence_number, licence_class, status, valid_to FROM traffic_licence "  # noqa: S608 (placeholders only; values are parameters)
+            f"WHERE licence_number IN ({_in(ids)})",
             ids,
         )
     }
@@ -117,7 +117,7 @@ def sample(n: int, *, any_status: bool = False, seed: int = 0) -> dict[str, list
                 "photo_id": card["photo_id"],
             },
             "plates": plates.get(person["id_number"], []),
-            "plate": (plates.get(person["id_number"]) or [None])[0],
+            "plate": next(iter(plates.get(person["id_number"], [])), None),
             "licence": None,
         }
         licence = licences.get(person["id_number"])
@@ -140,9 +140,9 @@ def _hk_macao(n: int, any_status: bool) -> list[dict[str, Any]]:
     where = "" if any_status else "WHERE status = 'valid'"
     rows = _rows(
         "exitentry",
-        "SELECT permit_number, issue_count, residence_permit_number, region, name_zh, name_en, sex, birth_date, "
+        "SELECT permit_number, issue_count, residence_permit_number, region, name_zh, name_en, sex, birth_date, "  # noqa: S608 (placeholders only; values are parameters)
         f"valid_from, valid_to, status FROM exitentry_permit {where} "
-        "ORDER BY (residence_permit_number IS NULL), permit_number "  # noqa: S608
+        "ORDER BY (residence_permit_number IS NULL), permit_number "
         "LIMIT %s",
         [n],
     )

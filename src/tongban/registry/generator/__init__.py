@@ -84,14 +84,14 @@ def generate(
     timings: dict[str, float] = {}
 
     build_task = bar.add_task("生成数据", total=len(PHASE_LABELS))
-    phase_started = [time.perf_counter(), ""]
+    current: dict[str, Any] = {"name": "", "since": time.perf_counter()}
 
     def phase(name: str) -> None:
         now = time.perf_counter()
-        if phase_started[1]:
-            timings[f"build.{phase_started[1]}"] = now - float(phase_started[0])
+        if current["name"]:
+            timings[f"build.{current['name']}"] = now - current["since"]
             bar.advance(build_task)
-        phase_started[0], phase_started[1] = now, name
+        current.update(name=name, since=now)
         bar.update(build_task, description=PHASE_LABELS.get(name, name))
 
     dataset = build_dataset(people, seed, as_of, phase)

@@ -8,7 +8,7 @@ NULL), in the order of the model's fields, ready for COPY or executemany.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,7 +81,7 @@ class Dataset:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _pick(rng: np.random.Generator, n: int, weights: np.ndarray | list[float]) -> np.ndarray:
+def _pick(rng: np.random.Generator, n: int, weights: np.ndarray | Sequence[float]) -> np.ndarray:
     p = np.asarray(weights, dtype=float)
     return rng.choice(len(p), size=n, p=p / p.sum())
 
@@ -505,8 +505,8 @@ class _Builder:
         registered = earliest + (rng.random(m) * np.maximum(today - earliest, 1)).astype(np.int64)
         vtype = _str_table([c for c, _ in t.VEHICLE_TYPES])[_pick(rng, m, [w for _, w in t.VEHICLE_TYPES])]
         # One phone per owner, whatever the number of vehicles.
-        prefixes = _str_table(t.PHONE_PREFIXES)
-        owner_phone = prefixes[rng.integers(0, len(prefixes), owners.size)] + np.array(
+        phone_prefixes = _str_table(t.PHONE_PREFIXES)
+        owner_phone = phone_prefixes[rng.integers(0, len(phone_prefixes), owners.size)] + np.array(
             [f"{x:08d}" for x in rng.integers(0, 10**8, owners.size).tolist()], dtype=object
         )
         phone = np.repeat(owner_phone, per_owner)

@@ -53,14 +53,16 @@ def photos() -> tuple[Photo, ...]:
     from PIL import Image
 
     result: list[Photo] = []
-    astronaut = np.asarray(Image.open(resources.files("skimage.data").joinpath("astronaut.png")).convert("RGB"))
+    with resources.files("skimage.data").joinpath("astronaut.png").open("rb") as handle:
+        astronaut = np.asarray(Image.open(handle).convert("RGB"))
     data, w, h = _jpeg(_crop(astronaut, _ASTRONAUT_BOX), _PORTRAIT_SIZE)
     result.append(Photo(1, "skimage:astronaut", data, w, h))
 
     import matplotlib
 
     hopper_path = resources.files(matplotlib).joinpath("mpl-data/sample_data/grace_hopper.jpg")
-    hopper = np.asarray(Image.open(hopper_path).convert("RGB"))
+    with hopper_path.open("rb") as handle:
+        hopper = np.asarray(Image.open(handle).convert("RGB"))
     data, w, h = _jpeg(_crop(hopper, _HOPPER_BOX), _PORTRAIT_SIZE)
     result.append(Photo(2, "matplotlib:grace_hopper", data, w, h))
 

@@ -97,7 +97,7 @@ class Command(BaseCommand):
         from rich.console import Console
         from rich.table import Table
 
-        console = Console(file=self.stdout._out, width=None if self.stdout.isatty() else 160)
+        console = Console(file=self.stdout, width=None if self.stdout.isatty() else 160)  # type: ignore[arg-type]
         table = Table(title="内地居民（可用于注册演示）")
         for column in ("身份号码", "姓名", "性别", "出生日期", "身份证有效期", "证件状态", "号牌", "驾驶证"):
             table.add_column(column)
