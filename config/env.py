@@ -189,3 +189,27 @@ def missing_production_settings(env: Env) -> list[str]:
     if env.debug:
         missing.append("TONGBAN_DEBUG must be false in production")
     return missing
+
+
+# --- Keys (issue 3; tongban.crypto.keys, docs/keys.md) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyEnv:
+    provider: str  # dotted path of the MasterKeyProvider class
+    master_key: str | None  # TONGBAN_MASTER_KEY: 64 hex digits or base64 of 32 bytes (EnvMasterKey)
+    master_key_file: Path  # TONGBAN_MASTER_KEY_FILE (FileMasterKey); created outside production only
+    keyring_ttl: int  # seconds a process trusts its idea of the current key versions
+
+
+def load_keys() -> KeyEnv:
+    master_key = os.environ.get("TONGBAN_MASTER_KEY", "").strip() or None
+    default_provider = "tongban.crypto.keys.EnvMasterKey" if master_key else "tongban.crypto.keys.FileMasterKey"
+    raw_file = os.environ.get("TONGBAN_MASTER_KEY_FILE", "").strip()
+    path = Path(raw_file) if raw_file else BASE_DIR / "var" / "master.key"
+    return KeyEnv(
+        provider=os.environ.get("TONGBAN_KEY_PROVIDER", "").strip() or default_provider,
+        master_key=master_key,
+        master_key_file=path if path.is_absolute() else BASE_DIR / path,
+        keyring_ttl=_int("TONGBAN_KEYRING_TTL_SECONDS", 15),
+    )

@@ -9,6 +9,7 @@ urlpatterns = [
     path("readyz", core_views.readyz, name="readyz"),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
+    path("backoffice/", include("tongban.backoffice.urls")),
     path("", include("tongban.portal.urls")),
 ]
 

@@ -147,3 +147,10 @@ TONGBAN_SOURCES = {
 }
 TONGBAN_INPROCESS_WORKER = ENV.inprocess_worker
 TONGBAN_VAR_DIR: Path = VAR_DIR
+
+# Keys (tongban.crypto.keys, docs/keys.md): the master key that wraps the versioned data keys.
+_KEYS = envmod.load_keys()
+TONGBAN_KEY_PROVIDER = _KEYS.provider
+TONGBAN_MASTER_KEY = _KEYS.master_key
+TONGBAN_MASTER_KEY_FILE: Path = _KEYS.master_key_file
+TONGBAN_KEYRING_TTL = _KEYS.keyring_ttl

@@ -28,6 +28,16 @@ CATALOG: dict[str, tuple[int, str, str]] = {
     "not_ready": (503, "服务尚未就绪。", "The service is not ready."),
     "invalid_date": (422, "日期不正确。", "The date is not valid."),
     "invalid_id_number": (422, "公民身份号码不正确。", "The citizen ID number is not valid."),
+    # Accounts, access control and uploads (tongban.accounts, tongban.core.uploads).
+    "separation_of_duties": (409, "职责分离：该角色组合不允许由同一账号兼任。",
+                             "Separation of duties: these roles may not be held by one account."),
+    "invalid_staff_scope": (422, "部门警种或辖区代码不正确。", "The department or region code is not valid."),
+    "password_rejected": (422, "新密码不符合密码策略。", "The new password does not meet the password policy."),
+    "upload_empty": (422, "上传的文件为空。", "The uploaded file is empty."),
+    "upload_too_large": (413, "上传的文件过大。", "The uploaded file is too large."),
+    "upload_type_not_allowed": (415, "不支持该文件类型，请上传 JPEG、PNG 图片或 PDF 文件。",
+                                "This file type is not accepted; upload a JPEG or PNG image or a PDF."),
+    "upload_corrupt": (422, "文件已损坏或与其类型不符。", "The file is damaged or is not what its type says."),
 }
 
 

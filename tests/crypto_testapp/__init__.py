@@ -1,0 +1,1 @@
+"""A test-only app whose models hold encrypted personal data (installed by config.settings.test only)."""
