@@ -1,0 +1,63 @@
+"""Staff roles, departments and the separation of duties (MLPS 2.0 level 3: 三权分立).
+
+Roles are few and fixed by the standard, so each is a boolean column on the user row; the database
+refuses a row that combines separated duties (see `User.Meta.constraints`), and `staff_roles_set`
+refuses it first with a clear message.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+from django.db import models
+
+
+class StaffRole(models.TextChoices):
+    SYSTEM_ADMIN = "system_admin", "系统管理员"
+    SECURITY_ADMIN = "security_admin", "安全管理员"
+    AUDIT_ADMIN = "audit_admin", "审计管理员"
+    KEY_ADMIN = "key_admin", "密钥管理员"
+    OFFICER = "officer", "业务民警"
+
+
+class Department(models.TextChoices):
+    HUKOU = "hukou", "户政"
+    EXIT_ENTRY = "exit_entry", "出入境"
+    TRAFFIC = "traffic", "交管"
+    PUBLIC_ORDER = "public_order", "治安"
+    CRIMINAL = "criminal", "刑侦"
+    CYBER = "cyber", "网安"
+
+
+# The user column that holds each role.
+ROLE_FIELDS: dict[StaffRole, str] = {role: f"role_{role.value}" for role in StaffRole}
+
+ADMIN_ROLES = frozenset({StaffRole.SYSTEM_ADMIN, StaffRole.SECURITY_ADMIN, StaffRole.AUDIT_ADMIN,
+                         StaffRole.KEY_ADMIN})
+
+# Pairs no one account may hold together. The three separated duties are pairwise exclusive; the key
+# admin is not the auditor; an officer handling cases holds no administrative role (least privilege).
+CONFLICTS: frozenset[frozenset[StaffRole]] = frozenset(
+    {frozenset(pair) for pair in combinations(
+        (StaffRole.SYSTEM_ADMIN, StaffRole.SECURITY_ADMIN, StaffRole.AUDIT_ADMIN), 2)}
+    | {frozenset({StaffRole.KEY_ADMIN, StaffRole.AUDIT_ADMIN})}
+    | {frozenset({StaffRole.OFFICER, admin}) for admin in ADMIN_ROLES}
+)
+
+
+def role_conflicts(roles: set[StaffRole] | frozenset[StaffRole]) -> list[tuple[StaffRole, StaffRole]]:
+    """The conflicting pairs inside `roles`, in a stable order (empty when the set is allowed)."""
+    found = [tuple(sorted(pair, key=list(StaffRole).index)) for pair in CONFLICTS if pair <= set(roles)]
+    return sorted(found, key=lambda p: (list(StaffRole).index(p[0]), list(StaffRole).index(p[1])))  # type: ignore[return-value]
+
+
+# What each administrative role may do in Django admin (the configuration screens), by app label.
+# Fail closed: an app not listed here is reachable by no role; add each new app's label deliberately.
+# "view" grants only the view_* permissions.
+ROLE_ADMIN_APPS: dict[StaffRole, dict[str, str]] = {
+    StaffRole.SYSTEM_ADMIN: {"jobs": "all"},
+    StaffRole.SECURITY_ADMIN: {"accounts": "all"},
+    StaffRole.AUDIT_ADMIN: {"audit": "view"},
+    StaffRole.KEY_ADMIN: {"crypto": "all"},
+    StaffRole.OFFICER: {},
+}

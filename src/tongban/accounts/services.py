@@ -1,0 +1,197 @@
+"""Writes on accounts: staff creation, roles, unlock, passwords, the second factor.
+
+`actor` is the staff user doing it, or None for an operator at the console (`tongban staff`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tongban.accounts.events import SecurityEvent, record_security_event
+from tongban.accounts.lockout import login_counters_clear
+from tongban.accounts.models import User, UserKind
+from tongban.accounts.regions import region_exists
+from tongban.accounts.roles import ROLE_FIELDS, Department, StaffRole, role_conflicts
+from tongban.core.errors import TongbanError
+
+CLI = "cli"
+
+
+def _actor_name(actor: Any) -> str:
+    return getattr(actor, "username", None) or CLI
+
+
+def _require_security_admin(actor: Any) -> None:
+    """Account administration belongs to the security admin (or the console operator)."""
+    if actor is not None and not actor.has_role(StaffRole.SECURITY_ADMIN):
+        raise TongbanError("not_found")
+
+
+def roles_validate(roles: Iterable[StaffRole | str], *, department: str, region_code: str) -> frozenset[StaffRole]:
+    """Parse and check a role set with its scope; raise TongbanError naming what is wrong."""
+    try:
+        parsed = frozenset(StaffRole(role) for role in roles)
+    except ValueError as exc:
+        raise TongbanError("invalid_staff_scope", details=[{"field": "roles", "error": str(exc)}]) from exc
+    conflicts = role_conflicts(parsed)
+    if conflicts:
+        first, second = conflicts[0]
+        raise TongbanError(
+            "separation_of_duties",
+            message_zh=f"职责分离：{first.label}与{second.label}不得由同一账号兼任。",
+            message_en=f"Separation of duties: {first.value} and {second.value} may not be held by one account.",
+            details=[{"roles": [a.value, b.value]} for a, b in conflicts])
+    if StaffRole.OFFICER in parsed:
+        if department not in Department.values:
+            raise TongbanError("invalid_staff_scope", details=[{"field": "department"}])
+        if not region_exists(region_code):
+            raise TongbanError("invalid_staff_scope", details=[{"field": "region_code"}])
+    elif department or region_code:
+        if department and department not in Department.values:
+            raise TongbanError("invalid_staff_scope", details=[{"field": "department"}])
+        if region_code and not region_exists(region_code):
+            raise TongbanError("invalid_staff_scope", details=[{"field": "region_code"}])
+    return parsed
+
+
+def _password_validate(password: str, user: User) -> None:
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise TongbanError("password_rejected", details=[{"message": m} for m in exc.messages]) from exc
+
+
+@transaction.atomic
+def staff_create(*, actor: Any, username: str, password: str, roles: Iterable[StaffRole | str],
+                 department: str = "", region_code: str = "", request: HttpRequest | None = None) -> User:
+    """A new staff account; the password is temporary (changed at first login) and a TOTP device is
+    enrolled at first login."""
+    _require_security_admin(actor)
+    parsed = roles_validate(roles, department=department, region_code=region_code)
+    if User.objects.filter(username=username).exists():
+        raise TongbanError("conflict", message_zh="用户名已存在。", message_en="The username is taken.")
+    user = User(username=User.normalize_username(username), kind=UserKind.STAFF, department=department,
+                region_code=region_code, must_change_password=True)
+    for role in parsed:
+        setattr(user, ROLE_FIELDS[role], True)
+    _password_validate(password, user)
+    user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    record_security_event(SecurityEvent.STAFF_CREATED, user=user, actor=actor or CLI, request=request,
+                          details={"roles": sorted(r.value for r in parsed), "department": department,
+                                   "region_code": region_code})
+    return user
+
+
+@transaction.atomic
+def staff_roles_set(*, actor: Any, user: User, roles: Iterable[StaffRole | str], department: str | None = None,
+                    region_code: str | None = None, request: HttpRequest | None = None) -> User:
+    """Replace a staff account's roles (and scope). Nobody changes their own roles."""
+    _require_security_admin(actor)
+    if actor is not None and actor.pk == user.pk:
+        raise TongbanError("forbidden", message_zh="不能修改自己的角色。", message_en="You cannot change your own roles.")
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if locked.kind != UserKind.STAFF:
+        raise TongbanError("invalid_staff_scope", message_zh="群众账号不能授予角色。",
+                           message_en="Citizen accounts hold no roles.")
+    new_department = locked.department if department is None else department
+    new_region = locked.region_code if region_code is None else region_code
+    parsed = roles_validate(roles, department=new_department, region_code=new_region)
+    old = {"roles": sorted(r.value for r in locked.roles), "department": locked.department,
+           "region_code": locked.region_code}
+    for role, field in ROLE_FIELDS.items():
+        setattr(locked, field, role in parsed)
+    locked.department, locked.region_code = new_department, new_region
+    locked.save(update_fields=[*ROLE_FIELDS.values(), "department", "region_code"])
+    new = {"roles": sorted(r.value for r in parsed), "department": new_department, "region_code": new_region}
+    record_security_event(SecurityEvent.ROLE_CHANGED, user=locked, actor=actor or CLI, request=request,
+                          details={"old": old, "new": new})
+    return locked
+
+
+@transaction.atomic
+def account_unlock(*, actor: Any, user: User, request: HttpRequest | None = None) -> User:
+    _require_security_admin(actor)
+    User.objects.filter(pk=user.pk).update(locked_until=None)
+    user.locked_until = None
+    login_counters_clear(user.username)
+    record_security_event(SecurityEvent.ACCOUNT_UNLOCKED, user=user, actor=actor or CLI, request=request)
+    return user
+
+
+@transaction.atomic
+def password_change(*, user: User, old_password: str, new_password: str,
+                    request: HttpRequest | None = None) -> User:
+    """The user changes their own password (also how an expired or temporary one is replaced)."""
+    if not user.check_password(old_password):
+        raise TongbanError("password_rejected", details=[{"message": "当前密码不正确。"}])
+    if old_password == new_password:
+        raise TongbanError("password_rejected", details=[{"message": "新密码不能与当前密码相同。"}])
+    _password_validate(new_password, user)
+    user.set_password(new_password)
+    user.must_change_password = False
+    user.save(update_fields=["password", "password_changed_at", "must_change_password"])
+    record_security_event(SecurityEvent.PASSWORD_CHANGED, user=user, request=request)
+    return user
+
+
+@transaction.atomic
+def password_reset(*, actor: Any, user: User, new_password: str, request: HttpRequest | None = None) -> User:
+    """A security admin sets a temporary password; the user must change it at the next login."""
+    _require_security_admin(actor)
+    _password_validate(new_password, user)
+    user.set_password(new_password)
+    user.must_change_password = True
+    user.save(update_fields=["password", "password_changed_at", "must_change_password"])
+    record_security_event(SecurityEvent.PASSWORD_RESET, user=user, actor=actor or CLI, request=request)
+    return user
+
+
+def totp_device_for_enrolment(user: User) -> TOTPDevice:
+    """The user's unconfirmed device (made once, so a reload shows the same QR code)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="身份验证器", confirmed=False)
+    return device
+
+
+def totp_device_confirmed(user: User) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+
+
+def totp_verify(*, user: User, device: TOTPDevice, token: str, request: HttpRequest | None = None) -> bool:
+    """Check a code against the device, under a row lock. A code already used (or an older one) is refused:
+    django-otp keeps the last accepted time step. A first good code confirms an enrolment."""
+    token = (token or "").strip().replace(" ", "")
+    if not token.isdigit() or len(token) != device.digits:
+        record_security_event(SecurityEvent.TOTP_FAILED, user=user, request=request, outcome="failure",
+                              details={"reason": "malformed"})
+        return False
+    with transaction.atomic():
+        locked = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user)
+        ok = bool(locked.verify_token(token))
+        if ok and not locked.confirmed:
+            locked.confirmed = True
+            locked.save(update_fields=["confirmed"])
+            TOTPDevice.objects.filter(user=user).exclude(pk=locked.pk).delete()
+            record_security_event(SecurityEvent.TOTP_ENROLLED, user=user, request=request)
+    device.refresh_from_db()
+    record_security_event(SecurityEvent.TOTP_VERIFIED if ok else SecurityEvent.TOTP_FAILED, user=user,
+                          request=request, outcome="success" if ok else "failure")
+    return ok
+
+
+@transaction.atomic
+def totp_reset(*, actor: Any, user: User, request: HttpRequest | None = None) -> None:
+    """Remove the user's devices: at the next login they enrol a new one (a lost phone)."""
+    _require_security_admin(actor)
+    TOTPDevice.objects.filter(user=user).delete()
+    record_security_event(SecurityEvent.TOTP_RESET, user=user, actor=actor or CLI, request=request)

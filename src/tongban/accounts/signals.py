@@ -1,0 +1,25 @@
+"""Every completed login starts the idle clock and is recorded; logouts too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.dispatch import receiver
+
+from tongban.accounts.events import SecurityEvent, record_security_event
+from tongban.accounts.middleware import session_touch
+
+
+@receiver(user_logged_in, dispatch_uid="tongban_accounts_logged_in")
+def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if request is not None and hasattr(request, "session"):
+        session_touch(request)
+    record_security_event(SecurityEvent.LOGIN_SUCCEEDED, user=user, request=request,
+                          details={"kind": getattr(user, "kind", None)})
+
+
+@receiver(user_logged_out, dispatch_uid="tongban_accounts_logged_out")
+def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        record_security_event(SecurityEvent.LOGOUT, user=user, request=request)

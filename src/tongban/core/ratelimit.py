@@ -1,0 +1,136 @@
+"""Rate limits kept in the cache (Redis in production, local memory embedded).
+
+A sliding-window counter: each key counts hits in fixed windows with `cache.add` + `cache.incr` (both
+atomic in Redis and in local memory), and the previous window's count is weighed by how much of it
+still overlaps the sliding window. No lock, no read-modify-write race, two cache keys per limit.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from django.core.cache import BaseCache, caches
+from django.http import HttpRequest
+
+from tongban.core.errors import TongbanError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class RateLimitResult:
+    allowed: bool
+    limit: int
+    remaining: int
+    retry_after: int  # whole seconds until a hit would be allowed again; 0 when allowed
+    count: float  # the sliding-window estimate, this hit included
+
+
+def _cache(cache: BaseCache | None) -> BaseCache:
+    return cache if cache is not None else caches["default"]
+
+
+def _keys(key: str, window: int, now: float) -> tuple[str, str, float]:
+    bucket = int(now // window)
+    elapsed = (now - bucket * window) / window
+    return f"rl:{key}:{window}:{bucket}", f"rl:{key}:{window}:{bucket - 1}", elapsed
+
+
+def _result(limit: int, window: int, previous: int, current: int, elapsed: float) -> RateLimitResult:
+    estimate = previous * (1 - elapsed) + current
+    allowed = estimate <= limit
+    if allowed:
+        return RateLimitResult(True, limit, max(0, math.floor(limit - estimate)), 0, estimate)
+    # With no further hits, when does the estimate fall to the limit again?
+    if current <= limit and previous > 0:
+        wait = ((1 - (limit - current) / previous) - elapsed) * window
+    else:
+        wait = (1 - elapsed) * window + (1 - limit / current) * window if current else window
+    return RateLimitResult(False, limit, 0, max(1, math.ceil(wait)), estimate)
+
+
+def hit(key: str, *, limit: int, window: int, cost: int = 1, cache: BaseCache | None = None,
+        now: float | None = None) -> RateLimitResult:
+    """Count one hit (or `cost`) against `key`, at most `limit` per sliding `window` seconds."""
+    if limit < 0 or window <= 0:
+        raise ValueError("limit must be >= 0 and window > 0")
+    store = _cache(cache)
+    now = time.time() if now is None else now
+    current_key, previous_key, elapsed = _keys(key, window, now)
+    # Kept for two windows: the next window weighs this one.
+    store.add(current_key, 0, timeout=2 * window + 1)
+    try:
+        current = int(store.incr(current_key, cost))
+    except ValueError:  # evicted between add and incr: start again from this hit
+        store.add(current_key, 0, timeout=2 * window + 1)
+        current = int(store.incr(current_key, cost))
+    previous = int(store.get(previous_key) or 0)
+    return _result(limit, window, previous, current, elapsed)
+
+
+def peek(key: str, *, limit: int, window: int, cache: BaseCache | None = None,
+         now: float | None = None) -> RateLimitResult:
+    """Where `key` stands, without counting a hit."""
+    store = _cache(cache)
+    now = time.time() if now is None else now
+    current_key, previous_key, elapsed = _keys(key, window, now)
+    values = store.get_many([current_key, previous_key])
+    return _result(limit, window, int(values.get(previous_key) or 0), int(values.get(current_key) or 0), elapsed)
+
+
+def reset(key: str, *, window: int, cache: BaseCache | None = None, now: float | None = None) -> None:
+    """Forget the hits of `key` (an unlock, a successful login)."""
+    now = time.time() if now is None else now
+    current_key, previous_key, _ = _keys(key, window, now)
+    _cache(cache).delete_many([current_key, previous_key])
+
+
+def rate_limited_error(result: RateLimitResult) -> TongbanError:
+    return TongbanError("rate_limited", headers={"Retry-After": str(result.retry_after)},
+                        details=[{"retry_after": result.retry_after}])
+
+
+def enforce(key: str, *, limit: int, window: int, cost: int = 1, cache: BaseCache | None = None) -> RateLimitResult:
+    """For services: count a hit and raise TongbanError("rate_limited") with Retry-After when over."""
+    result = hit(key, limit=limit, window=window, cost=cost, cache=cache)
+    if not result.allowed:
+        raise rate_limited_error(result)
+    return result
+
+
+def key_by_ip(request: HttpRequest) -> str:
+    from tongban.core.security import client_ip
+
+    return f"ip:{client_ip(request)}"
+
+
+def key_by_user_or_ip(request: HttpRequest) -> str:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    return key_by_ip(request)
+
+
+def ratelimit(scope: str, *, limit: int, window: int, key: Callable[[HttpRequest], str] = key_by_ip,
+              methods: tuple[str, ...] | None = None) -> Callable[[F], F]:
+    """Limit a view: over the limit it answers 429 with Retry-After in the error envelope.
+
+        @ratelimit("verify", limit=60, window=60, key=key_by_user_or_ip, methods=("POST",))
+        def verify(request): ...
+    """
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            if methods is None or request.method in methods:
+                enforce(f"{scope}:{key(request)}", limit=limit, window=window)
+            return view(request, *args, **kwargs)
+
+        return cast(F, wrapped)
+
+    return decorator
