@@ -143,12 +143,12 @@ def main() -> int:
         print(json.dumps(report, indent=2))
     else:
         print(f"Machine (pinned to CPU {args.cpu}):")
-        for k, v in machine().items():
-            print(f"  {k:42} {v}")
+        for label, value in machine().items():
+            print(f"  {label:42} {value}")
         print(f"Results (median of 3 rounds, {s:g} s per line):")
-        for k, v in results.items():
-            goal = f"   goal >= {GOALS[k]:,}" if k in GOALS else ""
-            print(f"  {k:42} {v:>12,.0f}{goal}")
+        for name, figure in results.items():
+            goal = f"   goal >= {GOALS[name]:,}" if name in GOALS else ""
+            print(f"  {name:42} {figure:>12,.0f}{goal}")
         print("goals met" if not misses else f"GOALS MISSED: {', '.join(misses)}")
     return 1 if misses else 0
 
