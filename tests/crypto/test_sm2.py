@@ -308,6 +308,8 @@ def test_garbage_pem_is_rejected():
     with pytest.raises(KeyFormatError):
         SM2PrivateKey.from_pem(b"not a pem")
     with pytest.raises(KeyFormatError):
+        SM2PrivateKey.from_pem("-----BEGIN PRIVATE KEY-----\n密钥\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(KeyFormatError):
         SM2PublicKey.from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
 
 

@@ -262,7 +262,10 @@ def _is_sm2_curve(pkey: int) -> bool:
 
 def _read_pem(pem: bytes | str, private: bool) -> int:
     """PEM → EVP_PKEY* (any type; the caller checks it is SM2 and frees it)."""
-    data = pem.encode("ascii") if isinstance(pem, str) else bytes(pem)
+    try:
+        data = pem.encode("ascii") if isinstance(pem, str) else bytes(pem)
+    except UnicodeEncodeError:
+        raise KeyFormatError("a PEM key is ASCII text") from None
     L = _lc.lib()
     bio = L.BIO_new_mem_buf(data, len(data))
     if not bio:
