@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.cache import add_never_cache_headers
 
 from tongban.accounts.passwords import password_change_required
-from tongban.core.security import is_backoffice_path
+from tongban.core.security import is_backoffice_path, not_found
 
 LOGIN_PATH = "/backoffice/login/"
 OPEN_PATHS = (LOGIN_PATH, "/backoffice/login/totp/")
@@ -45,6 +45,8 @@ class StaffGateMiddleware:
                 return HttpResponseRedirect(f"{LOGIN_PATH}?{urlencode({'next': target})}")
             if password_change_required(request.user) and request.path not in PASSWORD_PATHS:
                 return HttpResponseRedirect(PASSWORD_PATHS[0])
+            if request.path.startswith("/admin") and not request.user.is_staff:
+                return not_found(request)  # officers have no configuration screens: admin is not there
         response = self.get_response(request)
         add_never_cache_headers(response)
         return response
