@@ -83,18 +83,21 @@ class Sealed:
     __slots__ = ("data",)
 
     def __init__(self, data: bytes) -> None:
-        data = bytes(data)
-        if len(data) < MIN_SEALED_SIZE or data[0] not in (FORMAT_RAW, FORMAT_PADDED):
-            raise DecryptionError("not an encrypted field value")
-        self.data = data
+        # Not checked here: a damaged value must not stop the rest of its row from loading; it
+        # fails when someone tries to decrypt it.
+        self.data = bytes(data)
+
+    @property
+    def well_formed(self) -> bool:
+        return len(self.data) >= MIN_SEALED_SIZE and self.data[0] in (FORMAT_RAW, FORMAT_PADDED)
 
     @property
     def format(self) -> int:
-        return self.data[0]
+        return self.data[0] if self.data else 0
 
     @property
     def version(self) -> int:
-        return _HEADER.unpack_from(self.data)[1]
+        return _HEADER.unpack_from(self.data)[1] if len(self.data) >= HEADER_SIZE else 0
 
     def __repr__(self) -> str:
         return f"<Sealed v{self.version} {len(self.data)} bytes>"
@@ -135,6 +138,8 @@ def seal(plaintext: bytes, *, table: str, column: str, pk: Any, pad: bool, versi
 
 def unseal(sealed: Sealed, *, table: str, column: str, pk: Any) -> bytes:
     """Decrypt a value sealed for exactly (table, column, pk); DecryptionError otherwise."""
+    if not sealed.well_formed:
+        raise DecryptionError("not an encrypted field value")
     data = sealed.data
     header = data[:HEADER_SIZE]
     try:
@@ -324,9 +329,10 @@ class EncryptedField(models.Field):  # type: ignore[type-arg]
         same_row = _loaded_pk(model_instance) == pk
         current = keys.current_version(KeyPurpose.FIELD_ENCRYPTION)
         if isinstance(value, Sealed):
-            if same_row and value.version == current and self._format_ok(value):
-                return value
-            value = getattr(model_instance, self.attname)  # decrypts (and checks) it
+            loaded = data.get("_tongban_loaded_sealed", {}).get(self.attname)
+            if same_row and value is loaded and value.version == current and self._format_ok(value):
+                return value  # exactly what was read from this row: write it back untouched
+            value = getattr(model_instance, self.attname)  # decrypts, so a foreign value fails here
         if value is None:
             return None
         cached = data.get(self.cache_attname)
@@ -393,9 +399,11 @@ class EncryptedTextField(EncryptedField):
             return value
         if isinstance(value, str) and value.startswith(_SERIAL_PREFIX):
             try:
-                return Sealed(base64.b64decode(value[len(_SERIAL_PREFIX):], validate=True))
-            except (binascii.Error, DecryptionError):
-                pass
+                sealed = Sealed(base64.b64decode(value[len(_SERIAL_PREFIX):], validate=True))
+            except binascii.Error:
+                sealed = None
+            if sealed is not None and sealed.well_formed:
+                return sealed
         return str(value)
 
     def to_plaintext_bytes(self, value: Any) -> bytes:
@@ -577,8 +585,20 @@ class EncryptedModel(models.Model):
     @classmethod
     def from_db(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         instance = super().from_db(*args, **kwargs)
-        instance.__dict__["_tongban_loaded_pk"] = instance.pk
+        data = instance.__dict__
+        data["_tongban_loaded_pk"] = instance.pk
+        # Which ciphertexts came from this very row (only those may be written back unopened).
+        data["_tongban_loaded_sealed"] = {
+            f.attname: data[f.attname] for f in cls._encrypted_fields() if isinstance(data.get(f.attname), Sealed)}
         return instance
+
+    @classmethod
+    def _encrypted_fields(cls) -> list[EncryptedField]:
+        found = cls.__dict__.get("_tongban_encrypted_fields")
+        if found is None:
+            found = [f for f in cls._meta.concrete_fields if isinstance(f, EncryptedField)]
+            cls._tongban_encrypted_fields = found  # type: ignore[attr-defined]
+        return found  # type: ignore[no-any-return]
 
     def masked(self, field_name: str) -> str:
         return masked(self, field_name)

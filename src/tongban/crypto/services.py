@@ -70,6 +70,29 @@ def _purpose(value: str) -> KeyPurpose:
                                       f"{', '.join(p.value for p in KeyPurpose)}.") from None
 
 
+def require_key_admin(*, username: str) -> str:
+    """Refuse unless `username` is an active staff account holding the key-administrator role.
+
+    Key administration is its own duty, never the auditor's (accounts.roles.CONFLICTS). "Not found"
+    and "not allowed" give the same answer.
+    """
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model()._default_manager.filter(username=username).first() if username else None
+    allowed = False
+    if user is not None:
+        try:
+            from tongban.accounts.roles import StaffRole
+
+            allowed = bool(user.has_role(StaffRole.KEY_ADMIN))
+        except (ImportError, AttributeError):
+            allowed = bool(user.is_active and user.has_perm("crypto.administer_keys"))
+    if not allowed:
+        raise TongbanError("forbidden", message_zh="须由具有密钥管理员角色的账号执行。",
+                           message_en="Only an account holding the key-administrator role may do this.")
+    return username
+
+
 def keys_init(*, operator: str) -> list[DataKey]:
     """Create version 1 of every purpose that has none (migrate does this too)."""
     return keys.ensure_keys(operator=operator)

@@ -7,7 +7,7 @@ from tongban.jobs.registry import current_job, job_task
 from tongban.jobs.worker import format_error
 
 
-@job_task(services.ROTATE_TASK, max_attempts=10, backoff=5, backoff_cap=300, lease_seconds=600, queue="default")
+@job_task(services.ROTATE_TASK, max_attempts=10, backoff=5, backoff_cap=300, lease_seconds=600, queue="keys")
 def rotate_keys(*, rotation_id: int, step: int = 0) -> None:
     """Run the walk for a while, then hand over to the next job (see services.rotation_step)."""
     try:
