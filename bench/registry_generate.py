@@ -46,6 +46,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="repeat and report each run, the best and the median")
     parser.add_argument("--database-url", default=os.environ.get("TONGBAN_DATABASE_URL") or DEFAULT_URL)
     parser.add_argument("--sequential", action="store_true", help="load the sources one after another")
+    parser.add_argument("--lookups", type=int, default=5000, help="then time this many calls of each interface")
     args = parser.parse_args()
 
     os.environ["TONGBAN_DATABASE_URL"] = args.database_url
@@ -109,7 +110,38 @@ def main() -> int:
         f"licences {counts['licences']:,}, vehicles {counts['vehicles']:,}, HK/Macao {counts['hk_macao']:,}"
     )
     print(f"best {min(totals):.2f} s, median {statistics.median(totals):.2f} s")
+    if args.lookups:
+        lookups(args.lookups)
     return 0
+
+
+def lookups(n: int) -> None:
+    """Calls per second of the compare-style interfaces (one thread, one connection, warm cache)."""
+    import random
+
+    from django.db import connections
+
+    from tongban.registry import interfaces
+
+    with connections["idcard"].cursor() as cursor:
+        cursor.execute("SELECT id_number, valid_from, valid_to FROM idcard_card ORDER BY id LIMIT %s", [n * 7])
+        cards = random.Random(1).sample(cursor.fetchall(), n)
+    with connections["traffic"].cursor() as cursor:
+        cursor.execute("SELECT plate FROM traffic_vehicle LIMIT %s", [n])
+        plates = [row[0] for row in cursor.fetchall()]
+    population, idcard, traffic = interfaces.population(), interfaces.idcard(), interfaces.traffic()
+    calls = {
+        "population.compare": lambda i: population.compare(cards[i][0], "张三"),
+        "idcard.current_card_check": lambda i: idcard.current_card_check(*cards[i]),
+        "idcard.card_photo": lambda i: idcard.card_photo(cards[i][0]),
+        "traffic.owner_contact_for_plate": lambda i: traffic.owner_contact_for_plate(plates[i % len(plates)]),
+    }
+    for name, call in calls.items():
+        started = time.perf_counter()
+        for i in range(n):
+            call(i)
+        elapsed = time.perf_counter() - started
+        print(f"{name}: {n / elapsed:,.0f} calls/s ({elapsed / n * 1e6:.0f} µs each, {n:,} calls)")
 
 
 if __name__ == "__main__":
