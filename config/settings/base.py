@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "tongban.core",
     "tongban.crypto",
+    "tongban.audit",
     "tongban.jobs",
     "tongban.registry",
     "tongban.portal",

@@ -1,0 +1,72 @@
+"""What an audit entry can say: the action enumeration and the actor and outcome kinds.
+
+Apps add their actions here, in this one enumeration, so an auditor reads one list. The value is
+stored (dotted, stable, English); the label is what the audit screens show. Adding a member needs
+no migration: the column carries no database-level choices.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Action(models.TextChoices):
+    # Authentication and sessions
+    AUTH_LOGIN_SUCCESS = "auth.login.success", "登录成功"
+    AUTH_LOGIN_FAILURE = "auth.login.failure", "登录失败"
+    AUTH_LOGIN_REFUSED = "auth.login.refused", "拒绝登录（已锁定或来源受限）"
+    AUTH_LOGOUT = "auth.logout", "退出登录"
+    AUTH_SESSION_TIMEOUT = "auth.session.timeout", "会话超时"
+    AUTH_LOCKOUT = "auth.lockout", "账号锁定"
+    AUTH_UNLOCK = "auth.unlock", "账号解锁"
+    AUTH_TOTP_ENROL = "auth.totp.enrol", "绑定动态口令"
+    AUTH_TOTP_VERIFY = "auth.totp.verify", "动态口令验证"
+    AUTH_TOTP_RESET = "auth.totp.reset", "重置动态口令"
+    AUTH_NETWORK_DENIED = "auth.network.denied", "来源地址受限"
+    # Accounts
+    ACCOUNT_CREATE = "account.create", "创建账号"
+    ACCOUNT_ROLE_CHANGE = "account.role.change", "变更角色"
+    ACCOUNT_PASSWORD_CHANGE = "account.password.change", "修改密码"
+    ACCOUNT_PASSWORD_RESET = "account.password.reset", "重置密码"
+    ACCOUNT_PASSWORD_EXPIRED = "account.password.expired", "密码过期"
+    ACCOUNT_DISABLE = "account.disable", "停用账号"
+    # Personal data and identity verification
+    PERSONAL_DATA_READ = "personal_data.read", "读取个人信息"
+    PERSONAL_DATA_EXPORT = "personal_data.export", "导出个人信息"
+    VERIFICATION_REQUEST = "verification.request", "身份核验请求"
+    # Keys and configuration
+    KEY_GENERATE = "key.generate", "生成密钥"
+    KEY_ROTATE = "key.rotate", "轮换密钥"
+    KEY_RETIRE = "key.retire", "停用密钥"
+    CONFIG_CHANGE = "config.change", "变更配置"
+    # The audit log itself
+    AUDIT_READ = "audit.read", "查阅审计日志"
+    AUDIT_EXPORT = "audit.export", "导出审计日志"
+    AUDIT_VERIFY = "audit.verify", "校验审计日志"
+    AUDIT_PURGE = "audit.purge", "清理过期审计日志"
+    # Background work
+    JOB_DEAD = "job.dead", "后台任务失败"
+    JOB_RETRY = "job.retry", "重试后台任务"
+    JOB_CANCEL = "job.cancel", "取消后台任务"
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "用户"
+    PARTNER_APP = "partner_app", "接入应用"
+    SYSTEM = "system", "系统"
+    ANONYMOUS = "anonymous", "匿名"
+
+
+class Outcome(models.TextChoices):
+    SUCCESS = "success", "成功"
+    FAILURE = "failure", "失败"
+    DENIED = "denied", "拒绝"
+    ERROR = "error", "出错"
+
+
+def action_label(value: str) -> str:
+    """The Chinese label of a stored action value; an unknown (retired) value shows as itself."""
+    try:
+        return str(Action(value).label)
+    except ValueError:
+        return value
