@@ -1,0 +1,138 @@
+"""Rate limits on the cache: counts, the sliding window, Retry-After, the 429 envelope; on local memory
+and on a real Redis (make test starts it; skipped only when it is not reachable)."""
+
+import socket
+import threading
+import uuid
+
+import pytest
+from django.core.cache.backends.locmem import LocMemCache
+from django.http import JsonResponse
+from django.test import RequestFactory, override_settings
+from django.urls import path
+
+from tongban.core import ratelimit
+from tongban.core.errors import TongbanError
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def _redis_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(params=["locmem", "redis"])
+def store(request):
+    if request.param == "locmem":
+        yield LocMemCache(f"rl-{uuid.uuid4().hex}", {})
+        return
+    if not _redis_up():
+        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = RedisCache(REDIS_URL, {"KEY_PREFIX": f"tongban-test-{uuid.uuid4().hex}"})
+    yield cache  # never FLUSHDB a shared server: the test keys carry their own prefix and expire
+
+
+T0 = 1_000_000 * 60.0  # a window boundary for window=60
+
+
+def test_counts_up_to_the_limit_then_refuses(store):
+    results = [ratelimit.hit("k", limit=3, window=60, cache=store, now=T0 + 1) for _ in range(4)]
+    assert [r.allowed for r in results] == [True, True, True, False]
+    assert [r.remaining for r in results] == [2, 1, 0, 0]
+    assert results[-1].retry_after > 0
+
+
+def test_keys_are_independent(store):
+    for _ in range(3):
+        ratelimit.hit("a", limit=3, window=60, cache=store, now=T0)
+    assert ratelimit.hit("b", limit=3, window=60, cache=store, now=T0).allowed
+
+
+def test_sliding_window_weighs_the_previous_window(store):
+    for _ in range(10):
+        ratelimit.hit("s", limit=10, window=60, cache=store, now=T0 + 50)
+    # 15 s into the next window three quarters of the previous 10 still count: 7.5 + 1, + 2, + 3.
+    allowed = [ratelimit.hit("s", limit=10, window=60, cache=store, now=T0 + 75).allowed for _ in range(3)]
+    assert allowed == [True, True, False]  # a fixed window would have allowed 10 more
+    later = ratelimit.peek("s", limit=10, window=60, cache=store, now=T0 + 110)
+    assert later.allowed  # 10 * (10/60) + 1 is well under the limit
+
+
+def test_retry_after_is_when_it_would_be_allowed_again(store):
+    for _ in range(5):
+        ratelimit.hit("r", limit=4, window=60, cache=store, now=T0 + 30)
+    refused = ratelimit.peek("r", limit=4, window=60, cache=store, now=T0 + 30)
+    assert not refused.allowed
+    assert ratelimit.peek("r", limit=4, window=60, cache=store, now=T0 + 30 + refused.retry_after).allowed
+    assert not ratelimit.peek("r", limit=4, window=60, cache=store, now=T0 + 30 + refused.retry_after - 2).allowed
+
+
+def test_reset_forgets(store):
+    for _ in range(3):
+        ratelimit.hit("x", limit=2, window=60, cache=store, now=T0)
+    ratelimit.reset("x", window=60, cache=store, now=T0)
+    assert ratelimit.hit("x", limit=2, window=60, cache=store, now=T0).allowed
+
+
+def test_concurrent_hits_never_exceed_the_limit(store):
+    allowed = []
+    lock = threading.Lock()
+
+    def worker():
+        for _ in range(10):
+            result = ratelimit.hit("c", limit=25, window=3600, cache=store, now=T0 + 5)
+            with lock:
+                allowed.append(result.allowed)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert allowed.count(True) == 25 and len(allowed) == 80
+
+
+def test_enforce_raises_rate_limited_with_retry_after(store):
+    ratelimit.enforce("e", limit=1, window=60, cache=store)
+    with pytest.raises(TongbanError) as exc:
+        ratelimit.enforce("e", limit=1, window=60, cache=store)
+    assert exc.value.code == "rate_limited" and exc.value.http_status() == 429
+    assert int(exc.value.headers["Retry-After"]) >= 1
+
+
+@ratelimit.ratelimit("test-view", limit=2, window=60, methods=("POST",))
+def _limited(request):
+    return JsonResponse({"ok": True})
+
+
+urlpatterns = [path("api/test-limited", _limited)]
+
+
+@override_settings(ROOT_URLCONF=__name__)
+@pytest.mark.django_db
+def test_decorator_answers_429_with_the_envelope(client):
+    assert client.get("/api/test-limited").status_code == 200  # GET is not limited here
+    assert client.post("/api/test-limited").status_code == 200
+    assert client.post("/api/test-limited").status_code == 200
+    response = client.post("/api/test-limited", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
+    body = response.json()["error"]
+    assert body["code"] == "rate_limited" and body["message"] == "Too many requests; try again later."
+    # Another client address has its own budget.
+    assert client.post("/api/test-limited", REMOTE_ADDR="10.9.9.9").status_code == 200
+
+
+def test_key_functions():
+    request = RequestFactory().get("/", REMOTE_ADDR="10.1.2.3")
+    assert ratelimit.key_by_ip(request) == "ip:10.1.2.3"
+    from django.contrib.auth.models import AnonymousUser
+
+    request.user = AnonymousUser()
+    assert ratelimit.key_by_user_or_ip(request) == "ip:10.1.2.3"
