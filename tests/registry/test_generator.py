@@ -140,6 +140,8 @@ def test_vehicles_and_licences(dataset):
     for v in vehicles:
         pattern = NEW_ENERGY_PLATE if v["plate_type"] == "52" else ORDINARY_PLATE
         assert pattern.match(v["plate"]), v
+        if v["plate_type"] == "02":
+            assert sum(c.isalpha() for c in v["plate"][2:]) <= 2
         owner = people[v["owner_id_number"]]
         assert owner["status"] == "normal" and owner["name"] == v["owner_name"]
         assert re.fullmatch(r"1[3-9]\d{9}", v["owner_phone"])

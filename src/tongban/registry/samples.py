@@ -27,6 +27,19 @@ def _rows(alias: str, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+_HASH = (
+    "((CAST(substr({col}, 7, 8) AS BIGINT) * 7919 + CAST(substr({col}, 15, 3) AS BIGINT) * 104729 + %s) %% 100003)"
+)
+
+
+def _shuffle_key(seed: int) -> int:
+    return (seed * 7_777_777 + 12_345) % 100_003
+
+
+def _years_before(day: datetime.date, years: int) -> datetime.date:
+    return datetime.date(day.year - years, day.month, min(day.day, 28))
+
+
 def _in(values: list[str]) -> str:
     return ", ".join(["%s"] * len(values))
 
@@ -35,24 +48,23 @@ def sample(n: int, *, any_status: bool = False, seed: int = 0) -> dict[str, list
     """`n` mainland people (with current card, plate, licence) and a few HK/Macao permit holders."""
     today = timezone.localdate()
     pool = max(n * 4, 40)
-    # Spread over regions: order by the order-code digits (a seed shifts the starting point).
-    start = f"{(seed * 37) % 1000:03d}"
-    people_filter = "" if any_status else "AND status = 'normal' AND birth_date BETWEEN %s AND %s"
-    params: list[Any] = [start]
+    # A deterministic pseudo-random order (birth date and order code hashed with the seed) spreads
+    # the sample over regions, ages and both sexes; it runs the same on SQLite and PostgreSQL.
+    people_filter = "" if any_status else "WHERE status = 'normal' AND birth_date BETWEEN %s AND %s"
+    params: list[Any] = [_shuffle_key(seed)]
     if not any_status:
-        params += [today.replace(year=today.year - 70), today.replace(year=today.year - 18)]
+        params += [_years_before(today, 70), _years_before(today, 18)]
     candidates = _rows(
         "population",
-        "SELECT id_number, name, sex, birth_date, status, region_code, address FROM population_person "  # noqa: S608 (placeholders only; values are parameters)
-        f"WHERE substr(id_number, 15, 3) >= %s {people_filter} "
-        "ORDER BY substr(id_number, 15, 3), id_number LIMIT %s",
+        f"SELECT id_number, name, sex, birth_date, status, region_code, address, {_HASH.format(col='id_number')} AS k "  # noqa: S608 (placeholders only; values are parameters)
+        f"FROM population_person {people_filter} ORDER BY k, id_number LIMIT %s",
         [*params, pool],
     )
     owners = _rows(
         "traffic",
-        "SELECT owner_id_number FROM traffic_vehicle WHERE substr(owner_id_number, 15, 3) >= %s "
-        "ORDER BY substr(owner_id_number, 15, 3), plate LIMIT %s",
-        [start, pool],
+        f"SELECT owner_id_number, {_HASH.format(col='owner_id_number')} AS k FROM traffic_vehicle "  # noqa: S608 (placeholders only; values are parameters)
+        "ORDER BY k, plate LIMIT %s",
+        [_shuffle_key(seed), pool],
     )
     owner_ids = [row["owner_id_number"] for row in owners]
     if owner_ids:

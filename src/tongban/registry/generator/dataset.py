@@ -475,8 +475,10 @@ class _Builder:
             letter = np.where(
                 municipal[region[rows]], rng.integers(0, 10, k), city_rank[region[rows]]
             )
-            digit_or_letter = np.where(rng.random((k, 5)) < 0.8, rng.integers(0, 10, (k, 5)),
-                                       10 + rng.integers(0, 24, (k, 5)))
+            # Ordinary plates carry at most two letters among their five characters.
+            is_letter = rng.random((k, 5)) < 0.18
+            is_letter &= np.cumsum(is_letter, axis=1) <= 2
+            digit_or_letter = np.where(is_letter, 10 + rng.integers(0, 24, (k, 5)), rng.integers(0, 10, (k, 5)))
             ne = new_energy[rows]
             # New-energy (small car): D (electric) or F (hybrid), a letter or digit, four digits.
             digit_or_letter[ne, 0] = np.where(rng.random(int(ne.sum())) < 0.7, 10 + 3, 10 + 5)  # D, F
