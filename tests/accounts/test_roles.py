@@ -37,7 +37,7 @@ def test_service_refuses_separated_duties(secadmin, pair):
     assert target.roles == {pair[0]}
 
 
-@pytest.mark.parametrize("pair", sorted((tuple(sorted(p)) for p in CONFLICTS)))
+@pytest.mark.parametrize("pair", sorted(tuple(sorted(p)) for p in CONFLICTS))
 def test_database_refuses_every_conflicting_pair(pair):
     user = User(username="both", kind="staff", department="hukou", region_code=CITY_A)
     for role in pair:

@@ -44,7 +44,7 @@ class TongbanBackend(ModelBackend):
             ok = False
         else:
             ok = user.check_password(password) and self.user_can_authenticate(user)
-        if not ok:
+        if user is None or not ok:
             locked = login_failure_record(username=username, ip=ip, user=user, request=request)
             if request is not None:
                 setattr(request, REFUSAL_ATTR, "locked" if locked else "bad_credentials")

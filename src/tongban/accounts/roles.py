@@ -47,8 +47,13 @@ CONFLICTS: frozenset[frozenset[StaffRole]] = frozenset(
 
 def role_conflicts(roles: set[StaffRole] | frozenset[StaffRole]) -> list[tuple[StaffRole, StaffRole]]:
     """The conflicting pairs inside `roles`, in a stable order (empty when the set is allowed)."""
-    found = [tuple(sorted(pair, key=list(StaffRole).index)) for pair in CONFLICTS if pair <= set(roles)]
-    return sorted(found, key=lambda p: (list(StaffRole).index(p[0]), list(StaffRole).index(p[1])))  # type: ignore[return-value]
+    order = list(StaffRole)
+    found: list[tuple[StaffRole, StaffRole]] = []
+    for pair in CONFLICTS:
+        if pair <= set(roles):
+            first, second = sorted(pair, key=order.index)
+            found.append((first, second))
+    return sorted(found, key=lambda p: (order.index(p[0]), order.index(p[1])))
 
 
 # What each administrative role may do in Django admin (the configuration screens), by app label.

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
@@ -72,7 +73,7 @@ def get_in_scope_or_404(queryset: QuerySet[M], user: Any, *, region_field: str =
     try:
         return scope_filter(queryset, user, region_field=region_field,
                             department_field=department_field).get(**lookup)
-    except queryset.model.DoesNotExist as exc:
+    except ObjectDoesNotExist as exc:
         raise Http404 from exc
 
 

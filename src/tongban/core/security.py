@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -87,8 +88,9 @@ def is_backoffice_path(path: str) -> bool:
 
 def not_found(request: HttpRequest) -> HttpResponse:
     """The site's ordinary 404 page, exactly as for a path that does not exist."""
-    callback = get_resolver().resolve_error_handler(404)
-    return callback(request, exception=Http404())  # type: ignore[no-any-return]
+    callback: Any = get_resolver().resolve_error_handler(404)
+    response: HttpResponse = callback(request, exception=Http404())
+    return response
 
 
 class NetworkGateMiddleware:

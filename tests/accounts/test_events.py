@@ -1,0 +1,69 @@
+"""Security events are structured, masked log lines (until the audit app takes them over);
+the demo-only TOTP command is refused in production."""
+
+import dataclasses
+import logging
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import RequestFactory, override_settings
+
+from tests.accounts.factories import make_officer
+from tongban.accounts.events import SecurityEvent, record_security_event, username_digest
+from tongban.core.demo import demo_accounts_ensure
+
+pytestmark = pytest.mark.django_db
+
+
+def test_event_is_one_masked_record(caplog):
+    user = make_officer("o1")
+    request = RequestFactory().post("/backoffice/login/", REMOTE_ADDR="10.1.1.1")
+    with caplog.at_level(logging.INFO, logger="tongban.security"):
+        record_security_event(SecurityEvent.ROLE_CHANGED, user=user, actor="sec", request=request,
+                              details={"note": "phone 13800138000"})
+    event = next(r.msg for r in caplog.records if r.name == "tongban.security")
+    assert event["type"] == "role_changed" and event["subject"] == "o1" and event["actor"] == "sec"
+    assert event["ip"] == "10.1.1.1"
+
+
+def test_failed_login_logs_a_digest_not_the_typed_username(caplog):
+    from django.contrib.auth import authenticate
+
+    with caplog.at_level(logging.INFO, logger="tongban.security"):
+        authenticate(RequestFactory().post("/"), username="Secret-Password-Typed-Here", password="x")
+    text = " ".join(str(r.msg) for r in caplog.records)
+    assert "Secret-Password-Typed-Here" not in text
+    assert username_digest("Secret-Password-Typed-Here") in text
+
+
+def test_totp_code_for_demo_accounts(capsys):
+    demo_accounts_ensure()
+    call_command("staff", "totp-code", "officer", "--uri")
+    code, uri = capsys.readouterr().out.split()
+    assert code.isdigit() and len(code) == 6 and uri.startswith("otpauth://totp/")
+
+
+def test_totp_code_refused_for_others_and_in_production():
+    make_officer("o1")
+    with pytest.raises(CommandError, match="演示账号"):
+        call_command("staff", "totp-code", "o1")
+    with override_settings(ENV=dataclasses.replace(settings.ENV, environment="production")), \
+            pytest.raises(CommandError, match="生产环境"):
+        call_command("staff", "totp-code", "officer")
+
+
+def test_demo_accounts_keep_their_device_across_runs():
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tongban.accounts.models import User
+
+    demo_accounts_ensure()
+    key = TOTPDevice.objects.get(user__username="officer").key
+    demo_accounts_ensure()
+    assert TOTPDevice.objects.get(user__username="officer").key == key
+    officer = User.objects.get(username="officer")
+    assert officer.department == "hukou" and officer.region_code == "330100"
+    assert User.objects.get(username="citizen").kind == "citizen"
+    assert User.objects.get(username="admin").roles == {"system_admin"}
