@@ -143,7 +143,7 @@ def audit_record(
         actor = actor_from_request(request)
     ip = _normalise_ip(client_address) if client_address is not None else (client_ip(request) if request else "")
     rid = (request_id if request_id is not None else current_request_id(request))[:64]
-    fields = {
+    fields: dict[str, Any] = {
         "occurred_at": timezone.now(),
         "actor_type": ActorType(actor.type).value,
         "actor_id": scrub(str(actor.id))[:128],
@@ -207,12 +207,13 @@ def audit_purge(*, older_than_days: int | None = None, actor: Actor | None = Non
         report = verify_log(using=DB)
         if not report.ok:
             raise PurgeRefused(f"the audit log does not verify ({report.first}); not purging")
-        floors = {cid: {"seq": f.seq, "hash": f.hash} for cid, f in report.floors.items()}
+        floors: dict[str, dict[str, Any]] = {cid: {"seq": f.seq, "hash": f.hash}
+                                             for cid, f in report.floors.items()}
         deleted = 0
         touched = 0
         with purge_permit(DB):
             for chain_id, sealed in report.sealed.items():
-                floor_seq = floors.get(chain_id, {}).get("seq", 0)
+                floor_seq = int(floors.get(chain_id, {}).get("seq", 0))
                 young = (AuditEntry.objects.using(DB).filter(chain_id=chain_id, occurred_at__gte=cutoff)
                          .order_by("seq").values_list("seq", flat=True).first())
                 cut = min(sealed.seq, (young - 1) if young is not None else sealed.seq)
