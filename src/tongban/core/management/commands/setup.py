@@ -38,6 +38,11 @@ class Command(BaseCommand):
             path.mkdir(parents=True, exist_ok=True)
         for name in ensure_postgres_databases():
             self.stdout.write(f"created database {name}")
+        verbosity = max(0, options["verbosity"] - 1)
         for alias in settings.DATABASES:
-            call_command("migrate", database=alias, interactive=False, verbosity=max(0, options["verbosity"] - 1))
+            if alias == "default":
+                call_command("migrate", database=alias, interactive=False, verbosity=verbosity)
+            else:
+                # A source database holds only its own tables: record nothing of the platform's apps there.
+                call_command("migrate", "registry", database=alias, interactive=False, verbosity=verbosity)
             self.stdout.write(f"migrated {alias}")
