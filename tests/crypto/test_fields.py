@@ -10,6 +10,7 @@ from django.db import connection, models, transaction
 from django.db.utils import IntegrityError
 from django.test.utils import isolate_apps
 
+from tests.crypto_testapp import fixtures as _fixtures
 from tests.crypto_testapp.fixtures import (
     ADDRESS,
     BIRTH,
@@ -17,7 +18,6 @@ from tests.crypto_testapp.fixtures import (
     NAME,
     PHONE,
     PHOTO,
-    fresh_keyring,  # noqa: F401
     make_person,
 )
 from tests.crypto_testapp.models import Person, Vehicle
@@ -35,6 +35,7 @@ from tongban.crypto.fields import (
 )
 from tongban.crypto.models import KeyPurpose
 
+fresh_keyring = _fixtures.fresh_keyring
 pytestmark = pytest.mark.django_db
 
 
@@ -309,6 +310,9 @@ def test_system_check_refuses_encrypted_fields_on_an_auto_id_model() -> None:
 
         class Meta:
             app_label = "crypto_testapp"
+
+        def __str__(self) -> str:
+            return "auto"
 
     errors = AutoIdModel._meta.get_field("secret").check()
     assert [e.id for e in errors if isinstance(e, checks.Error)] == ["tongban.crypto.E001"]

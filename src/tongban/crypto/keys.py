@@ -302,7 +302,7 @@ class Keyring:
         self._rows: dict[tuple[str, int], _Row] = {}
         self._current: dict[str, int] = {}
         self._loaded_at = -1.0
-        self._forced_at = -1.0
+        self._forced: dict[tuple[str, int], float] = {}
         self._objects: dict[tuple[str, int, int, str], Any] = {}
 
     @property
@@ -320,6 +320,7 @@ class Keyring:
             self._rows = {}
             self._current = {}
             self._objects = {}
+            self._forced = {}
             self._loaded_at = -1.0
 
     def _stale(self) -> bool:
@@ -343,14 +344,16 @@ class Keyring:
             self._current = current
             self._loaded_at = time.monotonic()
 
-    def _refresh(self, *, force: bool = False) -> None:
-        if force:
-            # A version we do not know: re-read now, but at most once a second (a forged version
-            # byte must not turn every request into a query).
+    def _refresh(self, *, missing: tuple[str, int] | None = None) -> None:
+        if missing is not None:
+            # A version we do not know: re-read now, but for the same unknown version at most once
+            # a second (a forged version number must not turn every request into a query).
             now = time.monotonic()
-            if now - self._forced_at < 1.0 and not self._stale():
+            if now - self._forced.get(missing, -10.0) < 1.0 and not self._stale():
                 return
-            self._forced_at = now
+            if len(self._forced) > 1000:
+                self._forced.clear()
+            self._forced[missing] = now
             self._load()
         elif self._stale():
             self._load()
@@ -359,7 +362,7 @@ class Keyring:
         self._refresh()
         row = self._rows.get((purpose, version))
         if row is None:
-            self._refresh(force=True)
+            self._refresh(missing=(purpose, version))
             row = self._rows.get((purpose, version))
         if row is None:
             raise KeyUnavailableError(f"no {purpose} key version {version}")
@@ -369,7 +372,7 @@ class Keyring:
         self._refresh()
         version = self._current.get(purpose)
         if version is None:
-            self._refresh(force=True)
+            self._refresh(missing=(purpose, 0))
             version = self._current.get(purpose)
         if version is None:
             version = self._bootstrap(purpose)

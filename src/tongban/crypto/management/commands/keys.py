@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import sys
 import time
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
@@ -121,7 +122,8 @@ class Command(BaseCommand):
             from tongban.jobs.worker import Worker
 
             worker = Worker(queues=["keys"], batch_size=1)
-        console = Console(file=self.stdout._out, force_terminal=self.stdout.isatty())  # type: ignore[attr-defined]
+        stream = cast("IO[str]", getattr(self.stdout, "_out", sys.stdout))
+        console = Console(file=stream, force_terminal=self.stdout.isatty())
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task("等待开始", total=None)
