@@ -213,3 +213,61 @@ def load_keys() -> KeyEnv:
         master_key_file=path if path.is_absolute() else BASE_DIR / path,
         keyring_ttl=_int("TONGBAN_KEYRING_TTL_SECONDS", 15),
     )
+
+
+# --- Staff accounts and web security (tongban.accounts, tongban.backoffice, tongban.core.security) ---------
+
+
+def _networks(name: str, default: list[str]) -> tuple[str, ...]:
+    """A comma-separated list of CIDRs (a bare address is a /32 or /128), each checked here."""
+    import ipaddress
+
+    result: list[str] = []
+    for item in _list(name, default):
+        try:
+            result.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError as exc:
+            raise ConfigurationError(f"{name} must be a comma-separated list of CIDRs; {item!r} is not one") from exc
+    return tuple(result)
+
+
+def _positive(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be greater than zero, not {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class SecurityEnv:
+    backoffice_networks: tuple[str, ...]  # who may reach /backoffice/ and /admin/; empty: nobody
+    trusted_proxies: tuple[str, ...]  # X-Forwarded-For is believed only from these
+    login_max_failures: int
+    login_failure_window: int  # seconds
+    lockout_seconds: int
+    login_ip_max_failures: int
+    staff_idle_seconds: int
+    citizen_idle_seconds: int
+    staff_password_min_length: int
+    password_min_classes: int
+    password_history: int
+    staff_password_max_age_days: int
+
+
+def load_security(environment: str | None = None) -> SecurityEnv:
+    production = (environment or os.environ.get("TONGBAN_ENV", "development").strip().lower()) == "production"
+    return SecurityEnv(
+        backoffice_networks=_networks("TONGBAN_BACKOFFICE_NETWORKS", [] if production else ["127.0.0.0/8", "::1/128"]),
+        trusted_proxies=_networks("TONGBAN_TRUSTED_PROXIES", []),
+        login_max_failures=_positive("TONGBAN_LOGIN_MAX_FAILURES", 5),
+        login_failure_window=_positive("TONGBAN_LOGIN_FAILURE_WINDOW_SECONDS", 900),
+        lockout_seconds=_positive("TONGBAN_LOCKOUT_SECONDS", 1800),
+        login_ip_max_failures=_positive("TONGBAN_LOGIN_IP_MAX_FAILURES", 30),
+        staff_idle_seconds=_positive("TONGBAN_STAFF_IDLE_SECONDS", 900),
+        citizen_idle_seconds=_positive("TONGBAN_CITIZEN_IDLE_SECONDS", 1800),
+        staff_password_min_length=_positive("TONGBAN_STAFF_PASSWORD_MIN_LENGTH", 12),
+        password_min_classes=min(4, _positive("TONGBAN_PASSWORD_MIN_CLASSES", 3)),
+        password_history=_int("TONGBAN_PASSWORD_HISTORY", 5),
+        staff_password_max_age_days=_int("TONGBAN_STAFF_PASSWORD_MAX_AGE_DAYS", 90),
+    )
+# --- end of staff accounts and web security ---

@@ -36,17 +36,23 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "tongban.core",
+    "tongban.accounts",
     "tongban.crypto",
     "tongban.audit",
     "tongban.jobs",
     "tongban.registry",
     "tongban.portal",
+    "tongban.backoffice",
 ]
 
 MIDDLEWARE = [
     "tongban.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "tongban.core.security.SecurityHeadersMiddleware",
+    "tongban.core.security.NetworkGateMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tongban.core.middleware.ApiErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -54,6 +60,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "tongban.accounts.middleware.IdleTimeoutMiddleware",
+    "tongban.backoffice.middleware.StaffGateMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -133,6 +142,20 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = ENV.hsts_seconds > 0
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# Staff accounts, access control and the second factor (tongban.accounts, tongban.backoffice;
+# docs/security.md). Figures come from TONGBAN_* variables read in config.env.load_security.
+TONGBAN_SECURITY = envmod.load_security(ENV.environment)
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["tongban.accounts.backends.TongbanBackend"]
+LOGIN_URL = "portal:login"
+AUTH_PASSWORD_VALIDATORS += [
+    {"NAME": "tongban.accounts.passwords.ComplexityValidator"},
+    {"NAME": "tongban.accounts.passwords.HistoryValidator"},
+]
+SESSION_COOKIE_AGE = 12 * 3600  # an absolute cap; IdleTimeoutMiddleware ends idle sessions much sooner
+OTP_TOTP_ISSUER = "一网通办"
+OTP_TOTP_THROTTLE_FACTOR = 1  # after a wrong code, wait 1, 2, 4 ... seconds before the next is tried
 
 LOGGING_CONFIG = None  # configured by tongban.core.logging in AppConfig.ready via configure_logging below
 from tongban.core.logging import configure_logging  # noqa: E402
