@@ -34,6 +34,7 @@ from tongban.crypto.fields import (
     normalize,
 )
 from tongban.crypto.models import KeyPurpose
+from tongban.crypto.sm3 import hmac_sm3
 
 fresh_keyring = _fixtures.fresh_keyring
 pytestmark = pytest.mark.django_db
@@ -203,6 +204,10 @@ def test_blind_index_is_scoped_per_table_and_column() -> None:
     by_plate = Vehicle.objects.get(pk=car.pk).plate_bidx
     assert by_plate == blind_index("京A·12345", scope="crypto_testapp_vehicle.plate_bidx", normalizer="plate")
     assert by_plate != blind_index("京A12345", scope="other_table.plate_bidx", normalizer="plate")
+    # Known construction: version (2) || HMAC-SM3(key, domain | scope | normalised value).
+    version, key = keys.blind_index_key()
+    expected = hmac_sm3(key, "tongban.bidx.v1\x00crypto_testapp_vehicle.plate_bidx\x00京A12345".encode())
+    assert by_plate == version.to_bytes(2, "big") + expected
 
 
 @pytest.mark.parametrize(("normalizer", "raw", "expected"), [

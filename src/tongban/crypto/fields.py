@@ -44,7 +44,6 @@ from tongban.core.ids import new_id
 from tongban.crypto import keys
 from tongban.crypto.errors import DecryptionError
 from tongban.crypto.models import KeyPurpose
-from tongban.crypto.sm3 import hmac_sm3
 from tongban.crypto.sm4 import NONCE_SIZE, TAG_SIZE
 
 FORMAT_RAW = 0x01
@@ -204,9 +203,9 @@ def normalize(normalizer: str, value: str) -> str:
 
 def blind_index(value: str, *, scope: str, normalizer: str = "text", version: int | None = None) -> bytes:
     """version (2) || HMAC-SM3(blind-index key, domain | scope | normalised value)."""
-    version, key = keys.blind_index_key(version)
     message = b"tongban.bidx.v1\x00" + scope.encode() + b"\x00" + normalize(normalizer, value).encode()
-    return version.to_bytes(BIDX_VERSION_SIZE, "big") + hmac_sm3(key, message)
+    version, mac = keys.blind_index_mac(message, version)
+    return version.to_bytes(BIDX_VERSION_SIZE, "big") + mac
 
 
 # -- masks -------------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as _crypto_hmac
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connections, transaction
@@ -294,25 +296,27 @@ class Keyring:
     """This process's view of the data keys: which version is current, and the unwrapped keys.
 
     Thread-safe. Unwrapped keys stay in memory for the life of the process (or until the row they
-    came from changes); the list of versions and states is re-read at most every `ttl` seconds.
+    came from changes); the list of versions and states is re-read at most every
+    TONGBAN_KEYRING_TTL seconds, and at once when a caller asks for a version it does not know.
+    The hot path (current version, a cached key) is two dictionary look-ups.
     """
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._rows: dict[tuple[str, int], _Row] = {}
         self._current: dict[str, int] = {}
-        self._loaded_at = -1.0
+        self._expires_at = -1.0
         self._forced: dict[tuple[str, int], float] = {}
-        self._objects: dict[tuple[str, int, int, str], Any] = {}
+        self._objects: dict[tuple[str, int, str], Any] = {}
 
     @property
     def ttl(self) -> float:
         return float(getattr(settings, "TONGBAN_KEYRING_TTL", 15))
 
     def invalidate(self) -> None:
-        """Forget the version list (the unwrapped keys stay, checked against their rows on reload)."""
+        """Re-read the version list on next use (unwrapped keys stay while their rows do)."""
         with self._lock:
-            self._loaded_at = -1.0
+            self._expires_at = -1.0
 
     def clear(self) -> None:
         """Forget everything, unwrapped keys included (tests; after a master-key change)."""
@@ -321,10 +325,10 @@ class Keyring:
             self._current = {}
             self._objects = {}
             self._forced = {}
-            self._loaded_at = -1.0
+            self._expires_at = -1.0
 
     def _stale(self) -> bool:
-        return self._loaded_at < 0 or time.monotonic() - self._loaded_at >= self.ttl
+        return time.monotonic() >= self._expires_at
 
     def _load(self) -> None:
         rows: dict[tuple[str, int], _Row] = {}
@@ -336,17 +340,21 @@ class Keyring:
                                             bytes(public_key) if public_key is not None else None)
             if state == KeyState.CURRENT:
                 current[purpose] = version
+        ttl = self.ttl
         with self._lock:
-            # A cached key whose row went away or changed (a test flush, a restore) is dropped.
-            self._objects = {k: v for k, v in self._objects.items()
-                             if (row := rows.get((k[0], k[1]))) is not None and row.row_id == k[2]}
+            # Keys unwrapped from a row that went away or was replaced (a test flush, a restore)
+            # are dropped; the rest stay.
+            old = self._rows
+            gone = {k for k, row in old.items() if (new := rows.get(k)) is None or new.row_id != row.row_id}
+            if gone:
+                self._objects = {k: v for k, v in self._objects.items() if (k[0], k[1]) not in gone}
             self._rows = rows
             self._current = current
-            self._loaded_at = time.monotonic()
+            self._expires_at = time.monotonic() + ttl
 
     def _refresh(self, *, missing: tuple[str, int] | None = None) -> None:
         if missing is not None:
-            # A version we do not know: re-read now, but for the same unknown version at most once
+            # Something we do not know: re-read now, but for the same unknown version at most once
             # a second (a forged version number must not turn every request into a query).
             now = time.monotonic()
             if now - self._forced.get(missing, -10.0) < 1.0 and not self._stale():
@@ -369,6 +377,10 @@ class Keyring:
         return row
 
     def current_version(self, purpose: str) -> int:
+        if time.monotonic() < self._expires_at:
+            found = self._current.get(purpose)
+            if found is not None:
+                return found
         self._refresh()
         version = self._current.get(purpose)
         if version is None:
@@ -403,23 +415,21 @@ class Keyring:
 
     def secret(self, purpose: str, version: int) -> bytes:
         """The unwrapped key bytes of one version."""
-        return self._object(purpose, version, "secret")
+        return self._object(purpose, version, "secret")  # type: ignore[no-any-return]
 
     def _object(self, purpose: str, version: int, kind: str) -> Any:
-        row = self._row(purpose, version)
-        cache_key = (purpose, version, row.row_id, kind)
-        found = self._objects.get(cache_key)
+        found = self._objects.get((purpose, version, kind))
         if found is not None:
             return found
-        secret_key = (purpose, version, row.row_id, "secret")
-        secret = self._objects.get(secret_key)
+        row = self._row(purpose, version)
+        secret = self._objects.get((purpose, version, "secret"))
         if secret is None:
             try:
                 secret = master_key_provider().unwrap(purpose, version, row.wrapped)
             except DecryptionError:
                 raise KeyUnavailableError(
                     f"{purpose} key version {version} does not unwrap with this master key") from None
-            self._objects[secret_key] = secret
+            self._objects[(purpose, version, "secret")] = secret
         if kind == "secret":
             return secret
         obj: Any
@@ -427,9 +437,11 @@ class Keyring:
             obj = SM4GCM(secret)
         elif kind == "sm2":
             obj = SM2PrivateKey.from_raw(secret)
+        elif kind == "hmac":
+            obj = _crypto_hmac.HMAC(secret, hashes.SM3())
         else:
             raise ValueError(kind)
-        self._objects[cache_key] = obj
+        self._objects[(purpose, version, kind)] = obj
         return obj
 
     def sm4(self, version: int) -> SM4GCM:
@@ -437,6 +449,13 @@ class Keyring:
 
     def sm2(self, purpose: str, version: int) -> SM2PrivateKey:
         return self._object(purpose, version, "sm2")  # type: ignore[no-any-return]
+
+    def blind_index_mac(self, version: int, message: bytes) -> bytes:
+        """HMAC-SM3 under a blind-index key (a keyed context copied per call: half the cost)."""
+        base = self._object(KeyPurpose.BLIND_INDEX.value, version, "hmac")
+        mac = base.copy()
+        mac.update(message)
+        return mac.finalize()  # type: ignore[no-any-return]
 
     def public_key(self, purpose: str, version: int) -> SM2PublicKey:
         row = self._row(purpose, version)
@@ -471,6 +490,13 @@ def blind_index_key(version: int | None = None) -> tuple[int, bytes]:
     if version is None:
         version = _keyring.current_version(KeyPurpose.BLIND_INDEX)
     return version, _keyring.secret(KeyPurpose.BLIND_INDEX, version)
+
+
+def blind_index_mac(message: bytes, version: int | None = None) -> tuple[int, bytes]:
+    """(version, HMAC-SM3(blind-index key of that version, message)); the current version by default."""
+    if version is None:
+        version = _keyring.current_version(KeyPurpose.BLIND_INDEX)
+    return version, _keyring.blind_index_mac(version, message)
 
 
 def searchable_blind_index_versions() -> list[int]:
