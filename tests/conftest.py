@@ -18,3 +18,21 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def admin_user(db):
+    """A system administrator (staff, TOTP confirmed): Django's superuser does not exist in tongban."""
+    from tests.accounts.factories import make_staff
+    from tongban.accounts.roles import StaffRole
+
+    return make_staff("admin", StaffRole.SYSTEM_ADMIN)
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    """A client signed in with password and second factor, as the back office requires."""
+    from tests.accounts.factories import login_verified
+
+    login_verified(client, admin_user)
+    return client

@@ -38,13 +38,16 @@ class Command(BaseCommand):
         out("=" * 72)
         out("tongban 演示环境 / demo")
         out(f"  门户首页      {base}/")
-        out(f"  后台管理      {base}/admin/")
+        out(f"  民警后台      {base}/backoffice/")
+        out(f"  系统配置      {base}/admin/")
         out(f"  接口文档      {base}/api/v1/docs")
         out(f"  就绪检查      {base}/readyz")
         out("")
         out("演示账号 / demo logins:")
         for account in accounts:
             out(f"  {account.role:<12} 用户名 {account.username:<11} 密码 {account.password:<20} 登录 {base}{account.where}")
+            if account.second_factor:
+                out(f"  {'':<12} {account.second_factor}（演示环境专用；正式环境请用手机验证器扫码绑定）")
         out("")
         out("参考数据源中可用于注册的人（tongban registry sample --n 5 --json 可查看更多）:")
         buffer = io.StringIO()
