@@ -11,7 +11,7 @@ $BIN/ruff check .
 echo "== mypy"
 $BIN/mypy
 echo "== makemigrations --check"
-DJANGO_SETTINGS_MODULE=config.settings.test $BIN/tongban makemigrations --check --dry-run
+PYTHONPATH=. DJANGO_SETTINGS_MODULE=config.settings.test $BIN/tongban makemigrations --check --dry-run
 
 PG_URL=${TONGBAN_TEST_PG_URL:-postgresql://postgres@127.0.0.1:5432/tongban}
 echo "== pytest on SQLite"

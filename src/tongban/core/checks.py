@@ -15,7 +15,7 @@ def check_tongban_deploy(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     if default["ENGINE"] != "django.db.backends.postgresql":
         messages.append(Error("生产环境须使用 PostgreSQL（TONGBAN_DATABASE_URL=postgresql://…）",
                               hint="SQLite 仅为内嵌演示用途。", id="tongban.E001"))
-    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+    if str(settings.CACHES["default"]["BACKEND"]).endswith("LocMemCache"):
         messages.append(Error("未配置 Redis：多进程部署下限流与会话无法共享（TONGBAN_REDIS_URL）",
                               id="tongban.E002"))
     if settings.TONGBAN_INPROCESS_WORKER:
