@@ -126,6 +126,22 @@ def main() -> int:
     lookups = len(range(0, args.rows, max(1, args.rows // 1000)))
     results["orm_blind_lookup_get_per_s"] = lookups / (time.perf_counter() - start)
 
+    # A field-key rotation of those rows: the re-encryption walk (both walks) through the job worker.
+    from django.conf import settings
+
+    from tongban.crypto import services
+    from tongban.crypto.models import KeyRotation, RotationState
+    from tongban.jobs.worker import Worker
+
+    settings.TONGBAN_KEY_ROTATION_DELAY = 0
+    rotation = services.key_rotate(purpose="field_encryption", operator="bench").rotation
+    assert rotation is not None
+    worker = Worker(queues=["keys"])
+    start = time.perf_counter()
+    while KeyRotation.objects.get(pk=rotation.pk).state != RotationState.DONE:
+        worker.run_once()
+    results["rotation_reencrypt_rows_per_s"] = args.rows / (time.perf_counter() - start)
+
     print(f"Database: {connection.vendor} {args.database_url}; pinned to CPU {args.cpu}; "
           f"Python {sys.version.split()[0]}; {os.cpu_count()} cores")
     print(f"Results (median of 3 rounds, {s:g} s per line; ORM lines: {args.rows} rows once):")

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 
 from tongban.core import clock
 from tongban.core.errors import TongbanError
@@ -286,6 +286,7 @@ def _rewrite_batch(rotation: KeyRotation, model: Any) -> int:
     table = model._meta.db_table
     rewritten = 0
     failed: list[str] = []
+    pending: dict[Any, dict[str, Any]] = {}
     for row in batch:
         pk, values = row[0], dict(zip(names, row[1:], strict=True))
         try:
@@ -295,8 +296,9 @@ def _rewrite_batch(rotation: KeyRotation, model: Any) -> int:
             failed.append(f"{model._meta.label}:{pk}")
             continue
         if changes:
-            manager.filter(pk=pk).update(**changes)
+            pending[pk] = changes
             rewritten += 1
+    _write_batch(model, manager, pending)
     rotation.cursor_model = model._meta.label
     rotation.cursor_pk = str(batch[-1][0])
     if rotation.phase == RotationPhase.REWRITE:
@@ -308,6 +310,27 @@ def _rewrite_batch(rotation: KeyRotation, model: Any) -> int:
         rotation.last_error = " ".join((listed + failed)[:MAX_FAILED_LISTED])
         log.error("keys.rotation_rows_unreadable", rotation_id=rotation.id, rows=failed[:10], count=len(failed))
     return len(batch)
+
+
+def _write_batch(model: Any, manager: Any, pending: dict[Any, dict[str, Any]]) -> None:
+    """UPDATE the batch with executemany, one statement shape per set of changed columns."""
+    if not pending:
+        return
+    connection = connections[manager.db]
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    pk_column = quote(model._meta.pk.column)
+    groups: dict[tuple[str, ...], list[tuple[Any, dict[str, Any]]]] = {}
+    for pk, changes in pending.items():
+        groups.setdefault(tuple(sorted(changes)), []).append((pk, changes))
+    with connection.cursor() as cursor:
+        for attnames, rows in groups.items():
+            fields = [model._meta.get_field(a) for a in attnames]
+            assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+            sql = f"UPDATE {table} SET {assignments} WHERE {pk_column} = %s"  # noqa: S608 - names quoted
+            params = [[*(f.get_db_prep_save(changes[f.attname], connection) for f in fields),
+                       model._meta.pk.get_db_prep_value(pk, connection)] for pk, changes in rows]
+            cursor.executemany(sql, params)
 
 
 def _reencrypt(enc: list[Any], values: dict[str, Any], table: str, pk: Any, target: int) -> dict[str, Any]:
