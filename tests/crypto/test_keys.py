@@ -48,6 +48,16 @@ def test_file_master_key_is_never_created_in_production(tmp_path: Path, settings
     with pytest.raises(ImproperlyConfigured, match="生产环境不会自动生成"):
         keys.FileMasterKey(tmp_path / "master.key")
     assert not (tmp_path / "master.key").exists()
+    # ... and the system check says so before anything needs a key.
+    from tongban.crypto.models import check_master_key
+
+    settings.TONGBAN_KEY_PROVIDER = "tongban.crypto.keys.FileMasterKey"
+    settings.TONGBAN_MASTER_KEY_FILE = tmp_path / "master.key"
+    keys.set_master_key_provider(None)
+    try:
+        assert [m.id for m in check_master_key()] == ["tongban.crypto.E010"]
+    finally:
+        keys.set_master_key_provider(None)
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])

@@ -5,6 +5,9 @@ docs/keys.md describes the hierarchy, the states and the rotation procedure.
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core import checks
 from django.db import models
 from django.db.models import Q
 from django.db.models.signals import post_migrate
@@ -166,3 +169,20 @@ def _create_missing_keys(sender: object, *, using: str = "default", **kwargs: ob
 
 
 post_migrate.connect(_create_missing_keys, dispatch_uid="tongban.crypto.create_missing_keys")
+
+
+@checks.register(checks.Tags.security)
+def check_master_key(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """In production the master key must load (a missing key file is never created there)."""
+    from django.conf import settings
+
+    if not getattr(getattr(settings, "ENV", None), "is_production", False):
+        return []
+    from tongban.crypto.keys import master_key_provider
+
+    try:
+        master_key_provider()
+    except Exception as exc:
+        return [checks.Error(f"主密钥不可用：{exc}", hint="见 docs/keys.md：TONGBAN_MASTER_KEY_FILE 或 TONGBAN_MASTER_KEY。",
+                             id="tongban.crypto.E010")]
+    return []
