@@ -189,3 +189,10 @@ def test_one_query_per_append_on_the_hot_path(django_assert_num_queries):
     with django_assert_num_queries(1):
         _record(1)
     assert connection.in_atomic_block
+
+
+def test_every_security_event_has_an_action():
+    from tongban.accounts.events import SecurityEvent
+    from tongban.audit.actions import SECURITY_EVENT_ACTIONS
+
+    assert {e.value for e in SecurityEvent} <= set(SECURITY_EVENT_ACTIONS)

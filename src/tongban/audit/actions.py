@@ -70,3 +70,25 @@ def action_label(value: str) -> str:
         return str(Action(value).label)
     except ValueError:
         return value
+
+
+# tongban.accounts.events.SecurityEvent values → actions, for wiring record_security_event to audit_record.
+SECURITY_EVENT_ACTIONS: dict[str, Action] = {
+    "login_succeeded": Action.AUTH_LOGIN_SUCCESS,
+    "login_failed": Action.AUTH_LOGIN_FAILURE,
+    "login_refused": Action.AUTH_LOGIN_REFUSED,
+    "logout": Action.AUTH_LOGOUT,
+    "session_idle_timeout": Action.AUTH_SESSION_TIMEOUT,
+    "account_locked": Action.AUTH_LOCKOUT,
+    "account_unlocked": Action.AUTH_UNLOCK,
+    "totp_enrolled": Action.AUTH_TOTP_ENROL,
+    "totp_failed": Action.AUTH_TOTP_VERIFY,
+    "totp_verified": Action.AUTH_TOTP_VERIFY,
+    "totp_reset": Action.AUTH_TOTP_RESET,
+    "role_changed": Action.ACCOUNT_ROLE_CHANGE,
+    "staff_created": Action.ACCOUNT_CREATE,
+    "password_changed": Action.ACCOUNT_PASSWORD_CHANGE,
+    "password_reset": Action.ACCOUNT_PASSWORD_RESET,
+    "password_expired": Action.ACCOUNT_PASSWORD_EXPIRED,
+    "network_denied": Action.AUTH_NETWORK_DENIED,
+}
