@@ -333,3 +333,22 @@ def test_ids_are_positive_increasing_unique_and_time_ordered() -> None:
     assert all(0 < i < 2**63 for i in ids)
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     assert abs((id_time(ids[-1]) - dt.datetime.now(dt.UTC)).total_seconds()) < 5
+
+
+def test_admin_listing_an_encrypted_field_fails_the_system_check() -> None:
+    from django.contrib import admin
+
+    from tongban.crypto.models import admin_plaintext_errors
+
+    site = admin.AdminSite(name="probe")
+
+    class LeakyAdmin(admin.ModelAdmin):
+        list_display = ("id", "name")
+        search_fields = ("=id_number",)
+
+    site.register(Person, LeakyAdmin)
+    site.register(Vehicle, admin.ModelAdmin)
+    errors = admin_plaintext_errors(site)
+    assert sorted((e.id, e.msg.split("使用了加密字段 ")[1].split("（")[0]) for e in errors) == [
+        ("tongban.crypto.E003", "id_number"), ("tongban.crypto.E003", "name")]
+    assert admin_plaintext_errors(admin.site) == []

@@ -186,3 +186,36 @@ def check_master_key(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
         return [checks.Error(f"主密钥不可用：{exc}", hint="见 docs/keys.md：TONGBAN_MASTER_KEY_FILE 或 TONGBAN_MASTER_KEY。",
                              id="tongban.crypto.E010")]
     return []
+
+
+def admin_plaintext_errors(site: Any) -> list[checks.CheckMessage]:
+    """Encrypted fields named in an admin's list columns, filters or search (they would show or
+    query plaintext): list screens show masked values through a method instead."""
+    from django.core.exceptions import FieldDoesNotExist
+
+    from tongban.crypto.fields import EncryptedField
+
+    errors: list[checks.CheckMessage] = []
+    for model, model_admin in site._registry.items():
+        for option in ("list_display", "list_display_links", "list_filter", "search_fields", "ordering"):
+            for entry in getattr(model_admin, option, None) or ():
+                if not isinstance(entry, str):
+                    continue
+                name = entry.lstrip("-^=@").split("__")[0]
+                try:
+                    field = model._meta.get_field(name)
+                except FieldDoesNotExist:
+                    continue
+                if isinstance(field, EncryptedField):
+                    errors.append(checks.Error(
+                        f"{model._meta.label} 的管理界面在 {option} 中使用了加密字段 {name}（会显示或检索明文）。",
+                        hint="列表页请显示 masked() 的掩码值；检索请用盲索引。", obj=model_admin,
+                        id="tongban.crypto.E003"))
+    return errors
+
+
+@checks.register(checks.Tags.admin)
+def check_admin_shows_no_plaintext(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    from django.contrib import admin
+
+    return admin_plaintext_errors(admin.site)
