@@ -9,7 +9,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from django.utils import timezone
 
 from tongban.audit.actions import Action, Outcome
 from tongban.audit.models import AuditEntry
@@ -107,5 +106,5 @@ class Command(BaseCommand):
             result = audit_purge(older_than_days=options["older_than_days"], actor=Actor.cli())
         except PurgeRefused as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"purged {result.deleted} entries older than {result.cutoff.astimezone(SHANGHAI):%Y-%m-%d} "
-                          f"from {result.chains} chain(s) at {timezone.now():%Y-%m-%d %H:%M}")
+        self.stdout.write(f"purged {result.deleted} entries older than "
+                          f"{result.cutoff.astimezone(SHANGHAI):%Y-%m-%d %H:%M} (Asia/Shanghai) from {result.chains} chain(s)")
