@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "tongban.audit",
     "tongban.jobs",
     "tongban.registry",
+    "tongban.verification",
     "tongban.portal",
     "tongban.backoffice",
 ]

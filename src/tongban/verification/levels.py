@@ -1,0 +1,40 @@
+"""Assurance levels of identity verification, and the URIs they are known by (the OIDC `acr` value).
+
+L1 实名 (real-name) and L2 实证 (real-credential) are verified against the population registry and
+the ID-card issuance records; L3 实人 (real-person, face against the card photo) is reserved until
+face matching lands — asking for it answers `level_not_supported`.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+ACR_PREFIX = "urn:tongban:acr:"
+
+
+class AssuranceLevel(IntEnum):
+    NONE = 0  # 未认证
+    L1 = 1  # 实名: name and number consistent in the population registry, status normal
+    L2 = 2  # 实证: L1 + the current, valid ID card (validity dates) / a valid travel permit
+    L3 = 3  # 实人: L2 + face against the card photo (reserved)
+
+    @property
+    def label(self) -> str:
+        return {0: "未认证", 1: "实名", 2: "实证", 3: "实人"}[self.value]
+
+    @property
+    def uri(self) -> str | None:
+        """`urn:tongban:acr:l1` …; None for NONE (nothing was asserted)."""
+        return None if self is AssuranceLevel.NONE else f"{ACR_PREFIX}l{self.value}"
+
+    @classmethod
+    def from_uri(cls, uri: str) -> AssuranceLevel:
+        """The level for an `acr` URI; ValueError for anything else."""
+        for level in cls:
+            if level.uri is not None and level.uri == uri:
+                return level
+        raise ValueError(f"unknown assurance level URI {uri!r}")
+
+
+# The levels the engine verifies today; L3 joins when face matching lands.
+SUPPORTED_LEVELS = frozenset({AssuranceLevel.L1, AssuranceLevel.L2})
