@@ -67,3 +67,60 @@ def test_demo_accounts_keep_their_device_across_runs():
     assert officer.department == "hukou" and officer.region_code == "330100"
     assert User.objects.get(username="citizen").kind == "citizen"
     assert User.objects.get(username="admin").roles == {"system_admin"}
+
+
+def _entries():
+    from tongban.audit.models import AuditEntry
+
+    return list(AuditEntry.objects.order_by("id"))
+
+
+def test_security_event_joins_the_audit_chain_with_actor_and_subject():
+    from tongban.accounts.roles import StaffRole
+    from tongban.accounts.services import staff_roles_set
+    from tests.accounts.factories import make_staff
+
+    security = make_staff("sec1", StaffRole.SECURITY_ADMIN)
+    officer = make_officer("o2")
+    before = len(_entries())
+    staff_roles_set(actor=security, user=officer, roles=[StaffRole.OFFICER], department="traffic")
+    entry = _entries()[-1]
+    assert len(_entries()) == before + 1
+    assert entry.action == "account.role.change"
+    assert (entry.actor_type, entry.actor_id) == ("user", str(security.pk))
+    assert (entry.subject_type, entry.subject_id) == ("accounts.user", str(officer.pk))
+    assert entry.outcome == "success"
+
+
+def test_refused_role_change_leaves_no_audit_entry():
+    from tongban.accounts.roles import StaffRole
+    from tongban.accounts.services import staff_roles_set
+    from tongban.core.errors import TongbanError
+    from tests.accounts.factories import make_staff
+
+    security = make_staff("sec2", StaffRole.SECURITY_ADMIN)
+    officer = make_officer("o3")
+    before = len(_entries())
+    with pytest.raises(TongbanError):
+        staff_roles_set(actor=security, user=officer, roles=[StaffRole.OFFICER, StaffRole.AUDIT_ADMIN])
+    assert len(_entries()) == before
+
+
+def test_failed_login_is_audited_as_anonymous_attempt_on_the_account():
+    from django.contrib.auth import authenticate
+
+    officer = make_officer("o4")
+    authenticate(RequestFactory().post("/", REMOTE_ADDR="10.9.9.9"), username="o4", password="wrong")
+    entry = _entries()[-1]
+    assert entry.action == "auth.login.failure" and entry.outcome == "failure"
+    assert entry.actor_type == "anonymous"
+    assert entry.subject_id == str(officer.pk) and entry.client_ip == "10.9.9.9"
+
+
+def test_cli_unlock_is_audited_as_the_operator():
+    from tongban.accounts.services import account_unlock
+
+    officer = make_officer("o5")
+    account_unlock(actor=None, user=officer)
+    entry = _entries()[-1]
+    assert entry.action == "auth.unlock" and entry.actor_id.startswith("cli:")

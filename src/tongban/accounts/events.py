@@ -1,7 +1,8 @@
 """Security events (logins, lockouts, second factor, roles, passwords) in one place.
 
-For now each event is one structured, masked log line on the `tongban.security` logger; the audit app
-(tongban.audit) will take these over so they join the hash-chained log in the same transaction.
+Each event is an entry of the hash-chained audit log, written in the caller's transaction (so a
+role change and its audit entry commit or roll back together), and one masked line on the
+`tongban.security` logger for the operators' log pipeline.
 """
 
 from __future__ import annotations
@@ -60,4 +61,38 @@ def record_security_event(event: SecurityEvent, *, user: Any = None, request: Ht
         fields["path"] = request.path
     if details:
         fields["details"] = details
+    _audit(event, user=user, request=request, outcome=outcome, actor=actor, details=details)
     log.info("security_event", **fields)
+
+
+_UNPROVEN = frozenset({SecurityEvent.LOGIN_FAILED, SecurityEvent.LOGIN_REFUSED, SecurityEvent.TOTP_FAILED,
+                       SecurityEvent.NETWORK_DENIED, SecurityEvent.ACCOUNT_LOCKED})
+_OUTCOMES = {"success": "success", "failure": "failure", "failed": "failure", "denied": "denied", "error": "error"}
+
+
+def _audit(event: SecurityEvent, *, user: Any, request: HttpRequest | None, outcome: str, actor: Any,
+           details: dict[str, Any] | None) -> None:
+    from tongban.audit.actions import SECURITY_EVENT_ACTIONS, Outcome
+    from tongban.audit.services import Actor, Subject, audit_record
+
+    # A failed or refused attempt was made by whoever is at the keyboard, not (yet) by the account.
+    unproven = event in _UNPROVEN
+    who = actor if actor is not None else (None if unproven else user)
+    if isinstance(who, str):
+        audit_actor = Actor.cli() if who == "cli" else Actor.system(who)
+    elif who is not None and getattr(who, "is_authenticated", False):
+        audit_actor = Actor.user(who)
+    elif not unproven and request is not None and getattr(request, "user", None) is not None \
+            and request.user.is_authenticated:
+        audit_actor = Actor.user(request.user)
+    else:
+        audit_actor = Actor.anonymous()
+    subject = Subject("accounts.user", str(user.pk)) if getattr(user, "pk", None) is not None else None
+    audit_record(
+        action=SECURITY_EVENT_ACTIONS[str(event)],
+        outcome=Outcome(_OUTCOMES.get(outcome, "failure")),
+        actor=audit_actor,
+        subject=subject,
+        request=request,
+        details={"event": str(event), **(details or {})},
+    )
