@@ -157,6 +157,7 @@ def test_unknown_key_version_is_a_decryption_error() -> None:
         _ = Person.objects.get(pk=person.pk).name
 
 
+@pytest.mark.django_db(transaction=True)
 def test_existing_but_wrong_key_version_is_a_decryption_error() -> None:
     from tongban.crypto.services import key_rotate
 

@@ -171,7 +171,7 @@ def test_keyring_loads_an_unknown_version_at_once(settings) -> None:
 # -- signing keys ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_signing_key_signs_and_old_signatures_verify_after_rotation() -> None:
     version, private = keys.current_signing_key("audit_signing")
     assert isinstance(private, SM2PrivateKey)
@@ -265,6 +265,15 @@ def test_field_key_rotation_end_to_end(rotation_settings, fake_clock: FakeClock)
     assert old.state == KeyState.RETIRED and old.retired_at is not None
     # Retired, yet still readable: an old backup restored later still decrypts.
     assert keys.field_cipher(1)[0] == 1
+    # Each step is in the audit log: generated, made current, old version retired.
+    from tongban.audit.models import AuditEntry
+
+    entries = list(AuditEntry.objects.filter(action__startswith="key.", subject_type="crypto.datakey")
+                   .order_by("id").values_list("action", "details"))
+    new_key = DataKey.objects.get(purpose="field_encryption", version=2)
+    assert [a for a, _ in entries][-3:] == ["key.generate", "key.rotate", "key.retire"]
+    assert entries[-2][1]["rotation_id"] == rotation.id and entries[-2][1]["version"] == new_key.version
+    assert entries[-1][1]["version"] == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -350,7 +359,7 @@ def test_verify_walk_catches_a_row_written_by_a_stale_process(rotation_settings,
     assert Person.objects.get(pk=people[0].pk).name == "旧进程写入"
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_rotation_without_reencryption_leaves_the_old_version_active_and_rows_move_on_save() -> None:
     person = make_person()
     result = services.key_rotate(purpose="field_encryption", operator="keyadmin", reencrypt=False)
@@ -364,7 +373,7 @@ def test_rotation_without_reencryption_leaves_the_old_version_active_and_rows_mo
     assert Person.objects.get(pk=person.pk).name == NAME
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_second_rotation_while_one_runs_is_refused(settings) -> None:
     services.key_rotate(purpose="field_encryption", operator="keyadmin")
     with pytest.raises(TongbanError) as excinfo:
@@ -372,6 +381,8 @@ def test_second_rotation_while_one_runs_is_refused(settings) -> None:
     assert excinfo.value.code == "conflict"
     with pytest.raises(TongbanError):
         services.key_rotate(purpose="nonsense", operator="keyadmin")
+    with pytest.raises(RuntimeError, match="outside transaction.atomic"), transaction.atomic():
+        services.key_rotate(purpose="blind_index", operator="keyadmin")
 
 
 @pytest.mark.django_db(transaction=True)

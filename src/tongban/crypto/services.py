@@ -116,52 +116,95 @@ def _count_rows(purpose: str) -> int:
     return sum(m._base_manager.using("default").count() for m in models_for(purpose))
 
 
-@transaction.atomic
-def key_rotate(*, purpose: str, operator: str, reencrypt: bool = True) -> RotateResult:
-    """Make a new version of `purpose` current; for data purposes start the re-encryption job.
+def _audit(action: str, *, operator: str | None, subject_id: str, details: dict[str, Any]) -> None:
+    """One audit entry in the caller's transaction (invariant 3): key events are state changes."""
+    from tongban.audit.actions import Action
+    from tongban.audit.services import Actor, Subject, audit_record
 
-    The caller must hold the key-administrator role (checked by the view or command that calls).
-    With `reencrypt=False` the old data version stays `active` (rows move when next saved).
-    """
-    from tongban.jobs.services import job_enqueue
+    actor = Actor.system("crypto.keys")
+    if operator:
+        from django.contrib.auth import get_user_model
 
-    kind = _purpose(purpose)
-    if not operator:
-        raise TongbanError("validation_error", message_zh="须注明操作人。", message_en="An operator is required.")
+        user = get_user_model()._default_manager.filter(username=operator).first()
+        actor = Actor.user(user) if user is not None else Actor.cli()
+        details = {**details, "operator": operator}
+    audit_record(action=Action(action), actor=actor, subject=Subject("crypto.datakey", subject_id),
+                 details=details)
+
+
+def _check_can_rotate(kind: KeyPurpose) -> int:
+    """Lock the purpose's key rows; refuse if a rotation runs; the next version number."""
     rows = list(DataKey.objects.select_for_update().filter(purpose=kind).order_by("id"))
-    data_purpose = kind in DATA_PURPOSES
-    if data_purpose and KeyRotation.objects.filter(purpose=kind, state__in=UNFINISHED_ROTATION_STATES).exists():
+    if kind in DATA_PURPOSES and KeyRotation.objects.filter(
+            purpose=kind, state__in=UNFINISHED_ROTATION_STATES).exists():
         raise TongbanError("conflict", message_zh="该用途已有一次密钥轮换尚未完成。",
                            message_en="A rotation of this purpose is still running.")
     version = max((r.version for r in rows), default=0) + 1
     if version > MAX_KEY_VERSION:
         raise TongbanError("conflict", message_zh="密钥版本号已用尽。", message_en="Key versions are exhausted.")
-    now = clock.now()
-    moving: list[int] = []
-    for row in rows:
-        if row.state == KeyState.RETIRED:
-            continue
-        if not data_purpose:
-            new_state = KeyState.RETIRED  # an old signing key signs nothing more; its public half stays
-        elif reencrypt:
-            new_state = KeyState.RETIRING
-            moving.append(row.version)
-        else:
-            new_state = KeyState.ACTIVE
-        row.state = new_state
-        row.retired_at = now if new_state == KeyState.RETIRED else None
-        row.save(update_fields=["state", "retired_at"])
-    new_key = keys.create_data_key(purpose=kind, version=version, state=KeyState.CURRENT, operator=operator)
-    rotation = None
-    if data_purpose and reencrypt:
-        rotation = KeyRotation.objects.create(
-            purpose=kind, to_version=version, from_versions=sorted(moving), operator=operator,
-            total_rows=_count_rows(kind), created_at=now, updated_at=now)
-        job = job_enqueue(task=ROTATE_TASK, payload={"rotation_id": rotation.id, "step": 0},
-                          idempotency_key=f"key-rotation:{rotation.id}:0", run_after=now + rotation_delay())
-        rotation.last_job_id = job.id
-        rotation.save(update_fields=["last_job_id"])
-    transaction.on_commit(keys.keyring().invalidate)
+    return version
+
+
+def key_rotate(*, purpose: str, operator: str, reencrypt: bool = True) -> RotateResult:
+    """Make a new version of `purpose` current; for data purposes start the re-encryption job.
+
+    The caller must hold the key-administrator role (`require_key_admin`). With `reencrypt=False`
+    the old data version stays `active` (rows move to the new one when next saved).
+
+    Two transactions, on purpose, so it must not run inside `transaction.atomic()`: the new key is
+    committed (state `active`: readable, used by nobody) before the second makes it current. A
+    process can then never encrypt under a key that a rollback makes disappear; if the second
+    step fails, the new key is simply left unused.
+    """
+    from django.db import connections
+
+    from tongban.jobs.services import job_enqueue
+
+    if connections["default"].in_atomic_block:
+        raise RuntimeError("key_rotate commits the new key by itself: call it outside transaction.atomic()")
+    kind = _purpose(purpose)
+    if not operator:
+        raise TongbanError("validation_error", message_zh="须注明操作人。", message_en="An operator is required.")
+    data_purpose = kind in DATA_PURPOSES
+
+    with transaction.atomic():
+        version = _check_can_rotate(kind)
+        new_key = keys.create_data_key(purpose=kind, version=version, state=KeyState.ACTIVE, operator=operator)
+        _audit("key.generate", operator=operator, subject_id=str(new_key.pk),
+               details={"purpose": kind.value, "version": version, "algorithm": new_key.algorithm})
+
+    with transaction.atomic():
+        if _check_can_rotate(kind) != version + 1:
+            raise TongbanError("conflict", message_zh="另一次轮换同时进行。", message_en="Another rotation ran meanwhile.")
+        now = clock.now()
+        moving: list[int] = []
+        for row in DataKey.objects.filter(purpose=kind).exclude(pk=new_key.pk).exclude(state=KeyState.RETIRED):
+            if not data_purpose:
+                new_state = KeyState.RETIRED  # an old signing key signs nothing more; its public half stays
+            elif reencrypt:
+                new_state = KeyState.RETIRING
+                moving.append(row.version)
+            else:
+                new_state = KeyState.ACTIVE
+            row.state = new_state
+            row.retired_at = now if new_state == KeyState.RETIRED else None
+            row.save(update_fields=["state", "retired_at"])
+        new_key.state = KeyState.CURRENT
+        new_key.save(update_fields=["state"])
+        rotation = None
+        if data_purpose and reencrypt:
+            rotation = KeyRotation.objects.create(
+                purpose=kind, to_version=version, from_versions=sorted(moving), operator=operator,
+                total_rows=_count_rows(kind), created_at=now, updated_at=now)
+            job = job_enqueue(task=ROTATE_TASK, payload={"rotation_id": rotation.id, "step": 0},
+                              idempotency_key=f"key-rotation:{rotation.id}:0", run_after=now + rotation_delay())
+            rotation.last_job_id = job.id
+            rotation.save(update_fields=["last_job_id"])
+        _audit("key.rotate", operator=operator, subject_id=str(new_key.pk),
+               details={"purpose": kind.value, "version": version, "previous_versions": sorted(moving),
+                        "reencrypt": bool(data_purpose and reencrypt),
+                        "rotation_id": rotation.id if rotation else None})
+        transaction.on_commit(keys.keyring().invalidate)
     log.info("keys.rotated", purpose=kind.value, version=version, operator=operator,
              rotation_id=rotation.id if rotation else None, moving_versions=moving)
     return RotateResult(new_key, rotation)
@@ -185,6 +228,8 @@ def rotation_resume(*, rotation_id: int, operator: str) -> KeyRotation:
                       idempotency_key=f"key-rotation:{rotation.id}:{rotation.steps}")
     rotation.last_job_id = job.id
     rotation.save(update_fields=["state", "steps", "updated_at", "last_job_id"])
+    _audit("key.rotate", operator=operator, subject_id=f"rotation:{rotation.id}",
+           details={"purpose": rotation.purpose, "version": rotation.to_version, "resumed": True})
     log.info("keys.rotation_resumed", rotation_id=rotation.id, operator=operator)
     return rotation
 
@@ -365,8 +410,16 @@ def _reindex(model: Any, bidx: list[f.BlindIndexField], values: dict[str, Any], 
 
 def _finish(rotation: KeyRotation) -> None:
     now = clock.now()
-    DataKey.objects.filter(purpose=rotation.purpose, version__in=rotation.from_versions,
-                           state=KeyState.RETIRING).update(state=KeyState.RETIRED, retired_at=now)
+    retired = list(DataKey.objects.select_for_update().filter(
+        purpose=rotation.purpose, version__in=rotation.from_versions, state=KeyState.RETIRING).order_by("id"))
+    for key in retired:
+        key.state = KeyState.RETIRED
+        key.retired_at = now
+        key.save(update_fields=["state", "retired_at"])
+        _audit("key.retire", operator=None, subject_id=str(key.pk),
+               details={"purpose": key.purpose, "version": key.version, "rotation_id": rotation.id,
+                        "rows": rotation.done_rows, "rewritten": rotation.rewritten_rows,
+                        "unreadable": rotation.failed_rows})
     rotation.state = RotationState.DONE
     rotation.finished_at = now
     rotation.done_rows = max(rotation.done_rows, rotation.total_rows)
