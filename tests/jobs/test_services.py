@@ -160,3 +160,16 @@ def test_reserved_and_duplicate_task_names(tasks):
 
     with pytest.raises(ImproperlyConfigured, match="already registered"):
         registry.job_task("test.ok")(another)
+
+
+def test_operator_retry_and_cancel_are_audited(tasks, clock):
+    from tongban.audit.models import AuditEntry
+
+    job = job_enqueue(task="test.ok", payload={"case_id": 1})
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.DEAD, attempts=5, finished_at=clock())
+    job_retry(job_id=job.pk, actor="admin:42")
+    job_cancel(job_id=job.pk, actor="cli")
+    retry, cancel = AuditEntry.objects.filter(subject_type="jobs.job", subject_id=str(job.pk)).order_by("id")
+    assert (retry.action, retry.actor_type, retry.actor_id) == ("job.retry", "user", "42")
+    assert cancel.action == "job.cancel" and cancel.actor_id.startswith("cli:")
+    assert cancel.details["previous_status"] == JobStatus.PENDING

@@ -125,6 +125,11 @@ def test_dead_after_max_attempts_and_visible(tasks, recorder, clock, run):
     assert selectors.job_counts_by_status()["dead"] == 1
     assert selectors.job_counts_by_task()["test.broken"] == {"dead": 1}
 
+    from tongban.audit.models import AuditEntry
+
+    dead = AuditEntry.objects.get(action="job.dead", subject_id=str(job.pk))
+    assert dead.outcome == "failure" and dead.actor_id == "jobs.worker" and dead.details["task"] == "test.broken"
+
     out = io.StringIO()
     call_command("jobs", "list", "--status", "dead", stdout=out)
     assert "test.broken" in out.getvalue() and "always broken" in out.getvalue()

@@ -160,6 +160,24 @@ def _operator_change(job_id: int, allowed: tuple[JobStatus, ...], action: str) -
     return job
 
 
+def _audit_operator_change(kind: str, job: Job, *, previous: str, actor: str | None) -> None:
+    """An operator's retry or cancel joins the audit log in the same transaction as the change.
+
+    `actor` is "cli" (the server's command line) or "admin:<user id>" (the admin site)."""
+    from tongban.audit.actions import Action, ActorType
+    from tongban.audit.services import Actor, Subject, audit_record
+
+    if actor and actor.startswith("admin:"):
+        who = Actor(ActorType.USER, actor.split(":", 1)[1])
+    elif actor == "cli" or not actor:
+        who = Actor.cli()
+    else:
+        who = Actor.system(actor)
+    audit_record(action=Action.JOB_RETRY if kind == "retry" else Action.JOB_CANCEL, actor=who,
+                 subject=Subject("jobs.job", str(job.id)),
+                 details={"task": job.task, "previous_status": previous, "status": job.status})
+
+
 @transaction.atomic
 def job_retry(*, job_id: int, actor: str | None = None) -> Job:
     """Operator action: send a dead (or cancelled) job back to the queue with its attempts reset."""
@@ -175,6 +193,7 @@ def job_retry(*, job_id: int, actor: str | None = None) -> Job:
     job.updated_at = now
     job.save(update_fields=["status", "attempts", "run_after", "finished_at", "locked_by", "lease_expires_at",
                             "updated_at"])
+    _audit_operator_change("retry", job, previous=previous, actor=actor)
     log.info("job.retry_requested", job_id=job.id, task=job.task, previous_status=previous, actor=actor)
     transaction.on_commit(_wake_local_workers)
     return job
@@ -190,6 +209,7 @@ def job_cancel(*, job_id: int, actor: str | None = None) -> Job:
     job.finished_at = now
     job.updated_at = now
     job.save(update_fields=["status", "finished_at", "updated_at"])
+    _audit_operator_change("cancel", job, previous=previous, actor=actor)
     log.info("job.cancelled", job_id=job.id, task=job.task, previous_status=previous, actor=actor)
     return job
 

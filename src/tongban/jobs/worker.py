@@ -234,9 +234,11 @@ class Worker:
 
     def _dead(self, job: Job, error: str) -> Outcome:
         now = clock.now()
-        if not self._record(job, status=JobStatus.DEAD, finished_at=now, updated_at=now,
-                                      locked_by="", lease_expires_at=None, last_error=error):
-            return self._lease_lost(job, JobStatus.DEAD)
+        with transaction.atomic(using=self.using):
+            if not self._record(job, status=JobStatus.DEAD, finished_at=now, updated_at=now,
+                                locked_by="", lease_expires_at=None, last_error=error):
+                return self._lease_lost(job, JobStatus.DEAD)
+            _audit_dead(job.id, job.task, job.attempts, error)
         log.error("job.dead", job_id=job.id, task=job.task, attempt=job.attempts,
                   max_attempts=job.max_attempts, error=error.splitlines()[0] if error else "")
         return Outcome(job.id, job.task, JobStatus.DEAD)
@@ -273,6 +275,7 @@ class Worker:
                                                         lease_expires_at__lte=now).update(**fields):
                     reclaimed += 1
                     if out_of_attempts:
+                        _audit_dead(job_id, task, attempts, "lease expired")
                         log.error("job.dead", job_id=job_id, task=task, attempt=attempts,
                                   max_attempts=max_attempts, error="lease expired")
                     else:
@@ -356,3 +359,13 @@ def stop_inprocess_worker(timeout: float = 10.0) -> None:
     current.stop.set()
     current.worker.wake()
     current.thread.join(timeout)
+
+
+def _audit_dead(job_id: int, task: str, attempts: int, error: str) -> None:
+    """A terminal failure is an event operators and auditors must be able to find (in the caller's transaction)."""
+    from tongban.audit.actions import Action, Outcome as AuditOutcome
+    from tongban.audit.services import Actor, Subject, audit_record
+
+    audit_record(action=Action.JOB_DEAD, outcome=AuditOutcome.FAILURE, actor=Actor.system("jobs.worker"),
+                 subject=Subject("jobs.job", str(job_id)),
+                 details={"task": task, "attempts": attempts, "error": (error.splitlines() or [""])[0][:200]})
