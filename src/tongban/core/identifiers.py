@@ -32,17 +32,17 @@ EARLIEST_BIRTH_YEAR = 1880
 MALE, FEMALE = 1, 2  # GB/T 2261.1 sex codes, as in the population registry
 
 _SEPARATORS = re.compile(r"[\s\-]+")
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
-_PERMIT_SHAPE = re.compile(r"^([HM]\d{8})(\d{2})?$")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII digits only: \d would also take full-width and other Unicode digits.
+_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
+_PERMIT_SHAPE = re.compile(r"^([HM][0-9]{8})([0-9]{2})?$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 # Region prefixes that belong to residence permits, never to a mainland resident ID number.
 _PERMIT_PREFIXES = {"81": "HK", "82": "MO", "83": "TW"}
 
 # GB 32100-2015: registration authority (登记管理部门) codes. 1 机构编制, 2 外交, 3 司法行政,
 # 4 文化, 5 民政, 6 旅游, 7 宗教, 8 工会, 9 工商 (市场监管), A 中央军委改革和编制办公室,
 # N 农业, Y 其他. The institution type (机构类别) is one more character, 1-9 under each.
-_USCC_AUTHORITIES = frozenset("123456789ANY")
-_USCC_SHAPE = re.compile(r"^[0-9A-Z]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{9}[0-9A-HJ-NPQRTUWXY]$")
+_USCC_SHAPE = re.compile(r"^[1-9ANY][1-9][0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 # GB 11714-1997: weights of the organisation code's eight body characters.
 _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 
@@ -266,7 +266,7 @@ def validate_uscc(value: str, *, field: str | None = None) -> Uscc:
     registration stay in the code for the entity's life.
     """
     code = _SEPARATORS.sub("", value or "").upper()
-    if not _USCC_SHAPE.match(code) or code[0] not in _USCC_AUTHORITIES or code[1] == "0":
+    if not _USCC_SHAPE.match(code):
         raise _fail("uscc_format", field)
     if code[-1] != _uscc.calc_check_digit(code[:17]):
         raise _fail("uscc_checksum", field)
