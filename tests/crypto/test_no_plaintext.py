@@ -12,6 +12,7 @@ a message; add a builder for it to BUILDERS below.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import shutil
 import subprocess
@@ -165,7 +166,9 @@ def _found(dump: bytes, forms: Callable[[bytes], list[bytes]]) -> list[str]:
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
-def test_database_dump_holds_no_personal_data_in_plaintext() -> None:
+def test_database_dump_holds_no_personal_data_in_plaintext(caplog: pytest.LogCaptureFixture,
+                                                           capfd: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level(logging.DEBUG)
     targets = encrypted_models()
     assert targets, "no model with encrypted fields is installed"
     assert "crypto_testapp.Person" in [m._meta.label for m in targets]
@@ -180,10 +183,17 @@ def test_database_dump_holds_no_personal_data_in_plaintext() -> None:
     # really includes the committed data and the search works.
     canary = f"canary-{uuid.uuid4().hex}"
     job_enqueue(task="test.no_plaintext_canary", payload={"note": canary})
+    logging.getLogger("tongban.test").warning("no-plaintext canary %s", canary)
 
     dump, forms = _dump()
     assert any(form in dump for form in forms(canary.encode())), "the dump does not include committed rows"
     assert _found(dump, forms) == []
+
+    # Nothing written meanwhile logged a value in the clear either (masked forms are allowed).
+    out, err = capfd.readouterr()
+    logged = (out + err + caplog.text).encode()
+    assert canary.encode() in logged, "the log capture does not work"
+    assert [label for label, needle in NEEDLES.items() if needle in logged] == []
 
     # And the values are really there, encrypted: every model reads its person back.
     for label, instance in created.items():

@@ -516,9 +516,9 @@ class BlindIndexField(models.BinaryField):
             source = self.model._meta.get_field(self.source)
         except Exception:
             source = None
-        if source is None or not isinstance(source, EncryptedTextField | EncryptedField):
-            errors.append(checks.Error(f"BlindIndexField source {self.source!r} is not an encrypted field of "
-                                       "this model", obj=self, id="tongban.crypto.E002"))
+        if source is None or not isinstance(source, EncryptedTextField | EncryptedDateField):
+            errors.append(checks.Error(f"BlindIndexField source {self.source!r} is not an encrypted text or date "
+                                       "field of this model", obj=self, id="tongban.crypto.E002"))
         return errors
 
     @property

@@ -276,21 +276,23 @@ def ensure_keys(*, using: str = "default", operator: str = "system") -> list[Dat
     if created:
         log.info("keys.created", purposes=[k.purpose for k in created], master_key_id=created[0].master_key_id)
         keyring().invalidate()
-        _audit_created(created, operator=operator, using=using)
+        if operator != "system":
+            _audit_created(created, operator=operator, using=using)
     return created
 
 
 def _audit_created(created: list[DataKey], *, operator: str, using: str) -> None:
-    # Best effort, after the keys are committed: at first `migrate` the audit chain itself needs the
-    # audit_signing key just made, and a missing audit table must not leave the platform keyless.
+    # `tongban keys init` by an operator is audited, after the keys are committed (the audit chain
+    # itself needs the audit_signing key just made). The automatic bootstrap at `migrate` (and
+    # after each test flush) is only logged: the DataKey rows record created_by="system".
     from tongban.crypto.services import _audit
 
     try:
         with transaction.atomic(using=using):
             for key in created:
-                _audit("key.generate", operator=None if operator == "system" else operator,
-                       subject_id=str(key.pk), details={"purpose": key.purpose, "version": key.version,
-                                                        "algorithm": key.algorithm, "bootstrap": True})
+                _audit("key.generate", operator=operator, subject_id=str(key.pk),
+                       details={"purpose": key.purpose, "version": key.version, "algorithm": key.algorithm,
+                                "bootstrap": True})
     except Exception as exc:
         log.error("keys.created_not_audited", error=type(exc).__name__, detail=str(exc)[:200])
 
