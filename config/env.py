@@ -271,3 +271,80 @@ def load_security(environment: str | None = None) -> SecurityEnv:
         staff_password_max_age_days=_int("TONGBAN_STAFF_PASSWORD_MAX_AGE_DAYS", 90),
     )
 # --- end of staff accounts and web security ---
+
+
+# --- Partner verification API (issue 4; tongban.partners, docs/partner-api.md) ---------------------
+
+
+def _ratio(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a number between 0 and 1, not {raw!r}") from exc
+    if not 0 < value <= 1:
+        raise ConfigurationError(f"{name} must be greater than 0 and at most 1, not {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class PartnerEnv:
+    clock_skew_seconds: int  # a signed request's timestamp may be this far from ours
+    nonce_ttl_seconds: int  # how long a nonce is remembered (must exceed twice the skew)
+    max_body_bytes: int
+    identity_limit_per_hour: int  # verifications of one identity, all apps and channels together
+    inconsistent_ratio: float  # an app above this share of inconsistent answers is throttled
+    inconsistent_min_sample: int  # ... once it made at least this many calls in the window
+    inconsistent_window_seconds: int
+    inconsistent_cooldown_seconds: int
+    meter_flush_seconds: int  # usage counters are buffered per process at most this long (0: every call)
+    app_cache_seconds: int  # a process re-reads an app's row (status, key, limits) at most this often
+
+
+def load_partners() -> PartnerEnv:
+    skew = _positive("TONGBAN_PARTNER_CLOCK_SKEW_SECONDS", 300)
+    nonce_ttl = _positive("TONGBAN_PARTNER_NONCE_TTL_SECONDS", 600)
+    if nonce_ttl < 2 * skew:
+        raise ConfigurationError("TONGBAN_PARTNER_NONCE_TTL_SECONDS must be at least twice "
+                                 "TONGBAN_PARTNER_CLOCK_SKEW_SECONDS, or a replay inside the window would pass")
+    return PartnerEnv(
+        clock_skew_seconds=skew,
+        nonce_ttl_seconds=nonce_ttl,
+        max_body_bytes=_positive("TONGBAN_PARTNER_MAX_BODY_BYTES", 256 * 1024),
+        identity_limit_per_hour=_positive("TONGBAN_PARTNER_IDENTITY_LIMIT_PER_HOUR", 20),
+        inconsistent_ratio=_ratio("TONGBAN_PARTNER_INCONSISTENT_RATIO", 0.5),
+        inconsistent_min_sample=_positive("TONGBAN_PARTNER_INCONSISTENT_MIN_SAMPLE", 50),
+        inconsistent_window_seconds=_positive("TONGBAN_PARTNER_INCONSISTENT_WINDOW_SECONDS", 600),
+        inconsistent_cooldown_seconds=_positive("TONGBAN_PARTNER_INCONSISTENT_COOLDOWN_SECONDS", 900),
+        meter_flush_seconds=_int("TONGBAN_PARTNER_METER_FLUSH_SECONDS", 5),
+        app_cache_seconds=_int("TONGBAN_PARTNER_APP_CACHE_SECONDS", 5),
+    )
+# --- end of partner verification API ---
+
+
+# --- SMS gateway (issue 4; tongban.notifications.sms, docs/accounts.md) ----------------------------
+
+
+@dataclass(frozen=True)
+class SmsEnv:
+    backend: str  # dotted path of the SmsGateway implementation
+    url: str  # where HttpSmsGateway POSTs (the simulator's /v1/messages outside production)
+    token: str  # the gateway's API token (signs each request)
+    timeout: float
+
+
+def load_sms(environment: str | None = None) -> SmsEnv:
+    production = (environment or os.environ.get("TONGBAN_ENV", "development").strip().lower()) == "production"
+    token = os.environ.get("TONGBAN_SMS_GATEWAY_TOKEN", "").strip()
+    url = os.environ.get("TONGBAN_SMS_GATEWAY_URL", "").strip()
+    # In production nothing is assumed: the deploy check (tongban.notifications.checks) names what is missing.
+    return SmsEnv(
+        backend=os.environ.get("TONGBAN_SMS_GATEWAY_BACKEND", "").strip()
+        or "tongban.notifications.sms.HttpSmsGateway",
+        url=url or ("" if production else "http://127.0.0.1:8025/v1/messages"),  # `tongban sim sms`
+        token=token or ("" if production else "tongban-dev-sms-token"),  # the simulator's development token
+        timeout=float(_int("TONGBAN_SMS_GATEWAY_TIMEOUT_SECONDS", 5)),
+    )
+# --- end of SMS gateway ---

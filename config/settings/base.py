@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "tongban.jobs",
     "tongban.registry",
     "tongban.verification",
+    "tongban.partners",
     "tongban.portal",
     "tongban.backoffice",
 ]
@@ -179,3 +180,6 @@ TONGBAN_KEY_PROVIDER = _KEYS.provider
 TONGBAN_MASTER_KEY = _KEYS.master_key
 TONGBAN_MASTER_KEY_FILE: Path = _KEYS.master_key_file
 TONGBAN_KEYRING_TTL = _KEYS.keyring_ttl
+
+# The partner verification API (tongban.partners, docs/partner-api.md): windows and abuse limits.
+TONGBAN_PARTNERS = envmod.load_partners()

@@ -34,6 +34,11 @@ class Action(models.TextChoices):
     PERSONAL_DATA_READ = "personal_data.read", "读取个人信息"
     PERSONAL_DATA_EXPORT = "personal_data.export", "导出个人信息"
     VERIFICATION_REQUEST = "verification.request", "身份核验请求"
+    # Partner verification API (tongban.partners)
+    PARTNER_APP_CREATE = "partner.app.create", "登记接入应用"
+    PARTNER_APP_CHANGE = "partner.app.change", "变更接入应用"
+    PARTNER_ABUSE_ALERT = "partner.abuse.alert", "滥用告警"
+    PARTNER_ALERT_ACK = "partner.alert.ack", "处理滥用告警"
     # Keys and configuration
     KEY_GENERATE = "key.generate", "生成密钥"
     KEY_ROTATE = "key.rotate", "轮换密钥"

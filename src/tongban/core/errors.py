@@ -65,6 +65,26 @@ CATALOG: dict[str, tuple[int, str, str]] = {
     "card_validity_invalid": (422, "身份证有效期不正确：请填写起始日期，以及截止日期或“长期”。",
                               "Give the ID card's validity start and its end date, or long-term."),
     "level_not_supported": (422, "暂不支持所请求的认证等级。", "The requested assurance level is not supported."),
+    # The partner verification API (tongban.partners, docs/partner-api.md).
+    "signature_invalid": (401, "请求签名无效，或应用标识不存在。",
+                          "The request signature is invalid, or the app is not known."),
+    "timestamp_out_of_window": (401, "请求时间戳超出允许的时间窗口（±5 分钟）。",
+                                "The request timestamp is outside the allowed window (±5 minutes)."),
+    "nonce_replayed": (401, "请求随机数已使用过（疑似重放）。", "This nonce was used before (a replay?)."),
+    "app_suspended": (403, "该接入应用已暂停使用。", "This app is suspended."),
+    "app_throttled": (429, "该应用不一致结果比例过高，已暂停核验，请稍后再试。",
+                      "Too many inconsistent answers for this app; verification is paused for a while."),
+    "identity_throttled": (429, "该身份在短时间内核验次数过多，请稍后再试。",
+                           "This identity was verified too often recently; try again later."),
+    "purpose_required": (422, "须提供用途代码（purpose）。", "A purpose code is required."),
+    "purpose_not_allowed": (403, "该应用无权使用此用途代码。", "This app may not use this purpose code."),
+    "level_not_allowed": (403, "该应用无权请求此认证等级。", "This app may not ask for this assurance level."),
+    "quota_exceeded": (429, "该应用今日调用次数已达配额。", "This app has used up today's quota."),
+    "idempotency_conflict": (409, "幂等键已用于内容不同的请求。",
+                             "This Idempotency-Key was used with a different request."),
+    "idempotency_key_invalid": (422, "幂等键格式不正确：1-128 位字母、数字或 ._:- 。",
+                                "An Idempotency-Key is 1-128 letters, digits or ._:- characters."),
+    "batch_too_large": (422, "批量核验每次最多 100 人。", "A batch holds at most 100 people."),
 }
 
 

@@ -1,0 +1,98 @@
+"""Abuse controls on identity verification (DESIGN §1: 安全风险发现预警, 阻断数据外泄).
+
+* Identity velocity: one identity (keyed by its blind index, never the number) verified more than
+  TONGBAN_PARTNER_IDENTITY_LIMIT_PER_HOUR times in a sliding hour, across every app and channel, is
+  throttled; the first refusal in an hour raises an alert.
+* Enumeration: an app whose share of "inconsistent" answers over the last
+  TONGBAN_PARTNER_INCONSISTENT_WINDOW_SECONDS exceeds TONGBAN_PARTNER_INCONSISTENT_RATIO (once it has
+  made TONGBAN_PARTNER_INCONSISTENT_MIN_SAMPLE calls) is throttled for the cool-down, and an alert raised.
+
+All counters are sliding-window counters in the cache (tongban.core.ratelimit): atomic, lock-free.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+from tongban.audit.actions import Action, Outcome
+from tongban.audit.services import Actor, Subject, audit_record
+from tongban.core import ratelimit
+from tongban.core.logging import get_logger
+from tongban.partners.conf import partners
+from tongban.partners.models import AbuseAlert, AlertKind
+
+log = get_logger("tongban.partners.abuse")
+
+HOUR = 3600
+_NO_LIMIT = 1 << 40
+
+
+@dataclass(frozen=True)
+class VelocityResult:
+    allowed: bool
+    count: int
+    retry_after: int
+
+
+def identity_velocity_hit(subject_ref: str) -> VelocityResult:
+    """Count one verification of the identity `subject_ref`; over the hourly limit → not allowed."""
+    limit = partners().identity_limit_per_hour
+    result = ratelimit.hit(f"pv-idv:{subject_ref}", limit=limit, window=HOUR)
+    return VelocityResult(result.allowed, int(result.count), result.retry_after)
+
+
+def identity_velocity_alert(*, subject_ref: str, count: int, app_key: str, actor: Actor) -> AbuseAlert | None:
+    """Raise the alert once per identity per hour (the cache add decides, atomically)."""
+    if not cache.add(f"pv-idv-alert:{subject_ref}", 1, timeout=HOUR):
+        return None
+    alert = AbuseAlert.objects.create(kind=AlertKind.IDENTITY_VELOCITY, app_key=app_key, subject_ref=subject_ref,
+                                      window_seconds=HOUR, count=count)
+    audit_record(action=Action.PARTNER_ABUSE_ALERT, outcome=Outcome.DENIED, actor=actor,
+                 subject=Subject("identity", subject_ref),
+                 details={"alert_id": alert.pk, "kind": alert.kind, "window_seconds": HOUR, "count": count,
+                          "app": app_key})
+    log.warning("abuse.identity_velocity", alert_id=alert.pk, app=app_key, count=count)
+    return alert
+
+
+def _throttle_key(app_key: str) -> str:
+    return f"pv-app-throttle:{app_key}"
+
+
+def app_throttled_for(app_key: str) -> int:
+    """Seconds the app stays throttled for enumeration (0: not throttled)."""
+    until = cache.get(_throttle_key(app_key))
+    if until is None:
+        return 0
+    return max(1, int(float(until) - time.time()))
+
+
+def app_answer_track(*, app_key: str, inconsistent: bool) -> AbuseAlert | None:
+    """Track the app's inconsistent-answer ratio; past the threshold throttle it and raise an alert."""
+    conf = partners()
+    window = conf.inconsistent_window_seconds
+    total = ratelimit.hit(f"pv-ratio-all:{app_key}", limit=_NO_LIMIT, window=window).count
+    if inconsistent:
+        bad = ratelimit.hit(f"pv-ratio-bad:{app_key}", limit=_NO_LIMIT, window=window).count
+    else:
+        bad = ratelimit.peek(f"pv-ratio-bad:{app_key}", limit=_NO_LIMIT, window=window).count
+    if total < conf.inconsistent_min_sample or bad / total <= conf.inconsistent_ratio:
+        return None
+    cooldown = conf.inconsistent_cooldown_seconds
+    if not cache.add(_throttle_key(app_key), time.time() + cooldown, timeout=cooldown):
+        return None  # already throttled: one alert per cool-down
+    ratio = round(bad / total, 4)
+    alert = AbuseAlert.objects.create(kind=AlertKind.INCONSISTENT_RATIO, app_key=app_key, window_seconds=window,
+                                      count=int(total), ratio=ratio)
+    audit_record(action=Action.PARTNER_ABUSE_ALERT, outcome=Outcome.DENIED, actor=Actor.system("partners.abuse"),
+                 subject=Subject("partners.partnerapp", app_key),
+                 details={"alert_id": alert.pk, "kind": alert.kind, "window_seconds": window, "count": int(total),
+                          "inconsistent": int(bad), "ratio": ratio, "cooldown_seconds": cooldown})
+    # A fresh window after the cool-down: the app is judged on what it does next.
+    ratelimit.reset(f"pv-ratio-all:{app_key}", window=window)
+    ratelimit.reset(f"pv-ratio-bad:{app_key}", window=window)
+    log.warning("abuse.inconsistent_ratio", alert_id=alert.pk, app=app_key, ratio=ratio, calls=int(total))
+    return alert
