@@ -430,3 +430,14 @@ def test_today_is_the_generators_reference_date():
     from tongban.core import clock
 
     assert clock.today_local() == AS_OF
+
+
+def test_outcome_copies_and_serialises(registry):
+    import copy
+    import pickle
+
+    outcome = verify(claim_for(registry.person()), level=L1)
+    assert pickle.loads(pickle.dumps(outcome)) == outcome
+    assert copy.deepcopy(outcome) == outcome
+    assert dataclasses.asdict(outcome)["fields"] == {"id_number": C, "name": C, "card_validity": N}
+    json.dumps(outcome.public())

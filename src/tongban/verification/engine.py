@@ -11,7 +11,6 @@ import datetime
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
 from tongban.core import clock
@@ -46,6 +45,19 @@ _PERMIT_STATUS_REASONS = {PermitStatus.VOID: ReasonCode.PERMIT_VOID, PermitStatu
 
 _C, _I, _U, _N = (FieldVerdict.CONSISTENT, FieldVerdict.INCONSISTENT, FieldVerdict.SOURCE_UNAVAILABLE,
                   FieldVerdict.NOT_CHECKED)
+
+
+class Verdicts(dict[str, FieldVerdict]):
+    """The per-field verdicts: a read-only dict (still copies, pickles and works with dataclasses.asdict)."""
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("verdicts are read-only")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle rebuild it whole, not item by item
+        return (Verdicts, (dict(self),))
+
+    __setitem__ = __delitem__ = _read_only  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = __ior__ = _read_only  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +119,7 @@ class _Run:
             requested=self.requested,
             reached=reached,
             passed=passed,
-            fields=MappingProxyType(self.fields),
+            fields=Verdicts(self.fields),
             reason=None if reason is None else reason.public,
             sources_consulted=tuple(self.consulted),
             audit_reason=reason,
