@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "tongban.jobs",
     "tongban.registry",
     "tongban.verification",
+    "tongban.notifications",
     "tongban.partners",
     "tongban.portal",
     "tongban.backoffice",
@@ -92,6 +93,11 @@ TEMPLATES = [
 DATABASES: dict[str, dict[str, object]] = {"default": envmod.database_from_url(ENV.database_url)}
 for _alias, _url in ENV.source_urls.items():
     DATABASES[_alias] = envmod.database_from_url(_url)
+    if DATABASES[_alias]["ENGINE"] == "django.db.backends.postgresql":
+        # A source that hangs must become "source unavailable", not a stuck worker (the generator's bulk
+        # load lifts this for its own session).
+        _opts: dict = DATABASES[_alias]["OPTIONS"]  # type: ignore[assignment]
+        _opts.setdefault("options", f"-c statement_timeout={ENV.source_timeout_ms}")
 DATABASE_ROUTERS = ["tongban.registry.routers.SourceRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -183,3 +189,7 @@ TONGBAN_KEYRING_TTL = _KEYS.keyring_ttl
 
 # The partner verification API (tongban.partners, docs/partner-api.md): windows and abuse limits.
 TONGBAN_PARTNERS = envmod.load_partners()
+
+# The SMS gateway (tongban.notifications.sms; the simulator outside production: `tongban sim sms`).
+_SMS = envmod.load_sms(ENV.environment)
+TONGBAN_SMS_GATEWAY = {"BACKEND": _SMS.backend, "URL": _SMS.url, "TOKEN": _SMS.token, "TIMEOUT": _SMS.timeout}

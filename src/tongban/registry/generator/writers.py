@@ -54,6 +54,8 @@ def load_postgres(
     step = advance or (lambda _rows: None)
     with transaction.atomic(using=alias), connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit = off")
+        # Source connections carry a short statement timeout for the hot path; a bulk load is not that.
+        cursor.execute("SET LOCAL statement_timeout = 0")
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
         if photos:
             _write_photos(cursor, photos)
