@@ -133,6 +133,7 @@ class Env:
     inprocess_worker: bool
     secure_cookies: bool
     hsts_seconds: int
+    source_timeout_ms: int
     time_zone: str = "Asia/Shanghai"
     missing: list[str] = field(default_factory=list)
 
@@ -162,6 +163,7 @@ def load() -> Env:
         inprocess_worker=_bool("TONGBAN_INPROCESS_WORKER", not production),
         secure_cookies=_bool("TONGBAN_SECURE_COOKIES", production),
         hsts_seconds=_int("TONGBAN_HSTS_SECONDS", 31536000 if production else 0),
+        source_timeout_ms=_int("TONGBAN_SOURCE_TIMEOUT_MS", 2000),
     )
 
 
