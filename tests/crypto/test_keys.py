@@ -445,3 +445,30 @@ def test_keys_command_rotates_with_progress_for_a_key_admin_only(rotation_settin
     # Key material never appears in the output.
     secret = keys.keyring().secret("field_encryption", 2)
     assert secret.hex() not in out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_master_key_change_rewraps_every_data_key() -> None:
+    from tongban.crypto.errors import DecryptionError as FieldDecryptionError
+
+    person = make_person()
+    old = keys.master_key_provider()
+    new = keys.LocalMasterKey(bytes(range(100, 132)))
+    keys.set_master_key_provider(new)
+    keys.keyring().clear()
+    try:
+        with pytest.raises(FieldDecryptionError):  # the new master key cannot unwrap the old wraps
+            _ = Person.objects.get(pk=person.pk).name
+        assert services.master_key_rewrap(old=old, operator="keyadmin") == DataKey.objects.count()
+        assert set(DataKey.objects.values_list("master_key_id", flat=True)) == {new.key_id}
+        keys.keyring().clear()
+        assert Person.objects.get(pk=person.pk).name == NAME
+        assert services.master_key_rewrap(old=old, operator="keyadmin") == 0  # idempotent
+        with pytest.raises(TongbanError):
+            services.master_key_rewrap(old=new, operator="keyadmin")
+        from tongban.audit.models import AuditEntry
+
+        assert AuditEntry.objects.filter(action="key.rotate", subject_id="master").count() == 2
+    finally:
+        keys.set_master_key_provider(None)
+        keys.keyring().clear()

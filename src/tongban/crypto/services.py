@@ -211,6 +211,38 @@ def key_rotate(*, purpose: str, operator: str, reencrypt: bool = True) -> Rotate
 
 
 @transaction.atomic
+def master_key_rewrap(*, old: keys.MasterKeyProvider, operator: str) -> int:
+    """Re-wrap every data key from the `old` master key to the configured one; returns rows changed.
+
+    One transaction: either every key moves or none. Rows already under the configured master key
+    are skipped, so running it twice is harmless. Restart every process afterwards (a process
+    still holding the old master key cannot unwrap a version it had not cached yet).
+    """
+    new = keys.master_key_provider()
+    if new.key_id == old.key_id:
+        raise TongbanError("conflict", message_zh="新旧主密钥相同。", message_en="The old and new master keys are the same.")
+    changed = 0
+    for row in DataKey.objects.select_for_update().order_by("id"):
+        if row.master_key_id == new.key_id:
+            continue
+        try:
+            secret = old.unwrap(row.purpose, row.version, bytes(row.wrapped))
+        except DecryptionError:
+            raise TongbanError("conflict", message_zh=f"旧主密钥无法解封 {row.purpose} v{row.version}。",
+                               message_en=f"The old master key does not unwrap {row.purpose} v{row.version}.") from None
+        row.wrapped = new.wrap(row.purpose, row.version, secret)
+        row.master_key_id = new.key_id
+        row.save(update_fields=["wrapped", "master_key_id"])
+        changed += 1
+    keys.keyring().clear()  # re-read the new wraps (the audit chain may need the audit-signing key)
+    _audit("key.rotate", operator=operator, subject_id="master",
+           details={"master_key": True, "from": old.key_id, "to": new.key_id, "data_keys": changed})
+    transaction.on_commit(keys.keyring().clear)
+    log.info("keys.master_key_rewrapped", old=old.key_id, new=new.key_id, data_keys=changed, operator=operator)
+    return changed
+
+
+@transaction.atomic
 def rotation_resume(*, rotation_id: int, operator: str) -> KeyRotation:
     """Send a failed rotation back to work from where it stopped (after fixing the cause)."""
     from tongban.jobs.services import job_enqueue

@@ -36,7 +36,7 @@ class Command(BaseCommand):
     help = "密钥管理：查看状态、初始化、轮换（须密钥管理员角色）。"
 
     def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{status,init,rotate,resume}")
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{status,init,rotate,resume,rewrap}")
 
         status = sub.add_parser("status", help="各用途的密钥版本、状态与轮换进度。")
         status.add_argument("--wait", action="store_true", help="有轮换在进行时显示进度条，直到完成。")
@@ -57,6 +57,12 @@ class Command(BaseCommand):
         resume = sub.add_parser("resume", help="让一次已失败的轮换从中断处继续。")
         resume.add_argument("rotation_id", type=int)
         resume.add_argument("--operator", required=True, help="操作人（密钥管理员账号）。")
+
+        rewrap = sub.add_parser("rewrap", help="更换主密钥：把全部数据密钥从旧主密钥改由当前配置的主密钥封装。")
+        source = rewrap.add_mutually_exclusive_group(required=True)
+        source.add_argument("--old-key-file", help="旧主密钥文件（权限 0600）。")
+        source.add_argument("--old-key-env", metavar="VARIABLE", help="存放旧主密钥（hex 或 base64）的环境变量名。")
+        rewrap.add_argument("--operator", required=True, help="操作人（密钥管理员账号）。")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -113,6 +119,23 @@ class Command(BaseCommand):
         operator = services.require_key_admin(username=options["operator"])
         rotation = services.rotation_resume(rotation_id=options["rotation_id"], operator=operator)
         self.stdout.write(f"轮换 #{rotation.id} 已重新排队。")
+
+    def _rewrap(self, options: dict[str, Any]) -> None:
+        import os
+
+        from tongban.crypto.keys import EnvMasterKey, FileMasterKey, MasterKeyProvider
+
+        operator = services.require_key_admin(username=options["operator"])
+        old: MasterKeyProvider
+        if options["old_key_file"]:
+            old = FileMasterKey(options["old_key_file"], create=False)
+        else:
+            value = os.environ.get(options["old_key_env"], "")
+            if not value:
+                raise CommandError(f"环境变量 {options['old_key_env']} 未设置。")
+            old = EnvMasterKey(value)
+        changed = services.master_key_rewrap(old=old, operator=operator)
+        self.stdout.write(f"已改由新主密钥封装 {changed} 个数据密钥；请重启全部进程。")
 
     # -- progress -------------------------------------------------------------------------------------
 
