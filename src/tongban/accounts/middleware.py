@@ -47,4 +47,8 @@ class IdleTimeoutMiddleware:
                 request.session[IDLE_LOGOUT_KEY] = True
             elif not isinstance(last, int | float) or now - last >= TOUCH_EVERY_SECONDS:
                 request.session[LAST_SEEN_KEY] = int(now)
+                if getattr(user, "kind", None) == "citizen":
+                    from tongban.accounts.sessions import session_touch as login_session_touch
+
+                    login_session_touch(request)
         return self.get_response(request)

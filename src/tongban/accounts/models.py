@@ -1,7 +1,7 @@
 """Accounts: one user table for citizens and staff; staff carry their roles and their scope.
 
-No personal data here: staff sign in with a username such as the police number (警号); citizens'
-identity fields arrive, field-encrypted, with the identity issue.
+No personal data on the user row: staff sign in with a username such as the police number (警号);
+a citizen's username is generated, and their phone and identity sit field-encrypted in CitizenProfile.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tongban.accounts.roles import CONFLICTS, ROLE_FIELDS, Department, StaffRole
+from tongban.crypto.fields import BlindIndexField, EncryptedDateField, EncryptedModel, EncryptedTextField
 
 
 class UserKind(models.TextChoices):
@@ -147,3 +148,152 @@ class PasswordHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}@{self.created_at:%Y-%m-%d}"
+
+
+# -- citizens and enterprises (issue 4; docs/accounts.md) ------------------------------------------------
+
+
+class IdType(models.TextChoices):
+    RESIDENT_ID = "resident_id", "居民身份证"
+    HK_MACAO_PERMIT = "hk_macao_permit", "港澳居民来往内地通行证"
+
+
+class CitizenProfile(EncryptedModel):
+    """A citizen account's phone and verified identity, every personal field SM4-GCM encrypted.
+
+    One person, one account: `person_key_bidx` is unique — the citizen ID number, or for a Hong Kong or
+    Macao resident the first nine characters of the permit (the same person across renewed permits).
+    Closing an account clears every personal field (and with them the blind indexes).
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="citizen")
+    phone = EncryptedTextField("手机号码", max_length=20, mask="phone", null=True, blank=True)
+    phone_bidx = BlindIndexField(source="phone", normalizer="phone", unique=True)
+    id_type = models.CharField("证件类型", max_length=20, choices=IdType.choices, blank=True)
+    id_number = EncryptedTextField("证件号码", max_length=32, mask="id_number", null=True, blank=True)
+    person_key = EncryptedTextField("人员标识", max_length=32, mask="id_number", null=True, blank=True)
+    person_key_bidx = BlindIndexField(source="person_key", normalizer="id_number", unique=True)
+    name = EncryptedTextField("姓名", max_length=100, mask="name", null=True, blank=True)
+    level = models.PositiveSmallIntegerField("认证等级", default=0)
+    verified_at = models.DateTimeField("认证时间", null=True, blank=True)
+    card_valid_from = EncryptedDateField("证件有效期起", null=True, blank=True)
+    card_valid_to = EncryptedDateField("证件有效期止", null=True, blank=True)
+    card_long_term = models.BooleanField("长期有效", default=False)
+    created_at = models.DateTimeField("注册时间", default=timezone.now)
+    closed_at = models.DateTimeField("注销时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "群众账号资料"
+        verbose_name_plural = "群众账号资料"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
+
+
+class OtpPurpose(models.TextChoices):
+    REGISTER = "register", "注册"
+    LOGIN = "login", "登录"
+    CHANGE_PHONE = "change_phone", "更换手机号"
+    RECOVER = "recover", "找回密码"
+
+
+class OneTimeCode(EncryptedModel):
+    """A six-digit code sent by SMS: only its HMAC-SM3 is kept; bound to a phone and a purpose."""
+
+    purpose = models.CharField("用途", max_length=16, choices=OtpPurpose.choices)
+    phone = EncryptedTextField("手机号码", max_length=20, mask="phone")
+    phone_bidx = BlindIndexField(source="phone", normalizer="phone")
+    code_mac = models.BinaryField("验证码摘要", max_length=40)
+    # The account the code is for, when known at sending (login, recover, change of phone).
+    user = models.ForeignKey(User, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField("发送时间", default=timezone.now)
+    expires_at = models.DateTimeField("过期时间")
+    attempts = models.PositiveSmallIntegerField("已尝试次数", default=0)
+    consumed_at = models.DateTimeField("使用时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "短信验证码"
+        verbose_name_plural = "短信验证码"
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["purpose", "created_at"], name="accounts_otp_purpose_created")]
+
+
+class LoginSession(EncryptedModel):
+    """One signed-in session, so the citizen can see where they are signed in and end any of them.
+
+    The session key is a credential: it is kept encrypted (to delete the session from the store on
+    revoke) and found by its SHA-256.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_sessions")
+    key_hash = models.CharField("会话摘要", max_length=64, unique=True)
+    session_key = EncryptedTextField("会话标识", max_length=64)
+    created_at = models.DateTimeField("登录时间", default=timezone.now)
+    last_seen_at = models.DateTimeField("最近活动", default=timezone.now)
+    user_agent = models.CharField("设备", max_length=64, blank=True)
+    ip_masked = models.CharField("来源地址", max_length=64, blank=True)
+    method = models.CharField("登录方式", max_length=16, blank=True)
+
+    class Meta:
+        verbose_name = "登录会话"
+        verbose_name_plural = "登录会话"
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["user", "-last_seen_at"], name="accounts_session_user_seen")]
+
+
+class EnterpriseStatus(models.TextChoices):
+    ACTIVE = "active", "正常"
+    CLOSED = "closed", "已注销"
+
+
+class Enterprise(models.Model):
+    """An enterprise account, registered by its legal representative (a citizen verified to L2).
+
+    The unified social credit code and the enterprise's name are public registration data, not
+    personal data: they are stored as they are.
+    """
+
+    uscc = models.CharField("统一社会信用代码", max_length=18, unique=True)
+    name = models.CharField("企业名称", max_length=100)
+    legal_representative = models.ForeignKey(User, on_delete=models.PROTECT, related_name="enterprises_represented")
+    status = models.CharField("状态", max_length=16, choices=EnterpriseStatus.choices,
+                              default=EnterpriseStatus.ACTIVE)
+    declared_at = models.DateTimeField("法定代表人声明时间", default=timezone.now)
+    created_at = models.DateTimeField("登记时间", default=timezone.now)
+
+    class Meta:
+        verbose_name = "企业账号"
+        verbose_name_plural = "企业账号"
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.uscc}）"
+
+
+class EnterpriseAgent(models.Model):
+    """A citizen (verified to L1 at least) authorised to act for an enterprise, until revoked or expired."""
+
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="agents")
+    agent = models.ForeignKey(User, on_delete=models.PROTECT, related_name="agencies")
+    authorised_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    scope = models.CharField("授权范围", max_length=200, blank=True)
+    valid_until = models.DateField("授权截止日期", null=True, blank=True)
+    created_at = models.DateTimeField("授权时间", default=timezone.now)
+    revoked_at = models.DateTimeField("撤销时间", null=True, blank=True)
+    revoked_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = "企业经办人"
+        verbose_name_plural = "企业经办人"
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["enterprise", "agent"], condition=Q(revoked_at__isnull=True),
+                                    name="accounts_agent_one_active_per_enterprise"),
+        ]
+
+    def __str__(self) -> str:
+        return f"经办人 #{self.pk}"
+
+    def is_active(self, today: dt.date | None = None) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.valid_until is None or self.valid_until >= (today or timezone.localdate())

@@ -1,4 +1,4 @@
-"""Every completed login starts the idle clock and is recorded; logouts too."""
+"""Every completed login starts the idle clock and is recorded (a citizen's also in their session list); logouts too."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ from tongban.accounts.middleware import session_touch
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if request is not None and hasattr(request, "session"):
         session_touch(request)
+        from tongban.accounts.sessions import session_record
+
+        session_record(request, user)  # citizens: the row behind "active sessions"
     record_security_event(SecurityEvent.LOGIN_SUCCEEDED, user=user, request=request,
                           details={"kind": getattr(user, "kind", None)})
 
@@ -23,3 +26,7 @@ def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None:
         record_security_event(SecurityEvent.LOGOUT, user=user, request=request)
+    if request is not None:
+        from tongban.accounts.sessions import session_forget
+
+        session_forget(request)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -41,9 +40,3 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return error_response(request, "internal_error")
     return render(request, "portal/error.html", {"title": "系统繁忙", "message": "系统暂时无法处理您的请求，请稍后再试。"},
                   status=500)
-
-
-@login_required(login_url="portal:login")
-@require_GET
-def me(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/me.html")

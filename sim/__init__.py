@@ -1,0 +1,15 @@
+"""Simulators of the platform's external counterparts (DESIGN.md §2), each a small HTTP server.
+
+Each speaks HTTP as the real counterpart would, keeps its own store, and is started by `tongban
+demo` (as a subprocess) and by the tests (in a thread). The platform reaches them only through its
+client interfaces, configured by URL, so nothing in it knows it is talking to a simulator.
+
+    tongban sim sms --port 8025           # the SMS gateway (sim.sms_gateway)
+"""
+
+from __future__ import annotations
+
+# `tongban sim <name>` -> the module whose `main(argv)` serves that simulator.
+SIMULATORS: dict[str, str] = {
+    "sms": "sim.sms_gateway",
+}

@@ -1,0 +1,136 @@
+"""The list of a citizen's signed-in sessions, and ending them (works with the db and cache session engines).
+
+A row per login (LoginSession): when, from where (masked address), on what (a short device summary),
+last seen. Revoking deletes the session from Django's session store — whichever engine holds it — so
+the next request from that browser is signed out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from importlib import import_module
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from tongban.accounts.auditing import account_subject, audit_account_event
+from tongban.accounts.models import LoginSession, User
+from tongban.core.errors import TongbanError
+from tongban.core.security import client_ip
+
+
+def key_hash(session_key: str) -> str:
+    return hashlib.sha256(session_key.encode()).hexdigest()
+
+
+def mask_ip(value: str) -> str:
+    """`203.0.113.57` -> `203.0.*.*`; IPv6 keeps its first two groups."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return ""
+    if address.version == 4:
+        a, b, _, _ = str(address).split(".")
+        return f"{a}.{b}.*.*"
+    groups = address.exploded.split(":")
+    return f"{groups[0]}:{groups[1]}:*"
+
+
+def user_agent_summary(value: str) -> str:
+    """A coarse device label (browser · system): enough to recognise one's own devices, no fingerprint."""
+    ua = value or ""
+    browser = next((name for token, name in (("Edg/", "Edge"), ("MicroMessenger", "微信"), ("Firefox/", "Firefox"),
+                                             ("Chrome/", "Chrome"), ("Safari/", "Safari")) if token in ua), "浏览器")
+    system = next((name for token, name in (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
+                                            ("Windows", "Windows"), ("Mac OS X", "macOS"), ("Linux", "Linux"))
+                   if token in ua), "")
+    return f"{browser} · {system}" if system else browser
+
+
+def _store() -> Any:
+    return import_module(settings.SESSION_ENGINE).SessionStore
+
+
+def session_record(request: HttpRequest, user: Any) -> LoginSession | None:
+    """Called on login (tongban.accounts.signals): one row for the new session of a citizen."""
+    session = getattr(request, "session", None)
+    if session is None or getattr(user, "kind", None) != "citizen":
+        return None
+    if session.session_key is None:
+        session.save()
+    key = session.session_key
+    if not key:
+        return None
+    now = timezone.now()
+    row = LoginSession(user=user, key_hash=key_hash(key), session_key=key, created_at=now, last_seen_at=now,
+                       user_agent=user_agent_summary(request.headers.get("User-Agent", ""))[:64],
+                       ip_masked=mask_ip(client_ip(request)),
+                       method=str(getattr(request, "tongban_login_method", "password"))[:16])
+    LoginSession.objects.filter(key_hash=row.key_hash).delete()
+    row.save()
+    return row
+
+
+def session_touch(request: HttpRequest) -> None:
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if key:
+        LoginSession.objects.filter(key_hash=key_hash(key)).update(last_seen_at=timezone.now())
+
+
+def session_forget(request: HttpRequest) -> None:
+    """On logout: the row goes with the session."""
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if key:
+        LoginSession.objects.filter(key_hash=key_hash(key)).delete()
+
+
+def sessions_of(user: Any) -> list[LoginSession]:
+    return list(LoginSession.objects.filter(user_id=user.pk).order_by("-last_seen_at", "-pk")[:50])
+
+
+def current_session_id(request: HttpRequest) -> int | None:
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if not key:
+        return None
+    return LoginSession.objects.filter(key_hash=key_hash(key)).values_list("pk", flat=True).first()
+
+
+def _end(row: LoginSession) -> None:
+    _store()().delete(row.session_key)
+    row.delete()
+
+
+@transaction.atomic
+def session_revoke(*, user: User, session_id: int, request: HttpRequest | None = None) -> None:
+    """End one of the user's own sessions (another user's session is simply not found)."""
+    row = LoginSession.objects.select_for_update().filter(pk=session_id, user_id=user.pk).first()
+    if row is None:
+        raise TongbanError("not_found")
+    _end(row)
+    audit_account_event("session_revoked", actor=user, subject=account_subject(user), request=request,
+                        details={"session": session_id, "device": row.user_agent,
+                                 "ip": row.ip_masked})
+
+
+@transaction.atomic
+def sessions_revoke_others(*, user: User, request: HttpRequest) -> int:
+    current = current_session_id(request)
+    rows = list(LoginSession.objects.select_for_update().filter(user_id=user.pk).exclude(pk=current or 0))
+    for row in rows:
+        _end(row)
+    if rows:
+        audit_account_event("session_revoked", actor=user, subject=account_subject(user), request=request,
+                            details={"sessions": len(rows), "scope": "others"})
+    return len(rows)
+
+
+def sessions_end_all(user: Any) -> int:
+    """Every session of the account (password recovered, account closed)."""
+    rows = list(LoginSession.objects.filter(user_id=user.pk))
+    for row in rows:
+        _end(row)
+    return len(rows)

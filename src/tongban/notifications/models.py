@@ -1,0 +1,30 @@
+"""Outgoing text messages, encrypted: the outbox job carries only the row's id (invariant 1)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from tongban.crypto.fields import EncryptedModel, EncryptedTextField
+
+
+class SmsStatus(models.TextChoices):
+    QUEUED = "queued", "待发送"
+    SENT = "sent", "已发送"
+    FAILED = "failed", "发送失败"
+
+
+class SmsMessage(EncryptedModel):
+    phone = EncryptedTextField("手机号码", max_length=20, mask="phone")
+    # Cleared once the gateway has the message: a one-time code has no business staying here.
+    text = EncryptedTextField("短信内容", max_length=500, null=True, blank=True)
+    purpose = models.CharField("用途", max_length=32)
+    status = models.CharField("状态", max_length=16, choices=SmsStatus.choices, default=SmsStatus.QUEUED)
+    gateway_message_id = models.CharField("网关消息编号", max_length=100, blank=True, default="")
+    created_at = models.DateTimeField("创建时间", default=timezone.now)
+    sent_at = models.DateTimeField("发送时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "短信"
+        verbose_name_plural = "短信"
+        indexes = [models.Index(fields=["status", "created_at"], name="notif_sms_status_created")]
