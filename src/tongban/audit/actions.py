@@ -35,6 +35,7 @@ class Action(models.TextChoices):
     PERSONAL_DATA_EXPORT = "personal_data.export", "导出个人信息"
     VERIFICATION_REQUEST = "verification.request", "身份核验请求"
     # Partner verification API (tongban.partners)
+    PARTNER_AUTH_FAILURE = "partner.auth.failure", "接入应用签名验证失败"
     PARTNER_APP_CREATE = "partner.app.create", "登记接入应用"
     PARTNER_APP_CHANGE = "partner.app.change", "变更接入应用"
     PARTNER_ABUSE_ALERT = "partner.abuse.alert", "滥用告警"

@@ -30,9 +30,10 @@ NOT_PASSED = "not_passed"  # consistent but a status (deceased, lost card, expir
 SOURCE_UNAVAILABLE = "source_unavailable"
 THROTTLED = "throttled"  # refused by an abuse control before any source was asked
 INVALID = "invalid"  # refused as bad input (422) before any source was asked
-OUTCOMES = (PASSED, INCONSISTENT, NOT_PASSED, SOURCE_UNAVAILABLE, THROTTLED, INVALID)
+REFUSED = "refused"  # refused by the app's registration: suspended, purpose or level not allowed
+OUTCOMES = (PASSED, INCONSISTENT, NOT_PASSED, SOURCE_UNAVAILABLE, THROTTLED, INVALID, REFUSED)
 OUTCOME_LABELS = {PASSED: "通过", INCONSISTENT: "不一致", NOT_PASSED: "未通过（状态）",
-                  SOURCE_UNAVAILABLE: "数据源不可用", THROTTLED: "限流拦截", INVALID: "参数错误"}
+                  SOURCE_UNAVAILABLE: "数据源不可用", THROTTLED: "限流拦截", INVALID: "参数错误", REFUSED: "拒绝（未授权）"}
 
 _Key = tuple[dt.date, str, int | None, str, str]  # day, app_key, organisation id, level, outcome
 

@@ -156,6 +156,9 @@ class IdempotencyRecord(models.Model):
     request_hash = models.CharField(max_length=64)
     status = models.PositiveSmallIntegerField()
     body = models.BinaryField()
+    signature = models.CharField(max_length=128, blank=True, help_text="首次应答的平台签名（base64）")
+    key_id = models.CharField(max_length=32, blank=True)
+    nonce = models.CharField(max_length=64, blank=True, help_text="首次请求的随机数（首次签名所绑定的）")
     created_at = models.DateTimeField(default=clock.now, db_index=True)
 
     class Meta:

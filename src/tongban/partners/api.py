@@ -1,0 +1,419 @@
+"""The partner verification API, /partner/v1/: signed requests in, signed verdicts out (docs/partner-api.md).
+
+Plain Django views, not django-ninja: this is the platform's hottest path (bench/verify.py), so no
+session, CSRF, template or ORM-instance work happens on it. The app is read with one raw query and
+cached per process with its parsed key (selectors.partner_app); the nonce check, rate limits and
+quota are cache operations; the audit entry is one chain append; metering is an in-process counter.
+The OpenAPI description (/partner/v1/openapi.json) is generated from the pydantic models that
+validate the input (schemas.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.core.cache import cache
+from django.db import IntegrityError, connections, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.utils.encoding import escape_uri_path
+from django.views.decorators.csrf import csrf_exempt
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from tongban.audit.actions import Action, Outcome
+from tongban.audit.services import Actor, audit_record
+from tongban.core import clock, ratelimit
+from tongban.core.errors import TongbanError, error_body
+from tongban.core.logging import get_logger
+from tongban.core.middleware import request_language
+from tongban.crypto.sm3 import sm3
+from tongban.partners import metering, signing
+from tongban.partners.conf import partners
+from tongban.partners.schemas import (
+    LONG_TERM,
+    MAX_BATCH,
+    BatchEnvelope,
+    Person,
+    VerificationRequest,
+)
+from tongban.partners.selectors import PartnerAppInfo, partner_app
+from tongban.verification.engine import IdentityClaim, VerificationOutcome
+from tongban.verification.levels import AssuranceLevel
+from tongban.verification.services import level_code, new_verification_id, verification_perform
+
+log = get_logger("tongban.partners.api")
+
+M = TypeVar("M", bound=BaseModel)
+
+CHANNEL = "partner_api"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+IDEMPOTENCY_TTL = dt.timedelta(hours=24)
+LEVELS = {"l1": AssuranceLevel.L1, "l2": AssuranceLevel.L2}
+
+
+@dataclass
+class Call:
+    """An authenticated request: the app, its nonce, the raw body."""
+
+    app: PartnerAppInfo
+    nonce: str
+    body: bytes
+    idempotency_key: str | None = None
+    request_hash: str = ""
+    level: str = ""
+
+
+def _dumps(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _signed(nonce: str, status: int, body: bytes, headers: dict[str, str] | None = None) -> HttpResponse:
+    signature, key_id = signing.sign_response(nonce=nonce, status=status, body=body)
+    response = HttpResponse(body, status=status, content_type="application/json; charset=utf-8")
+    response[signing.HEADER_RESPONSE_SIGNATURE] = signature
+    response[signing.HEADER_KEY_ID] = key_id
+    response[signing.HEADER_NONCE] = nonce
+    response["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _error(request: HttpRequest, nonce: str, exc: TongbanError) -> HttpResponse:
+    body = _dumps(error_body(exc.code, language=request_language(request),
+                             request_id=getattr(request, "request_id", None),
+                             message=exc.message(request_language(request)), details=exc.details))
+    return _signed(nonce, exc.http_status(), body, exc.headers)
+
+
+# -- authentication -----------------------------------------------------------------------------------
+
+
+def _auth_failure(request: HttpRequest, app_id: str, reason: str, exc: TongbanError) -> TongbanError:
+    log.warning("partner.auth_failed", app=app_id[:40], reason=reason)
+    audit_record(action=Action.PARTNER_AUTH_FAILURE, outcome=Outcome.DENIED,
+                 actor=Actor.partner_app(app_id[:40]) if app_id else Actor.anonymous(), request=request,
+                 details={"reason": reason, "error": exc.code})
+    return exc
+
+
+def authenticate(request: HttpRequest) -> Call:
+    """Check the four signature headers, the window, the signature and the nonce; then status and rate."""
+    conf = partners()
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > conf.max_body_bytes:
+        raise TongbanError("payload_too_large")
+    headers = request.headers
+    app_id = headers.get(signing.HEADER_APP, "")
+    timestamp = headers.get(signing.HEADER_TIMESTAMP, "")
+    nonce = headers.get(signing.HEADER_NONCE, "")
+    signature = headers.get(signing.HEADER_SIGNATURE, "")
+    missing = [name for name, value in ((signing.HEADER_APP, app_id), (signing.HEADER_TIMESTAMP, timestamp),
+                                         (signing.HEADER_NONCE, nonce), (signing.HEADER_SIGNATURE, signature))
+               if not value]
+    if missing:
+        raise _auth_failure(request, app_id, "headers_missing", TongbanError(
+            "signature_invalid", details=[{"field": name, "type": "missing"} for name in missing]))
+    if not signing.NONCE_RE.match(nonce):
+        raise _auth_failure(request, app_id, "nonce_malformed", TongbanError(
+            "signature_invalid", details=[{"field": signing.HEADER_NONCE, "type": "invalid",
+                                           "message": "16-64 characters of A-Z a-z 0-9 _ -"}]))
+    if not signing.TIMESTAMP_RE.match(timestamp):
+        raise _auth_failure(request, app_id, "timestamp_malformed", TongbanError(
+            "signature_invalid", details=[{"field": signing.HEADER_TIMESTAMP, "type": "invalid",
+                                           "message": "unix time in whole seconds"}]))
+    now = int(time.time())
+    if abs(int(timestamp) - now) > conf.clock_skew_seconds:
+        raise _auth_failure(request, app_id, "timestamp_out_of_window", TongbanError(
+            "timestamp_out_of_window", details=[{"server_time": now, "allowed_skew": conf.clock_skew_seconds}]))
+    app = partner_app(app_id) if len(app_id) <= 32 else None
+    body = request.body
+    if len(body) > conf.max_body_bytes:
+        raise TongbanError("payload_too_large")
+    canonical = signing.canonical_request(method=request.method or "", path=escape_uri_path(request.path),
+                                          query=request.META.get("QUERY_STRING", ""), timestamp=timestamp,
+                                          nonce=nonce, body=body)
+    # An unknown app is answered exactly like a bad signature: app ids cannot be probed.
+    if app is None or app.public_key is None or not signing.verify_request(app.public_key, canonical, signature):
+        raise _auth_failure(request, app_id, "app_unknown" if app is None else "signature_invalid",
+                            TongbanError("signature_invalid"))
+    if not cache.add(f"pn:{app.app_id}:{nonce}", 1, timeout=conf.nonce_ttl_seconds):
+        raise _auth_failure(request, app_id, "nonce_replayed", TongbanError("nonce_replayed"))
+    request.audit_actor = Actor.partner_app(app.app_id)  # type: ignore[attr-defined]
+    call = Call(app=app, nonce=nonce, body=body)
+    if not app.active:
+        raise _refused(request, call, TongbanError("app_suspended"))
+    for limit, window in ((app.rate_per_second, 1), (app.rate_per_minute, 60)):
+        result = ratelimit.hit(f"pa-rate:{app.app_id}", limit=limit, window=window)
+        if not result.allowed:
+            # Logged and metered, not audited one by one: a flood must not turn into audit writes.
+            log.info("partner.rate_limited", app=app.app_id, window=window)
+            metering.record(app_key=app.app_id, organisation_id=app.organisation_id, level="-",
+                            outcome=metering.THROTTLED)
+            raise ratelimit.rate_limited_error(result)
+    key = headers.get(IDEMPOTENCY_HEADER)
+    if key is not None:
+        if not IDEMPOTENCY_RE.match(key):
+            raise _refused(request, call, TongbanError("idempotency_key_invalid"))
+        call.idempotency_key = key
+        call.request_hash = sm3(f"{request.method}\n{request.path}\n".encode() + body).hex()
+    return call
+
+
+def _refused(request: HttpRequest, call: Call, exc: TongbanError) -> TongbanError:
+    """An authenticated call refused before any verification: audited and metered, then raised."""
+    audit_record(action=Action.VERIFICATION_REQUEST, outcome=Outcome.DENIED, actor=Actor.partner_app(call.app.app_id),
+                 request=request, details={"channel": CHANNEL, "app": call.app.app_id, "error": exc.code,
+                                           "level_requested": call.level or None})
+    metering.record(app_key=call.app.app_id, organisation_id=call.app.organisation_id, level=call.level or "-",
+                    outcome=metering.INVALID if exc.http_status() == 422 else metering.THROTTLED
+                    if exc.http_status() == 429 else metering.REFUSED)
+    return exc
+
+
+# -- idempotency and quota ----------------------------------------------------------------------------
+
+
+def _idempotent_replay(call: Call) -> tuple[int, bytes] | None:
+    if call.idempotency_key is None:
+        return None
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT id, request_hash, status, body, created_at FROM partners_idempotencyrecord "
+                       "WHERE app_id = %s AND key = %s", [call.app.pk, call.idempotency_key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    record_id, request_hash, status, body, created_at = row
+    if isinstance(created_at, str):  # SQLite through a raw cursor
+        created_at = dt.datetime.fromisoformat(created_at)
+    if timezone.is_naive(created_at):
+        created_at = timezone.make_aware(created_at, dt.UTC)
+    if created_at < clock.now() - IDEMPOTENCY_TTL:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("DELETE FROM partners_idempotencyrecord WHERE id = %s", [record_id])
+        return None
+    if request_hash != call.request_hash:
+        raise TongbanError("idempotency_conflict")
+    return int(status), bytes(body)
+
+
+def _idempotent_store(call: Call, status: int, body: bytes, signature: str, key_id: str) -> None:
+    try:
+        with transaction.atomic(), connections["default"].cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO partners_idempotencyrecord (app_id, key, request_hash, status, body, signature, key_id, "
+                "nonce, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [call.app.pk, call.idempotency_key, call.request_hash, status, body, signature, key_id, call.nonce,
+                 clock.now()])
+    except IntegrityError:
+        pass  # two identical requests raced: the first stored answer stays the one replayed
+
+
+def _seconds_to_midnight() -> int:
+    now = clock.now().astimezone(clock.SHANGHAI)
+    midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), tzinfo=clock.SHANGHAI)
+    return max(1, int((midnight - now).total_seconds()))
+
+
+def _quota(request: HttpRequest, call: Call, cost: int) -> None:
+    key = f"pa-quota:{call.app.app_id}:{clock.today_local().isoformat()}"
+    cache.add(key, 0, timeout=2 * 86400)
+    try:
+        used = int(cache.incr(key, cost))
+    except ValueError:  # evicted in between
+        cache.add(key, 0, timeout=2 * 86400)
+        used = int(cache.incr(key, cost))
+    if used > call.app.daily_quota:
+        cache.decr(key, cost)  # a refused call does not use the quota
+        wait = _seconds_to_midnight()
+        raise _refused(request, call, TongbanError("quota_exceeded", headers={"Retry-After": str(wait)},
+                                                   details=[{"daily_quota": call.app.daily_quota,
+                                                             "retry_after": wait}]))
+
+
+# -- input ------------------------------------------------------------------------------------------------
+
+
+def _validation_details(exc: PydanticValidationError, prefix: str = "") -> list[dict[str, Any]]:
+    return [{"field": prefix + ".".join(str(p) for p in err.get("loc", ())), "type": err.get("type", "invalid"),
+             "message": str(err.get("msg", ""))} for err in exc.errors()]
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise TongbanError("invalid_json") from None
+
+
+def _parse(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        errors = exc.errors()
+        if any(e.get("loc", ())[:1] == ("purpose",) for e in errors) and \
+                (not isinstance(data, dict) or not str(data.get("purpose") or "").strip()):
+            raise TongbanError("purpose_required", details=[{"field": "purpose", "type": "missing"}]) from None
+        raise TongbanError("validation_error", details=_validation_details(exc)) from None
+
+
+def _check_allowed(request: HttpRequest, call: Call, level: str, purpose: str) -> None:
+    if purpose not in call.app.purposes:
+        raise _refused(request, call, TongbanError("purpose_not_allowed", details=[{"field": "purpose"}]))
+    if level not in call.app.allowed_levels:
+        raise _refused(request, call, TongbanError("level_not_allowed", details=[{"field": "level"}]))
+
+
+def _claim(person: Person) -> IdentityClaim:
+    long_term = person.valid_to == LONG_TERM
+    return IdentityClaim(id_type=person.id_type, id_number=person.id_number, name=person.name,
+                         card_valid_from=person.valid_from,
+                         card_valid_to=None if long_term else person.valid_to,  # type: ignore[arg-type]
+                         card_long_term=long_term)
+
+
+def _outcome(verification_id: str, outcome: VerificationOutcome) -> dict[str, Any]:
+    return {
+        "verification_id": verification_id,
+        "level_requested": level_code(outcome.requested),
+        "level_reached": "none" if outcome.reached is AssuranceLevel.NONE else level_code(outcome.reached),
+        "acr": outcome.acr,
+        "passed": outcome.passed,
+        "reason": None if outcome.reason is None else outcome.reason.value,
+        "fields": {name: verdict.value for name, verdict in outcome.fields.items()},
+    }
+
+
+def _perform(request: HttpRequest, call: Call, person: Person, level: str, purpose: str) -> dict[str, Any]:
+    verification_id = new_verification_id()
+    outcome = verification_perform(claim=_claim(person), level=LEVELS[level], purpose=purpose,
+                                   actor=Actor.partner_app(call.app.app_id), request=request, channel=CHANNEL,
+                                   app=call.app, verification_id=verification_id)
+    return _outcome(verification_id, outcome)
+
+
+# -- the endpoints ---------------------------------------------------------------------------------------
+
+
+def _single(request: HttpRequest, call: Call) -> dict[str, Any]:
+    data = _json(call.body)
+    if isinstance(data, dict) and data.get("level") in LEVELS:
+        call.level = str(data["level"])
+    try:
+        parsed = _parse(VerificationRequest, data)
+    except TongbanError as exc:
+        raise _refused(request, call, exc) from None
+    _check_allowed(request, call, parsed.level, parsed.purpose)
+    _quota(request, call, 1)
+    result = _perform(request, call, parsed, parsed.level, parsed.purpose)
+    return {**result, "nonce": call.nonce, "purpose": parsed.purpose}
+
+
+def _batch(request: HttpRequest, call: Call) -> dict[str, Any]:
+    data = _json(call.body)
+    if isinstance(data, dict) and data.get("level") in LEVELS:
+        call.level = str(data["level"])
+    items = data.get("items") if isinstance(data, dict) else None
+    if isinstance(items, list) and len(items) > MAX_BATCH:
+        raise _refused(request, call, TongbanError("batch_too_large", details=[
+            {"field": "items", "max": MAX_BATCH, "given": len(items)}]))
+    # The envelope first (level, purpose, a list of 1-100); each person is then checked on its own.
+    try:
+        parsed = _parse(BatchEnvelope, data)
+    except TongbanError as exc:
+        raise _refused(request, call, exc) from None
+    items = parsed.items
+    _check_allowed(request, call, parsed.level, parsed.purpose)
+    _quota(request, call, len(items))
+    results: list[dict[str, Any]] = []
+    for index, raw in enumerate(items):
+        try:
+            try:
+                person = Person.model_validate(raw)
+            except PydanticValidationError as exc:
+                error = TongbanError("validation_error", details=_validation_details(exc, f"items.{index}."))
+                audit_record(action=Action.VERIFICATION_REQUEST, outcome=Outcome.FAILURE,
+                             actor=Actor.partner_app(call.app.app_id), request=request,
+                             details={"channel": CHANNEL, "app": call.app.app_id, "error": error.code,
+                                      "batch_index": index, "level_requested": parsed.level})
+                metering.record(app_key=call.app.app_id, organisation_id=call.app.organisation_id,
+                                level=parsed.level, outcome=metering.INVALID)
+                raise error from None
+            outcome = _perform(request, call, person, parsed.level, parsed.purpose)
+            results.append({"index": index, "outcome": outcome, "error": None})
+        except TongbanError as exc:
+            language = request_language(request)
+            body = error_body(exc.code, language=language, request_id=None, message=exc.message(language),
+                              details=exc.details)["error"]
+            if exc.code in ("id_format", "id_region", "id_birth_date", "id_checksum", "residence_permit_format",
+                            "travel_permit_format", "name_invalid", "card_validity_invalid"):
+                for detail in body.get("details") or []:
+                    if isinstance(detail.get("field"), str):
+                        detail["field"] = f"items.{index}.{detail['field']}"
+            results.append({"index": index, "outcome": None, "error": body})
+    return {"nonce": call.nonce, "purpose": parsed.purpose, "level_requested": parsed.level, "count": len(results),
+            "results": results}
+
+
+def _handle(request: HttpRequest, handler: Callable[[HttpRequest, Call], dict[str, Any]]) -> HttpResponse:
+    header_nonce = request.headers.get(signing.HEADER_NONCE, "")
+    nonce = header_nonce if signing.NONCE_RE.match(header_nonce) else ""
+    try:
+        if request.method != "POST":
+            return _error(request, nonce, TongbanError("method_not_allowed", headers={"Allow": "POST"}))
+        call = authenticate(request)
+        replay = _idempotent_replay(call)
+        if replay is not None:
+            status, body = replay
+            return _signed(call.nonce, status, body, {"Idempotent-Replayed": "true"})
+        payload = handler(request, call)
+        body = _dumps(payload)
+        response = _signed(call.nonce, 200, body)
+        if call.idempotency_key is not None:
+            _idempotent_store(call, 200, body, response[signing.HEADER_RESPONSE_SIGNATURE],
+                              response[signing.HEADER_KEY_ID])
+        return response
+    except TongbanError as exc:
+        return _error(request, nonce, exc)
+    except Exception:
+        log.exception("partner.unhandled_error", path=request.path)
+        return _error(request, nonce, TongbanError("internal_error"))
+
+
+@csrf_exempt
+def verifications(request: HttpRequest) -> HttpResponse:
+    """POST /partner/v1/verifications: one person."""
+    return _handle(request, _single)
+
+
+@csrf_exempt
+def verifications_batch(request: HttpRequest) -> HttpResponse:
+    """POST /partner/v1/verifications/batch: up to 100 people, each answered on its own."""
+    return _handle(request, _batch)
+
+
+def published_keys(request: HttpRequest) -> HttpResponse:
+    """GET /partner/v1/keys: the platform's response-signing public keys (current first)."""
+    if request.method not in ("GET", "HEAD"):
+        return _error(request, "", TongbanError("method_not_allowed", headers={"Allow": "GET"}))
+    response = JsonResponse({"keys": signing.published_keys()}, json_dumps_params={"ensure_ascii": False})
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def openapi(request: HttpRequest) -> HttpResponse:
+    """GET /partner/v1/openapi.json."""
+    from tongban.partners.openapi import document
+
+    return JsonResponse(document(), json_dumps_params={"ensure_ascii": False})
