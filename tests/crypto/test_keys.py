@@ -472,3 +472,26 @@ def test_master_key_change_rewraps_every_data_key() -> None:
     finally:
         keys.set_master_key_provider(None)
         keys.keyring().clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_duplicate_made_during_a_blind_index_rotation_is_reported_not_blocking(rotation_settings,
+                                                                              fake_clock: FakeClock) -> None:
+    people = _people(20)
+    services.key_rotate(purpose="blind_index", operator="keyadmin")
+    # Under the new version the unique index does not see the old row's v1 index: the same ID
+    # number gets in. (Services look up with blind_lookup first, which searches both versions.)
+    assert Person.objects.blind_filter(id_number=people[3].id_number).count() == 1
+    twin = make_person(id_number=people[3].id_number)
+    _run_worker_until_idle(fake_clock)
+    rotation = KeyRotation.objects.get()
+    assert rotation.state == RotationState.DONE
+    assert rotation.failed_rows >= 1 and f"crypto_testapp.Person:{people[3].pk}:duplicate" in rotation.last_error
+    assert Person.objects.get(pk=twin.pk).id_number == people[3].id_number
+    # Every other row moved; the clashing one kept its old indexes until an operator resolves the
+    # duplicate (saving the row then re-indexes it).
+    stale = [pk for pk, v in Person.objects.values_list("pk", "phone_bidx") if bytes(v)[:2] != b"\x00\x02"]
+    assert stale == [people[3].pk]
+    Person.objects.get(pk=twin.pk).delete()
+    Person.objects.get(pk=people[3].pk).save()
+    assert Person.objects.blind_filter(id_number=people[3].id_number).get().pk == people[3].pk

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import IntegrityError, connections, transaction
 
 from tongban.core import clock
 from tongban.core.errors import TongbanError
@@ -375,7 +375,20 @@ def _rewrite_batch(rotation: KeyRotation, model: Any) -> int:
         if changes:
             pending[pk] = changes
             rewritten += 1
-    _write_batch(model, manager, pending)
+    try:
+        with transaction.atomic():
+            _write_batch(model, manager, pending)
+    except IntegrityError:
+        # A unique blind index clashed: during a blind-index rotation a row under the new version
+        # can duplicate one still under the old (uniqueness holds per version). Write row by row;
+        # the clashing rows keep their old index and are reported, the walk goes on.
+        for pk, changes in pending.items():
+            try:
+                with transaction.atomic():
+                    _write_batch(model, manager, {pk: changes})
+            except IntegrityError:
+                failed.append(f"{model._meta.label}:{pk}:duplicate")
+                rewritten -= 1
     rotation.cursor_model = model._meta.label
     rotation.cursor_pk = str(batch[-1][0])
     if rotation.phase == RotationPhase.REWRITE:
@@ -385,7 +398,7 @@ def _rewrite_batch(rotation: KeyRotation, model: Any) -> int:
         rotation.failed_rows += len(failed)
         listed = [x for x in rotation.last_error.split() if x][:MAX_FAILED_LISTED]
         rotation.last_error = " ".join((listed + failed)[:MAX_FAILED_LISTED])
-        log.error("keys.rotation_rows_unreadable", rotation_id=rotation.id, rows=failed[:10], count=len(failed))
+        log.error("keys.rotation_rows_not_rewritten", rotation_id=rotation.id, rows=failed[:10], count=len(failed))
     return len(batch)
 
 
