@@ -1,0 +1,1 @@
+from tests.accounts.conftest import sms_sim  # noqa: F401  (the simulator fixture, shared)
