@@ -302,6 +302,21 @@ def test_serialisation_carries_ciphertext_not_plaintext() -> None:
     assert NAME not in text and ID_NUMBER not in text and "sealed:" in text
 
 
+def test_fixture_round_trip_restores_rows_from_ciphertext() -> None:
+    from django.core import serializers
+
+    person = make_person()
+    text = serializers.serialize("json", [Person.objects.get(pk=person.pk)])
+    assert NAME not in text and ID_NUMBER not in text and BIRTH.isoformat() not in text
+    Person.objects.filter(pk=person.pk).delete()
+    for obj in serializers.deserialize("json", text):
+        obj.save()
+    restored = Person.objects.get(pk=person.pk)
+    assert (restored.name, restored.id_number, restored.phone) == (NAME, ID_NUMBER, PHONE)
+    assert (restored.birth_date, restored.photo) == (BIRTH, PHOTO)
+    assert Person.objects.blind_filter(id_number=ID_NUMBER).get().pk == person.pk
+
+
 def test_values_queries_return_sealed_objects() -> None:
     person = make_person()
     value = Person.objects.values_list("name", flat=True).get(pk=person.pk)
