@@ -1,6 +1,7 @@
 from django.urls import path
 
 from tongban.backoffice import views
+from tongban.partners import views as partner_views
 
 app_name = "backoffice"
 urlpatterns = [
@@ -12,4 +13,7 @@ urlpatterns = [
     path("staff/", views.staff_list, name="staff_list"),
     path("staff/<str:username>/", views.staff_detail, name="staff_detail"),
     path("staff/<str:username>/unlock/", views.staff_unlock, name="staff_unlock"),
+    path("partners/stats/", partner_views.stats, name="partner_stats"),
+    path("partners/alerts/", partner_views.alerts, name="partner_alerts"),
+    path("partners/alerts/<int:pk>/ack/", partner_views.alert_ack, name="partner_alert_ack"),
 ]
