@@ -329,6 +329,8 @@ class EncryptedField(models.Field):  # type: ignore[type-arg]
         if pk is None:
             raise ValueError(f"{type(model_instance).__name__}.{self.name}: the primary key must be set before "
                              "saving encrypted fields (use EncryptedModel)")
+        if value is None:
+            return None
         same_row = _loaded_pk(model_instance) == pk
         current = keys.current_version(KeyPurpose.FIELD_ENCRYPTION)
         if isinstance(value, Sealed):
@@ -547,10 +549,11 @@ class BlindIndexField(models.BinaryField):
         data = model_instance.__dict__
         source_field = model_instance._meta.get_field(self.source)
         stored = data.get(self.attname)
-        current = keys.current_version(KeyPurpose.BLIND_INDEX)
         raw_source = data.get(source_field.attname)
         if raw_source is None and source_field.attname in data:
+            data[self.attname] = None
             return None
+        current = keys.current_version(KeyPurpose.BLIND_INDEX)
         if (isinstance(raw_source, Sealed) and isinstance(stored, bytes | memoryview) and stored
                 and int.from_bytes(bytes(stored)[:BIDX_VERSION_SIZE], "big") == current
                 and _loaded_pk(model_instance) == model_instance.pk):
