@@ -1,4 +1,4 @@
-"""A demo account signs in through the portal's login page in the browser."""
+"""A demo citizen signs in through the portal's login page with their phone number."""
 
 import pytest
 
@@ -9,16 +9,18 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 def test_demo_citizen_signs_in_and_out(page, live_server):
     demo_accounts_ensure()
-    citizen = next(a for a in DEMO_ACCOUNTS if a.username == "citizen")
+    citizen = next(a for a in DEMO_ACCOUNTS if a.account_name == "citizen")
+    assert citizen.username == "13800000001"
     page.goto(live_server.url + "/login/")
     page.fill("#id_username", citizen.username)
     page.fill("#id_password", "wrong-password")
     page.click("button[type=submit]")
-    assert "用户名或密码不正确" in page.locator("p.error").inner_text()
+    assert "手机号或密码不正确" in page.locator("p.error").inner_text()
     page.fill("#id_password", citizen.password)
     page.click("button[type=submit]")
     page.wait_for_url("**/me/")
     assert page.locator("#username").inner_text() == "citizen"
+    assert page.locator("#phone").inner_text() == "138****0001"
     page.click("text=退出登录")
     page.wait_for_url(live_server.url + "/")
     assert page.locator("a[href='/login/']").count() == 1
