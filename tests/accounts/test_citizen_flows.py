@@ -6,10 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
-from tests.accounts.conftest import code_for, deliver
 from django.utils import timezone
 
+from tests.accounts.conftest import code_for, deliver
 from tongban.accounts.models import CitizenProfile, LoginSession, OneTimeCode, User
 from tongban.audit.models import AuditEntry
 from tongban.crypto.fields import blind_lookup

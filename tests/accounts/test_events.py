@@ -76,9 +76,9 @@ def _entries():
 
 
 def test_security_event_joins_the_audit_chain_with_actor_and_subject():
+    from tests.accounts.factories import make_staff
     from tongban.accounts.roles import StaffRole
     from tongban.accounts.services import staff_roles_set
-    from tests.accounts.factories import make_staff
 
     security = make_staff("sec1", StaffRole.SECURITY_ADMIN)
     officer = make_officer("o2")
@@ -93,10 +93,10 @@ def test_security_event_joins_the_audit_chain_with_actor_and_subject():
 
 
 def test_refused_role_change_leaves_no_audit_entry():
+    from tests.accounts.factories import make_staff
     from tongban.accounts.roles import StaffRole
     from tongban.accounts.services import staff_roles_set
     from tongban.core.errors import TongbanError
-    from tests.accounts.factories import make_staff
 
     security = make_staff("sec2", StaffRole.SECURITY_ADMIN)
     officer = make_officer("o3")

@@ -2,7 +2,11 @@
 
 import pytest
 
-from tests.accounts.browser import read_code_on_simulator_page, register_in_browser, verify_mainland_in_browser
+from tests.accounts.browser import (
+    read_code_on_simulator_page,
+    register_in_browser,
+    verify_mainland_in_browser,
+)
 from tests.accounts.conftest import people, sms_sim  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth import login as django_login
 from django.contrib.auth import password_validation
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
@@ -97,7 +98,7 @@ def citizen_register(*, ticket_id: int | None, code: str, password: str, request
 
 def profile_of(user: Any) -> CitizenProfile:
     """The signed-in citizen's profile (not found for anyone else, and for closed accounts)."""
-    profile = CitizenProfile.objects.filter(user_id=getattr(user, "pk", None), closed_at__isnull=True).first()
+    profile = CitizenProfile.objects.filter(user_id=getattr(user, "pk", None) or 0, closed_at__isnull=True).first()
     if profile is None:
         raise TongbanError("not_found")
     return profile
@@ -282,7 +283,7 @@ def citizen_login_password(*, request: HttpRequest, identifier: str, password: s
         User().set_password(password)
     else:
         ok = user.check_password(password) and user.is_active
-    if not ok:
+    if not ok or user is None:
         locked = login_failure_record(username=key, ip=ip, user=user, request=request)
         raise login_refused_error(locked)
     _finish_login(request, user, key, "password")
@@ -412,7 +413,7 @@ def citizen_close(*, user: User, password: str, request: HttpRequest | None = No
         locked.save()
         now = timezone.now()
         EnterpriseAgent.objects.filter(agent=user, revoked_at__isnull=True).update(revoked_at=now, revoked_by=user)
-        User.objects.filter(pk=user.pk).update(is_active=False, password="!closed")
+        User.objects.filter(pk=user.pk).update(is_active=False, password=make_password(None))
         sessions_end_all(user)
         audit_account_event("account_closed", actor=user, subject=account_subject(user), request=request,
                             details={**masked_before, "old_level": old_level, "erased": True})

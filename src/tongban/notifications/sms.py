@@ -84,6 +84,6 @@ class HttpSmsGateway:
 
 def gateway() -> SmsGateway:
     """The configured gateway (built per call: settings may be overridden in tests)."""
-    conf = dict(settings.TONGBAN_SMS_GATEWAY)
-    backend = import_string(conf.pop("BACKEND"))
+    conf: dict[str, Any] = dict(settings.TONGBAN_SMS_GATEWAY)
+    backend = import_string(str(conf.pop("BACKEND")))
     return backend(**{key.lower(): value for key, value in conf.items()})  # type: ignore[no-any-return]

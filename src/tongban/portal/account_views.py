@@ -332,13 +332,13 @@ def change_password(request: HttpRequest) -> HttpResponse:
             password_change(user=request.user, old_password=form.cleaned_data["old_password"],  # type: ignore[arg-type]
                             new_password=form.cleaned_data["password"], request=request)
         except TongbanError as exc:
-            messages_ = [d.get("message") for d in exc.details or [] if isinstance(d, dict) and d.get("message")]
+            messages_ = [str(d["message"]) for d in exc.details or [] if isinstance(d, dict) and d.get("message")]
             form.add_error("password" if "当前密码" not in "".join(messages_) else "old_password",
                            "；".join(messages_) or exc.message("zh-hans"))
         else:
             from django.contrib.auth import update_session_auth_hash
 
-            update_session_auth_hash(request, request.user)
+            update_session_auth_hash(request, request.user)  # type: ignore[arg-type]
             messages.success(request, "密码已修改。")
             return redirect("portal:me")
     return _form_page(request, form, title="修改密码", submit="修改密码", links=[(reverse("portal:me"), "返回我的")])

@@ -32,7 +32,7 @@ def _password(label: str = "密码", *, new: bool = False, help_text: str = "") 
                            error_messages={"required": f"请填写{label}。", "max_length": "密码过长。"})
 
 
-PASSWORD_HELP = "至少 10 位，包含小写字母、大写字母、数字、符号中的至少 3 类。"
+PASSWORD_HELP = "至少 10 位，包含小写字母、大写字母、数字、符号中的至少 3 类。"  # noqa: S105  (help text)
 
 
 class PasswordLoginForm(forms.Form):
