@@ -13,11 +13,16 @@ def api_client(client):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
+    """Each test starts with an empty cache and a keyring that re-reads the key versions."""
     from django.core.cache import cache
 
+    from tongban.crypto.keys import keyring
+
     cache.clear()
+    keyring().clear()
     yield
     cache.clear()
+    keyring().clear()
 
 
 @pytest.fixture
