@@ -16,12 +16,13 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from _common import machine_line
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/tongban_auditbench"
@@ -166,18 +167,6 @@ def _recreate(db_url: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def _machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", default=DEFAULT_DB)
@@ -203,7 +192,7 @@ def main() -> None:
         sync = cursor.fetchone()[0]
     connection.close()
 
-    print(f"machine: {_machine()}")
+    print(f"machine: {machine_line()}")
     print(f"database: {pg_version}, synchronous_commit={sync}, local socket over TCP 127.0.0.1")
     print("each append = BEGIN; INSERT audit row (+ chain work); COMMIT — one per request transaction\n")
     print(f"{'design':<22}{'writers':>8}{'appends':>10}{'per s':>10}{'p50 ms':>9}{'p99 ms':>9}{'load avg':>10}")

@@ -12,14 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from _common import machine as common_machine  # noqa: E402
+from _common import rate  # noqa: E402
 
 GOALS = {"sm2_verify_per_s": 3_000, "sm4_gcm_encrypt_100B_per_s": 100_000}
 FIELD = 100  # bytes: a name + address + phone number field, roughly
@@ -31,49 +29,11 @@ def machine() -> dict[str, str]:
 
     from tongban.crypto import _libcrypto
 
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "cpu model", "hardware")):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = "unknown"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    except OSError:
-        pass
     return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "memory": memory,
-        "os": platform.platform(),
-        "python": platform.python_version(),
+        **common_machine(),
         "system libcrypto (SM2)": _libcrypto.version_text(),
         "cryptography bundled OpenSSL (SM3, SM4)": backend.openssl_version_text(),
     }
-
-
-def rate(fn: Callable[[], object], seconds: float, batch: int = 100) -> float:
-    """Operations per second: the median of three rounds of `seconds`/3 each."""
-    rounds = []
-    for _ in range(3):
-        n = 0
-        start = time.perf_counter()
-        deadline = start + seconds / 3
-        while True:
-            for _ in range(batch):
-                fn()
-            n += batch
-            now = time.perf_counter()
-            if now >= deadline:
-                break
-        rounds.append(n / (now - start))
-    return statistics.median(rounds)
 
 
 def main() -> int:

@@ -16,31 +16,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
-
-
-def rate(fn: Callable[[], object], seconds: float, batch: int = 200) -> float:
-    rounds = []
-    for _ in range(3):
-        n = 0
-        start = time.perf_counter()
-        deadline = start + seconds / 3
-        while True:
-            for _ in range(batch):
-                fn()
-            n += batch
-            now = time.perf_counter()
-            if now >= deadline:
-                break
-        rounds.append(n / (now - start))
-    return statistics.median(rounds)
+from _common import rate  # noqa: E402
 
 
 def main() -> int:
