@@ -5,11 +5,6 @@ demo` (as a subprocess) and by the tests (in a thread). The platform reaches the
 client interfaces, configured by URL, so nothing in it knows it is talking to a simulator.
 
     tongban sim sms --port 8025           # the SMS gateway (sim.sms_gateway)
+
+`tongban sim` knows them by name (tongban/notifications/management/commands/sim.py, SIMULATORS).
 """
-
-from __future__ import annotations
-
-# `tongban sim <name>` -> the module whose `main(argv)` serves that simulator.
-SIMULATORS: dict[str, str] = {
-    "sms": "sim.sms_gateway",
-}

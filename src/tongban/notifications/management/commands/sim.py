@@ -7,7 +7,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sim import SIMULATORS
+# `tongban sim <name>` -> the module (under sim/) whose `main(argv)` serves that simulator.
+SIMULATORS: dict[str, str] = {
+    "sms": "sim.sms_gateway",
+}
 
 
 class Command(BaseCommand):
