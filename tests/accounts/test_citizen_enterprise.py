@@ -46,6 +46,8 @@ def test_register_enterprise_authorise_agent_act_and_revoke(sms_sim, people):
     authorisation = EnterpriseAgent.objects.get(enterprise=enterprise, agent=agent)
     page = rep_client.get(f"/enterprise/{enterprise.pk}/").content.decode()
     assert "133****0002" in page and "证照办理" in page
+    assert AuditEntry.objects.filter(action="personal_data.read", subject_type="accounts.enterprise",
+                                     details__purpose="enterprise_agents").exists()
 
     page = agent_client.get("/enterprise/").content.decode()
     assert "杭州示例科技有限公司" in page and "我代理的企业" in page

@@ -143,6 +143,30 @@ def test_sessions_list_and_revoke(client, sms_sim):
     assert client.get("/me/").status_code == 200  # still signed in here
 
 
+def test_revoke_works_with_the_cache_session_engine(client, sms_sim, settings):
+    from django.test import Client
+
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    register(client, sms_sim)
+    other = Client()
+    assert other.post("/login/", {"username": PHONE, "password": PASSWORD}).status_code == 302
+    assert other.get("/me/").status_code == 200
+    assert client.post("/me/sessions/revoke-others/").status_code == 302
+    assert other.get("/me/").status_code == 302 and client.get("/me/").status_code == 200
+    assert LoginSession.objects.count() == 1
+
+
+def test_another_users_session_is_not_found(client, sms_sim):
+    from django.test import Client
+
+    register(client, sms_sim)
+    other = Client()
+    register(other, sms_sim, phone="13912345679")
+    theirs = LoginSession.objects.exclude(pk=LoginSession.objects.order_by("pk").first().pk).get()
+    assert client.post(f"/me/sessions/{theirs.pk}/revoke/").status_code == 404
+    assert other.get("/me/").status_code == 200
+
+
 def test_close_account_erases_personal_data(client, sms_sim, people):
     user = register(client, sms_sim)
     person = people.mainland[2]

@@ -114,8 +114,10 @@ def enterprise_for_representative(user: Any, enterprise_id: int) -> Enterprise:
     return enterprise
 
 
-def agents_of(enterprise: Enterprise) -> list[dict[str, Any]]:
-    """The enterprise's agents for its representative: masked names and phones only."""
+def agents_of(enterprise: Enterprise, *, user: Any = None, request: HttpRequest | None = None
+              ) -> list[dict[str, Any]]:
+    """The enterprise's agents for its representative: masked names and phones only. Decrypting them
+    is a read of the agents' personal data: audited (subject the enterprise, the accounts listed)."""
     rows = list(EnterpriseAgent.objects.filter(enterprise=enterprise).order_by("revoked_at", "-created_at"))
     profiles = {p.user_id: p for p in CitizenProfile.objects.filter(user_id__in=[r.agent_id for r in rows])}
     today = timezone.localdate()
@@ -127,6 +129,11 @@ def agents_of(enterprise: Enterprise) -> list[dict[str, Any]]:
             "revoked_at": row.revoked_at, "active": row.is_active(today),
             "name": row_name(profile), "phone": profile.masked("phone") if profile and profile.phone else "",
         })
+    if rows:
+        with transaction.atomic():
+            audit_account_event("personal_data_read", actor=user, subject=_subject(enterprise), request=request,
+                                details={"fields": ["name", "phone"], "purpose": "enterprise_agents",
+                                         "accounts": sorted({str(r.agent_id) for r in rows}), "masked": True})
     return result
 
 

@@ -75,7 +75,7 @@ def detail(request: HttpRequest, enterprise_id: int) -> HttpResponse:
                 return redirect("portal:enterprise_detail", enterprise_id=enterprise.pk)
         status = 422
     return render(request, "portal/enterprise/detail.html", {
-        "enterprise": enterprise, "agents": enterprises.agents_of(enterprise), "form": form}, status=status)
+        "enterprise": enterprise, "agents": enterprises.agents_of(enterprise, user=request.user, request=request), "form": form}, status=status)
 
 
 @citizen_required
