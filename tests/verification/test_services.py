@@ -120,9 +120,8 @@ def test_identity_velocity_throttles_across_channels_and_alerts_once(registry, s
 
 
 def test_the_reference_does_not_look_like_personal_data():
-    from tongban.core.masking import scrub
-
     from tests.verification.conftest import resident_number
+    from tongban.core.masking import scrub
 
     for i in range(300):
         number = resident_number(f"11010519900101{i:03d}")

@@ -403,6 +403,7 @@ def verifications_batch(request: HttpRequest) -> HttpResponse:
     return _handle(request, _batch)
 
 
+@csrf_exempt  # so that any other method gets 405, not the CSRF failure page
 def published_keys(request: HttpRequest) -> HttpResponse:
     """GET /partner/v1/keys: the platform's response-signing public keys (current first)."""
     if request.method not in ("GET", "HEAD"):
@@ -412,8 +413,11 @@ def published_keys(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@csrf_exempt
 def openapi(request: HttpRequest) -> HttpResponse:
     """GET /partner/v1/openapi.json."""
+    if request.method not in ("GET", "HEAD"):
+        return _error(request, "", TongbanError("method_not_allowed", headers={"Allow": "GET"}))
     from tongban.partners.openapi import document
 
     return JsonResponse(document(), json_dumps_params={"ensure_ascii": False})
