@@ -41,3 +41,13 @@ def admin_client(client, admin_user):
 
     login_verified(client, admin_user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _discard_pending_metering():
+    """Partner metering buffers counts per process and flushes at exit; a test's counts end with the test
+    (its database is gone by the time the process exits)."""
+    yield
+    from tongban.partners import metering
+
+    metering.discard()

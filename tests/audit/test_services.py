@@ -64,6 +64,12 @@ def test_subject_id_must_not_be_an_id_number():
         audit_record(action=Action.PERSONAL_DATA_READ, actor=SYSTEM, subject=Subject("person", "110105199001011234"))
 
 
+def test_integer_primary_keys_are_ids_even_when_they_look_like_id_numbers():
+    """tongban row ids are 18-19 digits; passed as ints they are never refused as personal data."""
+    entry = audit_record(action=Action.PERSONAL_DATA_READ, actor=SYSTEM, subject=Subject("person", 110105199001011234))
+    assert entry.subject_id == "110105199001011234"
+
+
 def test_actor_is_required_without_a_request():
     with pytest.raises(ValueError):
         audit_record(action=Action.CONFIG_CHANGE)

@@ -77,3 +77,9 @@ def test_personal_data_in_a_path_is_masked_in_the_request_line(client, captured)
     err = captured.text()
     assert "110105199001011234" not in err
     assert "110***********1234" in err
+
+
+def test_row_ids_stay_readable_but_every_dated_number_is_masked():
+    assert scrub("job 383742278693317058 done") == "job 383742278693317058 done"
+    assert "110105199001011234" not in scrub("x 110105199001011234 y")
+    assert "44030619991231002X" not in scrub("44030619991231002X")

@@ -81,6 +81,8 @@ def test_outbox_needs_a_key_and_a_registered_channel(tasks):
         ({"case": object()}, "plain JSON"),
         ({"id_number": "110105199001011234"}, "ID number"),
         ({"note": "call 13800138000"}, "phone"),
+        ({"people": [{"who": "H12345678"}]}, "permit"),
+        ({"110105199001011234": 1}, "ID number"),
         ({"x": float("nan")}, "plain JSON"),
     ],
 )

@@ -13,7 +13,7 @@ from sim.sms_gateway import SmsSimulator, sign
 from tests.accounts.conftest import deliver
 from tongban.jobs.models import Job, JobStatus
 from tongban.notifications.models import SmsMessage, SmsStatus
-from tongban.notifications.services import payload_id, payload_id_parse, sms_queue
+from tongban.notifications.services import payload_id_parse, sms_queue
 from tongban.notifications.sms import HttpSmsGateway, SmsRejected, SmsUnavailable, gateway
 
 PHONE = "13800000011"
@@ -64,12 +64,16 @@ def test_simulator_json_and_page(sms_sim):
     assert "短信网关模拟器" in page and PHONE in page and "&lt;b&gt;" in page and 'name="viewport"' in page
 
 
-def test_payload_ids_never_look_like_id_numbers():
-    from tongban.core.masking import scrub
+@pytest.mark.django_db
+def test_eighteen_digit_row_ids_travel_as_integers():
+    """tongban ids are 18-19 digits: as integers they are ids, never taken for ID numbers."""
+    from tongban.jobs.services import outbox_send
 
-    for pk in (383742278693317058, 1, 10 ** 17 + 13800138000):
-        text = json.dumps({"message_id": payload_id(pk)})
-        assert scrub(text) == text and payload_id_parse(payload_id(pk)) == pk
+    for pk in (383742278693317058, 110105199001011234):
+        job = outbox_send(channel="sms", payload={"message_id": pk}, idempotency_key=f"t:{pk}")
+        assert payload_id_parse(job.payload["message_id"]) == pk
+    with pytest.raises(ValueError):
+        payload_id_parse("383742278693317058")
 
 
 @pytest.mark.django_db

@@ -57,7 +57,7 @@ def _clean_text(value: str, *, field: str, limit: int, required: bool = True) ->
 
 
 def _subject(enterprise: Enterprise) -> Subject:
-    return Subject("accounts.enterprise", str(enterprise.pk))
+    return Subject("accounts.enterprise", enterprise.pk)
 
 
 def enterprise_register(*, user: User, uscc: str, name: str, representative_name: str, declared: bool,

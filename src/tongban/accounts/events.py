@@ -87,7 +87,7 @@ def _audit(event: SecurityEvent, *, user: Any, request: HttpRequest | None, outc
         audit_actor = Actor.user(request.user)
     else:
         audit_actor = Actor.anonymous()
-    subject = Subject("accounts.user", str(user.pk)) if getattr(user, "pk", None) is not None else None
+    subject = Subject("accounts.user", user.pk) if getattr(user, "pk", None) is not None else None
     audit_record(
         action=SECURITY_EVENT_ACTIONS[str(event)],
         outcome=Outcome(_OUTCOMES.get(outcome, "failure")),

@@ -30,6 +30,16 @@ class Action(models.TextChoices):
     ACCOUNT_PASSWORD_RESET = "account.password.reset", "重置密码"
     ACCOUNT_PASSWORD_EXPIRED = "account.password.expired", "密码过期"
     ACCOUNT_DISABLE = "account.disable", "停用账号"
+    ACCOUNT_REGISTER = "account.register", "注册账号"
+    ACCOUNT_IDENTITY_VERIFY = "account.identity.verify", "账号实名认证"
+    ACCOUNT_PHONE_CHANGE = "account.phone.change", "更换手机号"
+    ACCOUNT_CLOSE = "account.close", "注销账号"
+    AUTH_SESSION_REVOKE = "auth.session.revoke", "下线会话"
+    # Enterprises and their agents
+    ENTERPRISE_REGISTER = "enterprise.register", "登记企业"
+    ENTERPRISE_AGENT_AUTHORISE = "enterprise.agent.authorise", "授权代理人"
+    ENTERPRISE_AGENT_REVOKE = "enterprise.agent.revoke", "撤销代理人"
+    ENTERPRISE_ACT_AS = "enterprise.act_as", "以企业身份办事"
     # Personal data and identity verification
     PERSONAL_DATA_READ = "personal_data.read", "读取个人信息"
     PERSONAL_DATA_EXPORT = "personal_data.export", "导出个人信息"

@@ -68,14 +68,17 @@ class Actor:
 
 @dataclass(frozen=True)
 class Subject:
-    """What it was done to: a type and a non-personal id (a primary key, a blind-index reference)."""
+    """What it was done to: a type and a non-personal id (a primary key, a blind-index reference).
+
+    Pass a row's primary key as an int: tongban ids are 18-19 digits and, as strings, could be taken for
+    ID numbers by the personal-data check every string id goes through."""
 
     type: str
-    id: str = ""
+    id: str | int = ""
 
     @classmethod
     def of(cls, obj: Any) -> Subject:
-        return cls(obj._meta.label_lower, str(obj.pk))
+        return cls(obj._meta.label_lower, obj.pk if isinstance(obj.pk, int) else str(obj.pk))
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -112,7 +115,10 @@ def current_request_id(request: HttpRequest | None = None) -> str:
     return str(structlog.contextvars.get_contextvars().get("request_id", "") or "")
 
 
-def _check_subject_id(value: str) -> str:
+def _check_subject_id(value: str | int) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    value = str(value)
     if scrub(value) != value:
         raise ValueError("audit subject ids must not be personal data (an ID or phone number was passed)")
     return value

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 
-# A citizen ID number (18 characters, last may be X), a Mainland Travel Permit for Hong Kong and
-# Macao residents, a mainland mobile number. Bounded by non-digits so longer numbers are left alone.
-_ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
+# A citizen ID number (18 characters with a plausible birth date, last may be X), a Mainland Travel
+# Permit for Hong Kong and Macao residents, a mainland mobile number. Bounded by non-digits so longer
+# numbers are left alone. The birth-date shape keeps tongban's own 18-digit row ids readable in logs
+# while every real ID number (which always carries a date) is still masked.
+_ID_RE = re.compile(
+    r"(?<![0-9A-Za-z])(\d{6})((?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(\d{3}[0-9Xx])(?![0-9A-Za-z])"
+)
 _PERMIT_RE = re.compile(r"(?<![0-9A-Za-z])([HMhm])(\d{8})(\d{2})?(?![0-9A-Za-z])")
 _PHONE_RE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?(1[3-9]\d)(\d{4})(\d{4})(?![0-9])")
 

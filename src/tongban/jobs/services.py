@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -30,6 +31,18 @@ log = get_logger("tongban.jobs")
 MAX_PAYLOAD_BYTES = 64 * 1024
 
 
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
 def _check_payload(task: str, payload: dict[str, Any]) -> None:
     if not isinstance(payload, dict):
         raise ValueError(f"job {task}: payload must be a dict of ids and small values, not {type(payload).__name__}")
@@ -39,8 +52,9 @@ def _check_payload(task: str, payload: dict[str, Any]) -> None:
         raise ValueError(f"job {task}: payload must be plain JSON (pass ids, not objects): {exc}") from exc
     if len(text.encode()) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"job {task}: payload is larger than {MAX_PAYLOAD_BYTES} bytes; pass ids instead")
-    # Invariant 1: the job table is not encrypted, so it must not hold an ID or phone number.
-    if scrub(text) != text:
+    # Invariant 1: the job table is not encrypted, so it must not hold an ID or phone number. Strings
+    # (and keys) are what could carry one; integers are row ids, which are 18-19 digits long.
+    if any(scrub(value) != value for value in _strings(payload)):
         raise ValueError(
             f"job {task}: payload looks like it carries an ID number, permit or phone number; "
             "pass the record's id and let the handler load (and decrypt) it"
@@ -174,7 +188,7 @@ def _audit_operator_change(kind: str, job: Job, *, previous: str, actor: str | N
     else:
         who = Actor.system(actor)
     audit_record(action=Action.JOB_RETRY if kind == "retry" else Action.JOB_CANCEL, actor=who,
-                 subject=Subject("jobs.job", str(job.id)),
+                 subject=Subject("jobs.job", job.id),
                  details={"task": job.task, "previous_status": previous, "status": job.status})
 
 

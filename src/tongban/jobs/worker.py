@@ -367,5 +367,5 @@ def _audit_dead(job_id: int, task: str, attempts: int, error: str) -> None:
     from tongban.audit.services import Actor, Subject, audit_record
 
     audit_record(action=Action.JOB_DEAD, outcome=AuditOutcome.FAILURE, actor=Actor.system("jobs.worker"),
-                 subject=Subject("jobs.job", str(job_id)),
+                 subject=Subject("jobs.job", job_id),
                  details={"task": task, "attempts": attempts, "error": (error.splitlines() or [""])[0][:200]})
