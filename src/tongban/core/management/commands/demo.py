@@ -21,6 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--people", type=int, default=10000, help="参考数据源生成的人数（至少 10000）")
         parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument("--sms-port", type=int, default=8025, help="短信网关模拟器端口")
         parser.add_argument("--no-serve", action="store_true", help="只准备数据，不启动服务")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -42,6 +43,8 @@ class Command(BaseCommand):
         out(f"  系统配置      {base}/admin/")
         out(f"  接口文档      {base}/api/v1/docs")
         out(f"  就绪检查      {base}/readyz")
+        out(f"  合作方接口    {base}/partner/v1/openapi.json （文档：docs/partner-api.md）")
+        out(f"  短信模拟器    http://{options['host']}:{options['sms_port']}/ （注册、登录验证码在此查看）")
         out("")
         out("演示账号 / demo logins:")
         for account in accounts:
@@ -57,5 +60,17 @@ class Command(BaseCommand):
         except (CommandError, ValueError) as exc:
             out(f"  （无法列出样本：{exc}）")
         out("=" * 72)
-        if not options["no_serve"]:
+        if options["no_serve"]:
+            return
+        from sim.sms_gateway import start_sms_simulator
+
+        sms_db = settings.TONGBAN_VAR_DIR / "sim" / "sms.sqlite3"
+        sms_db.parent.mkdir(parents=True, exist_ok=True)
+        simulator = start_sms_simulator(options["sms_port"], host=options["host"], db_path=str(sms_db))
+        # The server's workers fork from this process, so they send to the simulator just started.
+        settings.TONGBAN_SMS_GATEWAY["URL"] = f"http://{options['host']}:{options['sms_port']}/v1/messages"
+        try:
             call_command("serve", host=options["host"], port=options["port"])
+        finally:
+            simulator.terminate()
+            simulator.wait(10)
