@@ -6,7 +6,7 @@ import time
 
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from tongban.accounts.models import StaffTOTPDevice
 
 from tongban.accounts.models import User, UserKind
 from tongban.accounts.roles import ROLE_FIELDS, StaffRole
@@ -25,7 +25,7 @@ def make_staff(username: str, *roles: StaffRole, department: str = "", region_co
     user.set_password(password)
     user.save()
     if totp:
-        TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        StaffTOTPDevice.objects.create(user=user, name="test", confirmed=True)
     return user
 
 
@@ -37,14 +37,14 @@ def make_citizen(username: str = "citizen1", password: str = "Citizen-2026-pw") 
     return User.objects.create_user(username, password, kind=UserKind.CITIZEN)
 
 
-def totp_code(device: TOTPDevice, steps_ahead: int = 0) -> str:
+def totp_code(device: StaffTOTPDevice, steps_ahead: int = 0) -> str:
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     totp.time = time.time() + steps_ahead * device.step
     return f"{totp.token():0{device.digits}d}"
 
 
-def device_of(user: User) -> TOTPDevice:
-    return TOTPDevice.objects.get(user=user, confirmed=True)
+def device_of(user: User) -> StaffTOTPDevice:
+    return StaffTOTPDevice.objects.get(user=user, confirmed=True)
 
 
 def login_verified(client, user: User) -> None:

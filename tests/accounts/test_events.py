@@ -55,14 +55,14 @@ def test_totp_code_refused_for_others_and_in_production():
 
 
 def test_demo_accounts_keep_their_device_across_runs():
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from tongban.accounts.models import StaffTOTPDevice
 
     from tongban.accounts.models import User
 
     demo_accounts_ensure()
-    key = TOTPDevice.objects.get(user__username="officer").key
+    key = StaffTOTPDevice.objects.get(user__username="officer").bin_key
     demo_accounts_ensure()
-    assert TOTPDevice.objects.get(user__username="officer").key == key
+    assert StaffTOTPDevice.objects.get(user__username="officer").bin_key == key
     officer = User.objects.get(username="officer")
     assert officer.department == "hukou" and officer.region_code == "330100"
     assert User.objects.get(username="citizen").kind == "citizen"

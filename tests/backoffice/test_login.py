@@ -7,7 +7,7 @@ import time
 
 import pytest
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from tongban.accounts.models import StaffTOTPDevice
 
 from tests.accounts.factories import (
     PASSWORD,
@@ -94,7 +94,7 @@ def test_totp_failures_count_toward_lockout(client):
     _password_step(client, "o1")
     device = device_of(officer)
     for _ in range(5):
-        TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0)  # skip django-otp's back-off
+        StaffTOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0)  # skip django-otp's back-off
         response = client.post("/backoffice/login/totp/", {"token": "000000"})
     assert "账号已暂时锁定" in response.content.decode()
     officer.refresh_from_db()
@@ -115,13 +115,13 @@ def test_first_login_enrols_a_device(client):
     uri = re.search(r'id="otpauth-uri">([^<]+)<', body).group(1)
     assert uri.startswith("otpauth://totp/") and "secret=" in uri
     assert client.get("/backoffice/login/totp/").content.decode().count(uri.split("secret=")[1][:16]) == 1  # stable
-    device = TOTPDevice.objects.get(user=officer)
+    device = StaffTOTPDevice.objects.get(user=officer)
     assert not device.confirmed
     assert client.post("/backoffice/login/totp/", {"token": "000000" if totp_code(device) != "000000" else "111111"}
                        ).status_code == 200
     device.refresh_from_db()
     assert not device.confirmed
-    TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0)
+    StaffTOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0)
     response = client.post("/backoffice/login/totp/", {"token": totp_code(device)})
     assert response["Location"] == "/backoffice/"
     device.refresh_from_db()
@@ -223,6 +223,7 @@ def test_security_admin_unlocks_in_admin(client):
 
 def test_totp_devices_have_no_admin_page(client):
     login_verified(client, make_staff("sec", StaffRole.SECURITY_ADMIN))
+    assert client.get("/admin/accounts/stafftotpdevice/").status_code == 404
     assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
 
 

@@ -23,9 +23,9 @@ def test_demo_officer_signs_in_with_totp(page, live_server):
     page.fill("#id_token", "000000" if totp_code(device) != "000000" else "111111")
     page.click("button[type=submit]")
     assert "动态口令不正确" in page.locator("p.error").inner_text()
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from tongban.accounts.models import StaffTOTPDevice
 
-    TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0)  # skip the back-off delay
+    StaffTOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0)  # skip the back-off delay
     page.fill("#id_token", totp_code(device))
     page.click("button[type=submit]")
     page.wait_for_url(live_server.url + "/backoffice/")
@@ -49,9 +49,9 @@ def test_new_staff_enrols_on_a_phone(phone_page, live_server):
     page.wait_for_url("**/backoffice/login/totp/")
     assert page.locator("#totp-qr svg").count() == 1
     assert page.locator("#totp-qr svg").bounding_box()["width"] <= 390
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from tongban.accounts.models import StaffTOTPDevice
 
-    device = TOTPDevice.objects.get(user=User.objects.get(username="p100"))
+    device = StaffTOTPDevice.objects.get(user=User.objects.get(username="p100"))
     page.fill("#id_token", totp_code(device))
     page.click("button[type=submit]")
     # The initial password is temporary: it is changed before anything else.

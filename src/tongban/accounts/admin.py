@@ -13,15 +13,11 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tongban.accounts import services
 from tongban.accounts.models import User
 from tongban.accounts.roles import ROLE_FIELDS, StaffRole
 from tongban.core.errors import TongbanError
-
-if admin.site.is_registered(TOTPDevice):
-    admin.site.unregister(TOTPDevice)
 
 
 class StaffForm(forms.ModelForm):

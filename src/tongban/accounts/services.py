@@ -12,7 +12,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from tongban.accounts.models import StaffTOTPDevice
 
 from tongban.accounts.events import SecurityEvent, record_security_event
 from tongban.accounts.lockout import login_counters_clear
@@ -155,19 +155,19 @@ def password_reset(*, actor: Any, user: User, new_password: str, request: HttpRe
     return user
 
 
-def totp_device_for_enrolment(user: User) -> TOTPDevice:
+def totp_device_for_enrolment(user: User) -> StaffTOTPDevice:
     """The user's unconfirmed device (made once, so a reload shows the same QR code)."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    device = StaffTOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
     if device is None:
-        device = TOTPDevice.objects.create(user=user, name="身份验证器", confirmed=False)
+        device = StaffTOTPDevice.objects.create(user=user, name="身份验证器", confirmed=False)
     return device
 
 
-def totp_device_confirmed(user: User) -> TOTPDevice | None:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+def totp_device_confirmed(user: User) -> StaffTOTPDevice | None:
+    return StaffTOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
 
 
-def totp_verify(*, user: User, device: TOTPDevice, token: str, request: HttpRequest | None = None) -> bool:
+def totp_verify(*, user: User, device: StaffTOTPDevice, token: str, request: HttpRequest | None = None) -> bool:
     """Check a code against the device, under a row lock. A code already used (or an older one) is refused:
     django-otp keeps the last accepted time step. A first good code confirms an enrolment."""
     token = (token or "").strip().replace(" ", "")
@@ -176,12 +176,12 @@ def totp_verify(*, user: User, device: TOTPDevice, token: str, request: HttpRequ
                               details={"reason": "malformed"})
         return False
     with transaction.atomic():
-        locked = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user)
+        locked = StaffTOTPDevice.objects.select_for_update().get(pk=device.pk, user=user)
         ok = bool(locked.verify_token(token))
         if ok and not locked.confirmed:
             locked.confirmed = True
             locked.save(update_fields=["confirmed"])
-            TOTPDevice.objects.filter(user=user).exclude(pk=locked.pk).delete()
+            StaffTOTPDevice.objects.filter(user=user).exclude(pk=locked.pk).delete()
             record_security_event(SecurityEvent.TOTP_ENROLLED, user=user, request=request)
     device.refresh_from_db()
     record_security_event(SecurityEvent.TOTP_VERIFIED if ok else SecurityEvent.TOTP_FAILED, user=user,
@@ -193,5 +193,5 @@ def totp_verify(*, user: User, device: TOTPDevice, token: str, request: HttpRequ
 def totp_reset(*, actor: Any, user: User, request: HttpRequest | None = None) -> None:
     """Remove the user's devices: at the next login they enrol a new one (a lost phone)."""
     _require_security_admin(actor)
-    TOTPDevice.objects.filter(user=user).delete()
+    StaffTOTPDevice.objects.filter(user=user).delete()
     record_security_event(SecurityEvent.TOTP_RESET, user=user, actor=actor or CLI, request=request)

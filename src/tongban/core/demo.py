@@ -65,7 +65,7 @@ def demo_accounts_ensure() -> tuple[DemoAccount, ...]:
 
 @transaction.atomic
 def _accounts_ensure() -> None:
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from tongban.accounts.models import StaffTOTPDevice
 
     from tongban.accounts.models import CitizenProfile
 
@@ -84,9 +84,9 @@ def _accounts_ensure() -> None:
         user.must_change_password = False
         user.set_password(account.password)  # also restarts the 90-day expiry of the demo staff
         user.save()
-        if kind == "staff" and not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-            TOTPDevice.objects.filter(user=user).delete()
-            TOTPDevice.objects.create(user=user, name="演示身份验证器", confirmed=True)
+        if kind == "staff" and not StaffTOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            StaffTOTPDevice.objects.filter(user=user).delete()
+            StaffTOTPDevice.objects.create(user=user, name="演示身份验证器", confirmed=True)
         if kind == "citizen":
             profile = CitizenProfile.objects.filter(user=user).first() or CitizenProfile(user=user)
             if profile.closed_at is not None:  # closed in an earlier demo session: start again
