@@ -11,6 +11,7 @@ urlpatterns = [
     path("partner/v1/", include("tongban.partners.urls")),
     path("admin/", admin.site.urls),
     path("backoffice/", include("tongban.backoffice.urls")),
+    path("", include("tongban.sso.urls")),
     path("", include("tongban.portal.urls")),
 ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -46,6 +47,8 @@ INSTALLED_APPS = [
     "tongban.verification",
     "tongban.notifications",
     "tongban.partners",
+    "oauth2_provider",
+    "tongban.sso",
     "tongban.portal",
     "tongban.backoffice",
 ]
@@ -192,3 +195,38 @@ TONGBAN_PARTNERS = envmod.load_partners()
 # The SMS gateway (tongban.notifications.sms; the simulator outside production: `tongban sim sms`).
 _SMS = envmod.load_sms(ENV.environment)
 TONGBAN_SMS_GATEWAY = {"BACKEND": _SMS.backend, "URL": _SMS.url, "TOKEN": _SMS.token, "TIMEOUT": _SMS.timeout}
+
+# The OpenID Connect provider (tongban.sso, docs/sso.md): django-oauth-toolkit with tongban's client model,
+# validator and signing keys. Set TONGBAN_SSO_ISSUER in production (else the request's host is used).
+TONGBAN_SSO_ISSUER = os.environ.get("TONGBAN_SSO_ISSUER", "").rstrip("/")
+OAUTH2_PROVIDER_APPLICATION_MODEL = "sso.Client"
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OAUTH2_VALIDATOR_CLASS": "tongban.sso.validators.TongbanValidator",
+    "APPLICATION_ADMIN_CLASS": "tongban.sso.admin.ClientAdmin",
+    "SCOPES": {"openid": "登录标识", "realname": "真实姓名", "idcard_masked": "证件号码（部分隐藏）",
+               "idcard": "完整证件号码", "phone": "手机号码", "api": "系统间接口调用"},
+    "DEFAULT_SCOPES": ["openid"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "ID_TOKEN_EXPIRE_SECONDS": 3600,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+}
+# "使用国家政务服务平台账号登录" (tongban.sso.federation): the national platform as an identity provider.
+TONGBAN_NATIONAL_IDP: dict[str, object] = {
+    "ISSUER": os.environ.get("TONGBAN_NATIONAL_IDP_ISSUER", ""),
+    "CLIENT_ID": os.environ.get("TONGBAN_NATIONAL_IDP_CLIENT_ID", ""),
+    "CLIENT_SECRET": os.environ.get("TONGBAN_NATIONAL_IDP_CLIENT_SECRET", ""),
+    "ALG": os.environ.get("TONGBAN_NATIONAL_IDP_ALG", "ES256"),
+}

@@ -1,0 +1,54 @@
+"""The client registry in the back office (Django admin, system administrators): organisation,
+redirect URIs, scopes, allowed levels, sector, signing algorithm, contacts. Secrets are stored hashed;
+the plaintext of a new secret is shown once, on the add form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from tongban.audit.actions import Action
+from tongban.audit.services import Actor, Subject, audit_record
+from tongban.sso.models import Client, SigningKey
+
+
+class ClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("name", "organisation", "client_id", "client_type", "algorithm", "allowed_levels", "is_active")
+    list_filter = ("client_type", "algorithm", "is_active")
+    search_fields = ("name", "organisation", "client_id")
+    readonly_fields = ("created", "updated")
+    fieldsets = (
+        ("应用", {"fields": ("name", "organisation", "contacts", "is_active")}),
+        ("接入", {"fields": ("client_id", "client_secret", "client_type", "token_endpoint_auth_method", "jwks",
+                           "authorization_grant_type", "allow_client_credentials")}),
+        ("回调与退出", {"fields": ("redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri")}),
+        ("身份信息", {"fields": ("allowed_scopes", "allowed_levels", "sector_identifier", "algorithm",
+                             "skip_authorization")}),
+        ("记录", {"fields": ("created", "updated")}),
+    )
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        audit_record(action=Action.CONFIG_CHANGE, actor=Actor.user(request.user), subject=Subject.of(obj),
+                     request=request, details={"event": "sso_client_changed" if change else "sso_client_created",
+                                               "client_id": obj.client_id,
+                                               "fields": sorted(form.changed_data) if form else []})
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("kid", "alg", "state", "created_at", "publish_until")
+    list_filter = ("alg", "state")
+    fields = ("kid", "alg", "state", "public_jwk", "created_at", "retiring_at", "publish_until")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+__all__ = ["Client", "ClientAdmin"]

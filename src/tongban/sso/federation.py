@@ -1,0 +1,217 @@
+"""「使用国家政务服务平台账号登录」: the national government-service platform as an identity provider.
+
+Trust decision (docs/sso.md): the national platform verifies identities itself; its ID token's `acr`
+counts as our L1 or L2 (its own level, never more than L2), and the account records that the level
+came from federation. A person is linked to an existing account **only** by the verified identity —
+the blind index of the ID number — never by a phone number or an e-mail address; an assertion below
+L1 carries no verified identity and is refused. A person not yet known gets an account at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import time
+import urllib.request
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth import login as django_login
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from jwcrypto import jwk
+
+from tongban.core.errors import TongbanError
+from tongban.core.logging import get_logger
+from tongban.crypto.jose import JWSError, jws_verify
+from tongban.sso.models import FederatedIdentity
+
+log = get_logger("tongban.sso.federation")
+
+PROVIDER = "national"
+STATE_KEY = "tongban_national_login"
+TIMEOUT = 5.0
+_discovery_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+
+class FederationError(Exception):
+    pass
+
+
+def config() -> dict[str, Any] | None:
+    cfg = getattr(settings, "TONGBAN_NATIONAL_IDP", None) or {}
+    return cfg if cfg.get("ISSUER") and cfg.get("CLIENT_ID") else None
+
+
+def _get_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=TIMEOUT) as response:  # noqa: S310 (configured https URL)
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def _discovery(issuer: str) -> dict[str, Any]:
+    cached = _discovery_cache.get(issuer)
+    if cached and time.monotonic() - cached[0] < 300:
+        return cached[1]
+    doc = _get_json(f"{issuer.rstrip('/')}/.well-known/openid-configuration")
+    if doc.get("issuer") != issuer.rstrip("/"):
+        raise FederationError("the discovery document names another issuer")
+    _discovery_cache[issuer] = (time.monotonic(), doc)
+    return doc
+
+
+def _callback_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("sso:national_callback"))
+
+
+@never_cache
+@require_GET
+def start(request: HttpRequest) -> HttpResponse:
+    cfg = config()
+    if cfg is None:
+        return render(request, "sso/error.html", {"message": "国家政务服务平台登录暂未开通。"}, status=404)
+    try:
+        doc = _discovery(cfg["ISSUER"])
+    except (OSError, ValueError, FederationError):
+        return render(request, "sso/error.html", {"message": "暂时无法连接国家政务服务平台，请稍后再试或使用本平台账号登录。"},
+                      status=503)
+    verifier = secrets.token_urlsafe(48)
+    state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    next_url = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/me/"
+    request.session[STATE_KEY] = {"state": state, "nonce": nonce, "verifier": verifier, "next": next_url,
+                                  "at": int(time.time())}
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    params = {"response_type": "code", "client_id": cfg["CLIENT_ID"], "redirect_uri": _callback_url(request),
+              "scope": "openid realname idcard", "state": state, "nonce": nonce, "code_challenge": challenge,
+              "code_challenge_method": "S256"}
+    return HttpResponseRedirect(f"{doc['authorization_endpoint']}?{urlencode(params)}")
+
+
+def _exchange(cfg: dict[str, Any], doc: dict[str, Any], code: str, verifier: str, redirect_uri: str) -> str:
+    body = urlencode({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+                      "code_verifier": verifier}).encode()
+    basic = base64.b64encode(f"{cfg['CLIENT_ID']}:{cfg.get('CLIENT_SECRET', '')}".encode()).decode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {basic}"}
+    req = urllib.request.Request(doc["token_endpoint"], data=body, method="POST", headers=headers)  # noqa: S310
+    with urllib.request.urlopen(req, timeout=TIMEOUT) as response:  # noqa: S310
+        answer = json.loads(response.read())
+    token = answer.get("id_token")
+    if not isinstance(token, str):
+        raise FederationError("no ID token")
+    return token
+
+
+def verify_id_token(cfg: dict[str, Any], doc: dict[str, Any], token: str, nonce: str) -> dict[str, Any]:
+    keyset = jwk.JWKSet.from_json(json.dumps(_get_json(doc["jwks_uri"])))
+    claims = json.loads(jws_verify(token, keyset, [cfg.get("ALG", "ES256")]))
+    now = time.time()
+    if (claims.get("iss") != doc["issuer"] or claims.get("aud") not in (cfg["CLIENT_ID"], [cfg["CLIENT_ID"]])
+            or not isinstance(claims.get("exp"), int | float) or claims["exp"] < now - 30
+            or claims.get("nonce") != nonce or not claims.get("sub")):
+        raise FederationError("the ID token is not for us, expired or replayed")
+    return claims  # type: ignore[no-any-return]
+
+
+def asserted_level(cfg: dict[str, Any], acr: Any) -> int:
+    levels: dict[str, int] = cfg.get("LEVELS") or {"urn:cn:gov:zwfw:acr:l1": 1, "urn:cn:gov:zwfw:acr:l2": 2}
+    return min(int(levels.get(str(acr), 0)), 2)
+
+
+@never_cache
+@require_GET
+def callback(request: HttpRequest) -> HttpResponse:
+    cfg = config()
+    pending = request.session.pop(STATE_KEY, None)
+    if cfg is None or not isinstance(pending, dict) or request.GET.get("state") != pending.get("state") \
+            or time.time() - pending.get("at", 0) > 600:
+        return render(request, "sso/error.html", {"message": "登录已过期，请重新使用国家政务服务平台账号登录。"}, status=400)
+    if request.GET.get("error") or not request.GET.get("code"):
+        return render(request, "sso/error.html", {"message": "您在国家政务服务平台未完成登录。"}, status=400)
+    try:
+        doc = _discovery(cfg["ISSUER"])
+        token = _exchange(cfg, doc, request.GET["code"], pending["verifier"], _callback_url(request))
+        claims = verify_id_token(cfg, doc, token, pending["nonce"])
+    except (OSError, ValueError, JWSError, FederationError) as exc:
+        log.warning("sso.national_login_failed", error=type(exc).__name__, detail=str(exc)[:120])
+        return render(request, "sso/error.html", {"message": "国家政务服务平台登录未能完成，请重试。"}, status=502)
+    try:
+        user = federated_login(subject=str(claims["sub"]), level=asserted_level(cfg, claims.get("acr")),
+                               id_number=str(claims.get("id_number") or ""), name=str(claims.get("name") or ""),
+                               request=request)
+    except TongbanError as exc:
+        return render(request, "sso/error.html", {"message": exc.message("zh-hans")}, status=exc.http_status())
+    setattr(request, "tongban_login_method", PROVIDER)  # noqa: B010  (LoginSession.method → amr "fed")
+    django_login(request, user, backend="tongban.accounts.backends.TongbanBackend")
+    return HttpResponseRedirect(pending.get("next") or "/me/")
+
+
+def _refuse(message: str) -> TongbanError:
+    return TongbanError("federation_refused", message_zh=message, message_en="The national platform's assertion "
+                        "cannot be used to sign in here.", status=403)
+
+
+def federated_login(*, subject: str, level: int, id_number: str, name: str, request: HttpRequest | None = None
+                    ) -> Any:
+    """The account for a national-platform identity: the one already linked, else the one holding the
+    same verified ID number (by its blind index), else a new one — never matched by phone or e-mail."""
+    from tongban.accounts.auditing import account_subject, audit_account_event
+    from tongban.accounts.citizens import _generated_username
+    from tongban.accounts.models import CitizenProfile, IdType, User, UserKind
+    from tongban.core.identifiers import validate_resident_id
+    from tongban.crypto.fields import blind_lookup
+
+    link = FederatedIdentity.objects.filter(provider=PROVIDER, subject=subject).select_related("user").first()
+    if link is not None:
+        FederatedIdentity.objects.filter(pk=link.pk).update(last_login_at=timezone.now())
+        if not link.user.is_active:
+            raise _refuse("该账号已注销或停用。")
+        return link.user
+    if level < 1 or not id_number or not name:
+        raise _refuse("国家政务服务平台未提供已核验的身份，无法登录本平台。请先在国家政务服务平台完成实名认证。")
+    number = validate_resident_id(id_number).number
+    try:
+        with transaction.atomic():
+            profile = CitizenProfile.objects.select_for_update().filter(
+                **blind_lookup(CitizenProfile, "person_key", number), closed_at__isnull=True).first()
+            created = profile is None
+            if profile is None:
+                user = User(username=_generated_username(), kind=UserKind.CITIZEN)
+                user.set_unusable_password()
+                user.save()
+                profile = CitizenProfile(user=user, id_type=IdType.RESIDENT_ID, id_number=number, person_key=number,
+                                         name=" ".join(name.split()), level=level, verified_at=timezone.now())
+                profile.save()
+            else:
+                user = profile.user
+                if level > profile.level:
+                    old = profile.level
+                    profile.level = level
+                    profile.verified_at = timezone.now()
+                    profile.save()
+                    audit_account_event("identity_verified", actor=user, subject=account_subject(user), request=request,
+                                        details={"old_level": old, "new_level": level, "via": "national_platform",
+                                                 "federated": True})
+            FederatedIdentity.objects.create(provider=PROVIDER, subject=subject, user=user, level_asserted=level,
+                                             created_account=created, last_login_at=timezone.now())
+            audit_account_event("citizen_registered" if created else "identity_verified", actor=user,
+                                subject=account_subject(user), request=request,
+                                details={"via": "national_platform", "federated": True, "linked_by": "id_number_bidx",
+                                         "level": level, "created": created})
+    except IntegrityError:
+        link = FederatedIdentity.objects.filter(provider=PROVIDER, subject=subject).select_related("user").first()
+        if link is None:
+            raise
+        return link.user
+    if not user.is_active:
+        raise _refuse("该账号已注销或停用。")
+    return user

@@ -1,0 +1,57 @@
+"""The outbox channel "oidc_backchannel": a logout token (OpenID Connect Back-Channel Logout 1.0)
+POSTed to the relying party's backchannel_logout_uri, retried with back-off until it answers 200."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from tongban.core.logging import get_logger
+from tongban.jobs.registry import PermanentJobError, outbox_channel
+
+log = get_logger("tongban.sso")
+
+EVENT = "http://schemas.openid.net/event/backchannel-logout"
+TIMEOUT = 5.0
+
+
+def logout_token(part: Any) -> str:
+    from tongban.sso import claims, signing
+
+    client = part.client
+    now = int(time.time())
+    payload = {"iss": claims.issuer(), "aud": client.client_id, "iat": now, "exp": now + 120,
+               "jti": uuid.uuid4().hex, "events": {EVENT: {}},
+               "sub": claims.pairwise_sub(sector=client.sector, user_id=part.user_id), "sid": part.sid}
+    return signing.sign(payload, alg=client.algorithm, typ="logout+jwt")
+
+
+@outbox_channel("oidc_backchannel", max_attempts=8)
+def deliver_logout(payload: dict[str, Any], *, idempotency_key: str) -> None:
+    from tongban.sso.models import SessionParticipation
+
+    part = SessionParticipation.objects.select_related("client").filter(pk=int(payload.get("participation") or 0)).first()
+    if part is None or not part.client.backchannel_logout_uri:
+        raise PermanentJobError("nothing to notify")
+    body = urlencode({"logout_token": logout_token(part)}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Idempotency-Key": idempotency_key}
+    req = urllib.request.Request(part.client.backchannel_logout_uri, data=body, method="POST",  # noqa: S310
+                                 headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT) as response:  # noqa: S310 (registered https/http URI)
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        log.warning("sso.backchannel_unreachable", client=part.client.client_id, error=type(exc).__name__)
+        raise
+    if status in (200, 204):
+        log.info("sso.backchannel_delivered", client=part.client.client_id, participation=part.pk)
+        return
+    if 400 <= status < 500:
+        raise PermanentJobError(f"the relying party refused the logout token ({status})")
+    raise RuntimeError(f"the relying party answered {status}")

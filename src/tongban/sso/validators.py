@@ -1,0 +1,250 @@
+"""tongban's OAuth2Validator for django-oauth-toolkit: fast client authentication (HMAC-SM3 secrets,
+private_key_jwt), PKCE S256 for every code flow, pairwise subjects, acr/amr/sid in ID tokens signed
+with tongban's own keys, identity claims at userinfo only, authorization codes that revoke their
+tokens when replayed, and refresh tokens that die with the session they came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+from jwcrypto import jwk
+from jwcrypto.common import base64url_decode
+from oauth2_provider.models import AccessToken, RefreshToken
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
+
+from tongban.core.logging import get_logger
+from tongban.crypto.jose import JWSError, jws_verify
+from tongban.sso import claims as claims_mod
+from tongban.sso import signing
+from tongban.sso.models import Client, ClientAuthMethod, IdTokenAlg, SessionParticipation
+from tongban.sso.secrets import verify_secret
+
+log = get_logger("tongban.sso")
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_MAX_AGE = 300
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def participation_end(part: SessionParticipation, *, reason: str) -> None:
+    """Revoke everything a sign-in gave (access and refresh tokens) and mark it ended."""
+    with transaction.atomic():
+        if part.access_token_id:
+            AccessToken.objects.filter(pk=part.access_token_id).delete()
+        if part.refresh_family:
+            RefreshToken.revoke_family(part.refresh_family)
+        if part.ended_at is None:
+            SessionParticipation.objects.filter(pk=part.pk).update(ended_at=timezone.now())
+    log.info("sso.participation_ended", participation=part.pk, client=part.client_id, reason=reason)
+
+
+def _body(request: Any) -> dict[str, str]:
+    return dict(request.decoded_body or [])
+
+
+class TongbanValidator(OAuth2Validator):
+    # -- client authentication ---------------------------------------------------------------------
+
+    def _check_secret(self, provided_secret: str, stored_secret: str) -> bool:
+        return verify_secret(provided_secret, stored_secret)
+
+    def client_authentication_required(self, request: Any, *args: Any, **kwargs: Any) -> bool:
+        if _body(request).get("client_assertion"):
+            return True
+        return bool(super().client_authentication_required(request, *args, **kwargs))
+
+    def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
+        body = _body(request)
+        if body.get("client_assertion") or body.get("client_assertion_type"):
+            return self._authenticate_assertion(request, body)
+        if body.get("client_secret"):
+            return False  # client_secret_post is not offered: secrets travel only in the Basic header
+        if self._extract_basic_auth(request) and self._authenticate_basic_auth(request):
+            return bool(request.client.token_endpoint_auth_method == ClientAuthMethod.SECRET_BASIC)
+        return False
+
+    def authenticate_client_id(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> bool:
+        client = self._load_application(client_id, request)
+        return bool(client is not None and client.client_type == Client.CLIENT_PUBLIC
+                    and client.token_endpoint_auth_method == ClientAuthMethod.NONE)
+
+    def _authenticate_assertion(self, request: Any, body: dict[str, str]) -> bool:
+        """private_key_jwt (OIDC Core §9): a JWT signed by a key the client registered, for us, fresh,
+        used once."""
+        assertion = body.get("client_assertion") or ""
+        if body.get("client_assertion_type") != ASSERTION_TYPE or assertion.count(".") != 2:
+            return False
+        try:
+            unverified = json.loads(base64url_decode(assertion.split(".")[1]))
+        except ValueError:
+            return False
+        client_id = unverified.get("iss") if isinstance(unverified, dict) else None
+        if not isinstance(client_id, str) or (request.client_id and request.client_id != client_id):
+            return False
+        client = self._load_application(client_id, request)
+        if client is None or client.token_endpoint_auth_method != ClientAuthMethod.PRIVATE_KEY_JWT or not client.jwks:
+            return False
+        allowed = ["ES256", "RS256"] + (["SM2SM3"] if client.algorithm == IdTokenAlg.SM2SM3 else [])
+        try:
+            keyset = jwk.JWKSet.from_json(json.dumps(client.jwks))
+            payload = json.loads(jws_verify(assertion, keyset, allowed))
+        except (JWSError, ValueError, TypeError) as exc:
+            log.info("sso.client_assertion_refused", client=client_id, reason=str(exc)[:100])
+            return False
+        now = time.time()
+        issuer = claims_mod.issuer()
+        audiences = payload.get("aud")
+        audiences = [audiences] if isinstance(audiences, str) else (audiences or [])
+        exp, jti = payload.get("exp"), payload.get("jti")
+        if (payload.get("sub") != client_id or not isinstance(exp, int | float) or exp < now
+                or exp > now + ASSERTION_MAX_AGE or not isinstance(jti, str) or not jti
+                or not {issuer, f"{issuer}/o/token/"} & set(audiences)):
+            return False
+        if not cache.add(f"sso:assertion:{client_id}:{hashlib.sha256(jti.encode()).hexdigest()}", 1,
+                         timeout=int(exp - now) + 60):
+            return False  # replayed
+        request.client = client
+        request.client_id = client_id
+        return True
+
+    # -- what a client may ask -----------------------------------------------------------------------
+
+    def is_pkce_required(self, client_id: str, request: Any) -> bool:
+        return True  # every code flow, confidential clients too (RFC 9700 §2.1.1); S256 only (views)
+
+    def validate_scopes(self, client_id: str, scopes: list[str], client: Any, request: Any,
+                        *args: Any, **kwargs: Any) -> bool:
+        wanted = set(scopes.split() if isinstance(scopes, str) else scopes)
+        if not wanted <= (set(client.scope_set) & set(claims_mod.SCOPES)):
+            return False
+        if request.grant_type == "client_credentials":
+            return not (wanted & ({"openid"} | set(claims_mod.IDENTITY_SCOPES)))
+        return True
+
+    def get_default_scopes(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> list[str]:
+        client = request.client
+        if request.grant_type == "client_credentials":
+            return ["api"] if client is not None and "api" in client.scope_set else []
+        return ["openid"]
+
+    def validate_silent_login(self, request: Any) -> bool:
+        return True  # the authorize view answers prompt=none itself (login_required, consent_required)
+
+    def validate_silent_authorization(self, request: Any) -> bool:
+        return True
+
+    def validate_user_match(self, id_token_hint: Any, scopes: Any, claims: Any, request: Any) -> bool:
+        return True
+
+    # -- codes: one use; a replay revokes what the first use gave -------------------------------------
+
+    def validate_code(self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
+        ok = super().validate_code(client_id, code, client, request, *args, **kwargs)
+        part = SessionParticipation.objects.filter(code_hash=code_hash(code), client=client).first()
+        if not ok:
+            if part is not None and part.code_used_at is not None:
+                participation_end(part, reason="code_replayed")
+            return False
+        if part is None or part.ended_at is not None:
+            return False
+        request.sso_participation = part
+        return True
+
+    def invalidate_authorization_code(self, client_id: str, code: str, request: Any, *args: Any, **kwargs: Any) -> None:
+        super().invalidate_authorization_code(client_id, code, request, *args, **kwargs)
+        SessionParticipation.objects.filter(code_hash=code_hash(code)).update(code_used_at=timezone.now())
+
+    def _create_access_token(self, expires: Any, request: Any, token: Any, source_refresh_token: Any = None) -> Any:
+        access = super()._create_access_token(expires, request, token, source_refresh_token)
+        request.sso_access_token = access
+        return access
+
+    def _create_refresh_token(self, request: Any, refresh_token_code: Any, access_token: Any,
+                              previous_refresh_token: Any) -> Any:
+        refresh = super()._create_refresh_token(request, refresh_token_code, access_token, previous_refresh_token)
+        request.sso_refresh_token = refresh
+        return refresh
+
+    def _save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> None:
+        super()._save_bearer_token(token, request, *args, **kwargs)
+        part = getattr(request, "sso_participation", None)
+        if part is None:
+            return
+        access = getattr(request, "sso_access_token", None)
+        refresh = getattr(request, "sso_refresh_token", None)
+        updates: dict[str, Any] = {}
+        if access is not None:
+            updates["access_token_id"] = access.pk
+        if refresh is not None and part.refresh_family != refresh.token_family:
+            updates["refresh_family"] = refresh.token_family
+        if updates:
+            SessionParticipation.objects.filter(pk=part.pk).update(**updates)
+
+    # -- refresh: rotation and reuse detection are DOT's; a token outlives no logout ---------------------
+
+    def validate_refresh_token(self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
+        ok = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        if not ok:
+            return False
+        family = request.refresh_token_instance.token_family
+        part = SessionParticipation.objects.filter(refresh_family=family).first() if family else None
+        if part is not None and part.ended_at is not None:
+            return False
+        request.sso_participation = part
+        return True
+
+    # -- ID tokens -----------------------------------------------------------------------------------------
+
+    def _load_id_token(self, token: str) -> None:
+        return None  # ID tokens are not stored; they are verified against the JWKS by whoever holds one
+
+    def finalize_id_token(self, id_token: dict[str, Any], token: Any, token_handler: Any, request: Any) -> str:
+        client = request.client
+        part: SessionParticipation | None = getattr(request, "sso_participation", None)
+        now = int(time.time())
+        claims = dict(id_token)
+        claims.update({
+            "iss": claims_mod.issuer(),
+            "sub": claims_mod.pairwise_sub(sector=client.sector, user_id=request.user.pk),
+            "aud": client.client_id,
+            "iat": now,
+            "exp": now + int(oauth2_settings.ID_TOKEN_EXPIRE_SECONDS),
+            "jti": uuid.uuid4().hex,
+        })
+        if "nonce" not in claims and request.nonce:
+            claims["nonce"] = request.nonce
+        if part is not None:
+            claims["auth_time"] = int(part.auth_time.timestamp())
+            acr = claims_mod.acr_uri(part.level)
+            if acr:
+                claims["acr"] = acr
+            claims["amr"] = part.amr.split() or ["pwd"]
+            claims["sid"] = part.sid
+        return signing.sign(claims, alg=client.algorithm)
+
+    # -- userinfo ------------------------------------------------------------------------------------------
+
+    def get_userinfo_claims(self, request: Any) -> dict[str, Any]:
+        from tongban.sso.models import Consent
+
+        access = request.access_token
+        client = access.application
+        user = access.user
+        result: dict[str, Any] = {"sub": claims_mod.pairwise_sub(sector=client.sector, user_id=user.pk)}
+        consent = Consent.objects.filter(user=user, client=client, revoked_at__isnull=True).first()
+        granted = set(access.scope.split()) & (set(consent.scope_set) if consent else set())
+        result.update(claims_mod.identity_claims(user=user, client=client, scopes=granted,
+                                                 request=claims_mod.http_request.get()))
+        return result

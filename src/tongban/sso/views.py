@@ -1,0 +1,376 @@
+"""The provider's endpoints: discovery, JWKS, authorize (login → step-up → consent), token, userinfo,
+revocation, RP-initiated logout; and the citizen's list of authorisations at /me/authorizations/.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
+
+from tongban.sso import claims as claims_mod
+from tongban.sso import services, signing
+from tongban.sso.core import oauthlib_core
+from tongban.sso.models import Client, Consent
+from tongban.verification.levels import SUPPORTED_LEVELS, AssuranceLevel
+
+TXN_PREFIX = "tongban_sso_txn:"
+TXN_SECONDS = 1800
+
+
+def _bind(request: HttpRequest) -> None:
+    claims_mod.http_request.set(request)
+
+
+def _json(data: Any, *, status: int = 200, cache_seconds: int = 0) -> JsonResponse:
+    response = JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
+    if cache_seconds:
+        response["Cache-Control"] = f"public, max-age={cache_seconds}"
+    else:
+        response["Cache-Control"] = "no-store"
+    return response
+
+
+def _oauth_response(headers: dict[str, str], body: str, status: int) -> HttpResponse:
+    response = HttpResponse(body or "", status=status, content_type="application/json")
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+# -- discovery and keys ---------------------------------------------------------------------------------
+
+
+def discovery_document(request: HttpRequest) -> dict[str, Any]:
+    iss = claims_mod.issuer(request)
+    return {
+        "issuer": iss,
+        "authorization_endpoint": f"{iss}/o/authorize/",
+        "token_endpoint": f"{iss}/o/token/",
+        "userinfo_endpoint": f"{iss}/o/userinfo/",
+        "jwks_uri": f"{iss}/o/jwks/",
+        "end_session_endpoint": f"{iss}/o/logout/",
+        "revocation_endpoint": f"{iss}/o/revoke/",
+        "scopes_supported": list(claims_mod.SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["ES256", "RS256", "SM2SM3"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "SM2SM3"],
+        "code_challenge_methods_supported": ["S256"],
+        "acr_values_supported": [lvl.uri for lvl in sorted(SUPPORTED_LEVELS)],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
+                             "name", "id_type", "id_number", "id_number_masked", "phone_number",
+                             "phone_number_verified"],
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
+        "ui_locales_supported": ["zh-CN"],
+    }
+
+
+@require_GET
+def discovery(request: HttpRequest) -> JsonResponse:
+    return _json(discovery_document(request), cache_seconds=300)
+
+
+@require_GET
+def jwks(request: HttpRequest) -> JsonResponse:
+    return _json(signing.jwks(), cache_seconds=60)
+
+
+# -- authorize ---------------------------------------------------------------------------------------------
+
+
+def _error_page(request: HttpRequest, message: str, *, status: int = 400) -> HttpResponse:
+    return render(request, "sso/error.html", {"message": message}, status=status)
+
+
+def _redirect_error(redirect_uri: str, error: str, description: str, state: str | None) -> HttpResponse:
+    params = {"error": error, "error_description": description}
+    if state:
+        params["state"] = state
+    sep = "&" if "?" in redirect_uri else "?"
+    return HttpResponseRedirect(f"{redirect_uri}{sep}{urlencode(params)}")
+
+
+def _oauth_error(request: HttpRequest, error: OAuthToolkitError) -> HttpResponse:
+    err = error.oauthlib_error
+    if isinstance(error, FatalClientError) or not getattr(err, "redirect_uri", None):
+        description = getattr(err, "description", "") or getattr(err, "error", "")
+        return _error_page(request, f"应用发起的登录请求无效：{description}", status=400)
+    return HttpResponseRedirect(err.in_uri(err.redirect_uri))
+
+
+def _requested_level(acr_values: str) -> int | None:
+    """The lowest level among the acr values asked for (each an acceptable alternative); None if none
+    was asked; -1 if none of them is a level we know."""
+    values = acr_values.split()
+    if not values:
+        return None
+    levels = []
+    for value in values:
+        try:
+            levels.append(int(AssuranceLevel.from_uri(value)))
+        except ValueError:
+            continue
+    return min(levels) if levels else -1
+
+
+@never_cache
+@require_GET
+def authorize(request: HttpRequest) -> HttpResponse:
+    _bind(request)
+    try:
+        scopes, credentials = oauthlib_core().validate_authorization_request(request)
+    except OAuthToolkitError as error:
+        return _oauth_error(request, error)
+    redirect_uri = credentials["redirect_uri"]
+    state = credentials.get("state")
+    if credentials.get("response_type") != "code":
+        return _redirect_error(redirect_uri, "unsupported_response_type", "only response_type=code", state)
+    if credentials.get("code_challenge_method") != "S256" or not credentials.get("code_challenge"):
+        return _redirect_error(redirect_uri, "invalid_request", "PKCE with code_challenge_method=S256 is required",
+                               state)
+    client = Client.objects.get(client_id=credentials["client_id"])
+    level = _requested_level(request.GET.get("acr_values", ""))
+    if level is not None and (level < 1 or level not in client.levels):
+        return _redirect_error(redirect_uri, "invalid_request", "acr_values names no level this client may ask",
+                               state)
+    txn = secrets.token_urlsafe(16)
+    request.session[TXN_PREFIX + txn] = {
+        "client_id": client.client_id, "redirect_uri": redirect_uri, "state": state, "response_type": "code",
+        "code_challenge": credentials["code_challenge"], "code_challenge_method": "S256",
+        "nonce": credentials.get("nonce"), "scopes": list(scopes), "level": level or 0,
+        "prompt": sorted(credentials.get("prompt") or []), "at": int(time.time()),
+    }
+    return HttpResponseRedirect(f"{reverse('sso:authorize_continue')}?{urlencode({'txn': txn})}")
+
+
+def _txn(request: HttpRequest) -> tuple[str, dict[str, Any] | None]:
+    txn = (request.POST.get("txn") or request.GET.get("txn") or "")[:64]
+    data = request.session.get(TXN_PREFIX + txn) if txn else None
+    if not isinstance(data, dict) or time.time() - data.get("at", 0) > TXN_SECONDS:
+        return txn, None
+    return txn, data
+
+
+def _citizen(request: HttpRequest) -> Any:
+    user = request.user
+    return user if user.is_authenticated and getattr(user, "kind", None) == "citizen" and user.is_active else None
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def authorize_continue(request: HttpRequest) -> HttpResponse:
+    """After the request was validated: sign in, reach the level asked, consent, then the code."""
+    _bind(request)
+    txn, data = _txn(request)
+    if data is None:
+        return _error_page(request, "登录请求已过期或无效，请返回应用重新登录。")
+    client = Client.objects.filter(client_id=data["client_id"], is_active=True).first()
+    if client is None:
+        return _error_page(request, "该应用已停用。")
+    prompt = set(data["prompt"])
+    here = f"{reverse('sso:authorize_continue')}?{urlencode({'txn': txn})}"
+
+    def fail(error: str, description: str) -> HttpResponse:
+        request.session.pop(TXN_PREFIX + txn, None)
+        return _redirect_error(data["redirect_uri"], error, description, data.get("state"))
+
+    user = _citizen(request)
+    if user is None:
+        if "none" in prompt:
+            return fail("login_required", "the person is not signed in")
+        return HttpResponseRedirect(f"{reverse('portal:login')}?{urlencode({'next': here})}")
+
+    level = services.person_level(user)
+    wanted = int(data["level"])
+    if wanted > level:
+        if "none" in prompt or AssuranceLevel(wanted) not in SUPPORTED_LEVELS:
+            return fail("unmet_authentication_requirements",
+                        f"the person is verified to level {level}; level {wanted} cannot be reached here")
+        return HttpResponseRedirect(f"{reverse('sso:step_up')}?{urlencode({'txn': txn})}")
+
+    scopes = services.grantable_scopes(user=user, client=client, requested=data["scopes"])
+    consent = Consent.objects.filter(user=user, client=client, revoked_at__isnull=True).first()
+    covered = consent is not None and set(scopes) <= consent.scope_set and "consent" not in prompt
+    if not covered and not client.skip_authorization:
+        if "none" in prompt:
+            return fail("consent_required", "the person has not consented to this client")
+        if request.method != "POST":
+            items = claims_mod.consent_items(user=user, client=client, scopes=scopes, request=request)
+            return render(request, "sso/consent.html", {"client": client, "items": items, "txn": txn,
+                                                        "level_wanted": wanted})
+        if request.POST.get("decision") != "allow":
+            return fail("access_denied", "the person declined")
+        services.consent_grant(user=user, client=client, scopes=scopes, request=request)
+    request.session.pop(TXN_PREFIX + txn, None)
+    credentials = {key: data[key] for key in ("client_id", "redirect_uri", "response_type", "state",
+                                              "code_challenge", "code_challenge_method", "nonce") if data.get(key)}
+    try:
+        uri, _, _, _ = oauthlib_core().create_authorization_response(
+            request=request, scopes=scopes, credentials=credentials, allow=True)
+    except OAuthToolkitError as error:
+        return _oauth_error(request, error)
+    code = (parse_qs(urlsplit(uri).query).get("code") or [""])[0]
+    services.participation_record(request=request, user=user, client=client, code=code, level=level)
+    return HttpResponseRedirect(uri)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def step_up(request: HttpRequest) -> HttpResponse:
+    """The client asked for a higher level than the person has: verify now (the accounts service),
+    then carry on with the login. Giving up answers unmet_authentication_requirements."""
+    from tongban.accounts import citizens
+    from tongban.core.errors import TongbanError
+    from tongban.portal.forms import IdentityForm
+
+    txn, data = _txn(request)
+    if data is None:
+        return _error_page(request, "登录请求已过期或无效，请返回应用重新登录。")
+    here = f"{reverse('sso:step_up')}?{urlencode({'txn': txn})}"
+    back = f"{reverse('sso:authorize_continue')}?{urlencode({'txn': txn})}"
+    user = _citizen(request)
+    if user is None:
+        return HttpResponseRedirect(f"{reverse('portal:login')}?{urlencode({'next': here})}")
+    wanted = int(data["level"])
+    if request.method == "POST" and request.POST.get("decision") == "cancel":
+        request.session.pop(TXN_PREFIX + txn, None)
+        return _redirect_error(data["redirect_uri"], "unmet_authentication_requirements",
+                               "the person did not complete verification", data.get("state"))
+    if services.person_level(user) >= wanted:
+        return HttpResponseRedirect(back)
+    form = IdentityForm(request.POST if request.method == "POST" else None, initial={"level": wanted})
+    if wanted >= 2:
+        form.fields["level"].choices = [(2, "实证 L2")]  # type: ignore[attr-defined]
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            profile, outcome = citizens.citizen_verify_identity(
+                user=user, id_type=d["id_type"], id_number=d["id_number"], name=d["name"], level=d["level"],
+                card_valid_from=d.get("card_valid_from"), card_valid_to=d.get("card_valid_to"),
+                card_long_term=bool(d.get("card_long_term")), request=request)
+        except TongbanError as exc:
+            form.add_error(None, exc.message("zh-hans"))
+        else:
+            if profile.level >= wanted:
+                return HttpResponseRedirect(back)
+            form.add_error(None, f"认证未达到应用要求的等级：{citizens.reason_label(outcome) or '请核对后重试'}。")
+    client = Client.objects.filter(client_id=data["client_id"]).first()
+    return render(request, "sso/step_up.html", {"form": form, "client": client, "txn": txn,
+                                                "wanted": AssuranceLevel(wanted)},
+                  status=422 if form.errors else 200)
+
+
+# -- token, userinfo, revocation --------------------------------------------------------------------------
+
+
+@csrf_exempt
+@require_POST
+def token(request: HttpRequest) -> HttpResponse:
+    _bind(request)
+    _, headers, body, status = oauthlib_core().create_token_response(request)
+    return _oauth_response(headers, body, status)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def userinfo(request: HttpRequest) -> HttpResponse:
+    _bind(request)
+    _, headers, body, status = oauthlib_core().create_userinfo_response(request)
+    response = _oauth_response(headers, body, status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@csrf_exempt
+@require_POST
+def revoke(request: HttpRequest) -> HttpResponse:
+    _bind(request)
+    _, headers, body, status = oauthlib_core().create_revocation_response(request)
+    return _oauth_response(headers, body, status)
+
+
+# -- RP-initiated logout ------------------------------------------------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def end_session(request: HttpRequest) -> HttpResponse:
+    """OpenID Connect RP-Initiated Logout 1.0. A valid id_token_hint for this very session logs out at
+    once; otherwise the person confirms. Logging out notifies every client of the session (back-channel)."""
+    _bind(request)
+    params = request.POST if request.method == "POST" else request.GET
+    hint = services.id_token_hint_claims(params.get("id_token_hint", ""))
+    client_id = params.get("client_id") or (hint or {}).get("aud")
+    client = Client.objects.filter(client_id=client_id).first() if isinstance(client_id, str) else None
+    target = params.get("post_logout_redirect_uri", "")
+    if target and (client is None or target not in client.post_logout_redirect_uris.split()):
+        return _error_page(request, "退出后的返回地址未登记。")
+    state = params.get("state", "")
+    back = f"{target}{'&' if '?' in target else '?'}{urlencode({'state': state})}" if target and state else target
+    user = _citizen(request)
+    if user is None:
+        return HttpResponseRedirect(back) if back else render(request, "sso/logged_out.html")
+    same_session = hint is not None and hint.get("sid") == services.current_sid(request, create=False)
+    if same_session or (request.method == "POST" and params.get("confirm") == "yes"):
+        logout(request)  # tongban.sso.logout ends the session's sign-ins and notifies the clients
+        return HttpResponseRedirect(back) if back else render(request, "sso/logged_out.html")
+    return render(request, "sso/logout_confirm.html", {
+        "client": client, "fields": {k: v for k, v in {"client_id": client_id if isinstance(client_id, str) else "",
+                                                      "post_logout_redirect_uri": target, "state": state}.items()
+                                     if v}})
+
+
+# -- the citizen's authorisations ----------------------------------------------------------------------------
+
+
+def _citizen_required(request: HttpRequest) -> HttpResponse | None:
+    if _citizen(request) is None:
+        if request.user.is_authenticated:
+            raise Http404
+        return redirect(f"{reverse('portal:login')}?next={request.path}")
+    return None
+
+
+@never_cache
+@require_GET
+def authorizations(request: HttpRequest) -> HttpResponse:
+    gate = _citizen_required(request)
+    if gate is not None:
+        return gate
+    rows = services.consents_of(request.user)
+    return render(request, "sso/authorizations.html", {"consents": rows})
+
+
+@require_POST
+def authorization_revoke(request: HttpRequest, consent_id: int) -> HttpResponse:
+    gate = _citizen_required(request)
+    if gate is not None:
+        return gate
+    if not services.consent_revoke(user=request.user, consent_id=consent_id, request=request):
+        raise Http404
+    messages.success(request, "已撤销授权，该应用已不能再获取您的信息，需重新授权。")
+    return redirect("sso:authorizations")
+
+
+def scope_labels(scopes: str) -> list[str]:
+    return [claims_mod.SCOPES.get(s, s) for s in scopes.split()]
+
