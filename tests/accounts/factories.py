@@ -6,9 +6,8 @@ import time
 
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
-from tongban.accounts.models import StaffTOTPDevice
 
-from tongban.accounts.models import User, UserKind
+from tongban.accounts.models import StaffTOTPDevice, User, UserKind
 from tongban.accounts.roles import ROLE_FIELDS, StaffRole
 
 PASSWORD = "Staff-Pass-2026!"

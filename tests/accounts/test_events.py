@@ -55,9 +55,7 @@ def test_totp_code_refused_for_others_and_in_production():
 
 
 def test_demo_accounts_keep_their_device_across_runs():
-    from tongban.accounts.models import StaffTOTPDevice
-
-    from tongban.accounts.models import User
+    from tongban.accounts.models import StaffTOTPDevice, User
 
     demo_accounts_ensure()
     key = StaffTOTPDevice.objects.get(user__username="officer").bin_key

@@ -7,7 +7,6 @@ import time
 
 import pytest
 from django.utils import timezone
-from tongban.accounts.models import StaffTOTPDevice
 
 from tests.accounts.factories import (
     PASSWORD,
@@ -18,6 +17,7 @@ from tests.accounts.factories import (
     make_staff,
     totp_code,
 )
+from tongban.accounts.models import StaffTOTPDevice
 from tongban.accounts.roles import StaffRole
 
 pytestmark = pytest.mark.django_db

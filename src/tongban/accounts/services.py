@@ -12,11 +12,10 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
-from tongban.accounts.models import StaffTOTPDevice
 
 from tongban.accounts.events import SecurityEvent, record_security_event
 from tongban.accounts.lockout import login_counters_clear
-from tongban.accounts.models import User, UserKind
+from tongban.accounts.models import StaffTOTPDevice, User, UserKind
 from tongban.accounts.regions import region_exists
 from tongban.accounts.roles import ROLE_FIELDS, Department, StaffRole, role_conflicts
 from tongban.core.errors import TongbanError

@@ -65,9 +65,7 @@ def demo_accounts_ensure() -> tuple[DemoAccount, ...]:
 
 @transaction.atomic
 def _accounts_ensure() -> None:
-    from tongban.accounts.models import StaffTOTPDevice
-
-    from tongban.accounts.models import CitizenProfile
+    from tongban.accounts.models import CitizenProfile, StaffTOTPDevice
 
     User = get_user_model()
     for account in DEMO_ACCOUNTS:
