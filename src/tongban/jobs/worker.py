@@ -363,7 +363,8 @@ def stop_inprocess_worker(timeout: float = 10.0) -> None:
 
 def _audit_dead(job_id: int, task: str, attempts: int, error: str) -> None:
     """A terminal failure is an event operators and auditors must be able to find (in the caller's transaction)."""
-    from tongban.audit.actions import Action, Outcome as AuditOutcome
+    from tongban.audit.actions import Action
+    from tongban.audit.actions import Outcome as AuditOutcome
     from tongban.audit.services import Actor, Subject, audit_record
 
     audit_record(action=Action.JOB_DEAD, outcome=AuditOutcome.FAILURE, actor=Actor.system("jobs.worker"),
