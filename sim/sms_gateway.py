@@ -261,7 +261,8 @@ class SmsSimulator:
 
     def __init__(self, server: WSGIServer, app: SmsGatewayApp, thread: threading.Thread) -> None:
         self.server, self.app, self.thread = server, app, thread
-        host, port = server.server_address[:2]
+        raw_host, port = server.server_address[:2]
+        host = raw_host.decode() if isinstance(raw_host, bytes) else raw_host
         self.base_url = f"http://{host}:{port}"
         self.url = f"{self.base_url}/v1/messages"
 

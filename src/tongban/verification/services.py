@@ -135,10 +135,10 @@ def verification_perform(
         raise refuse(exc, metered=metering.INVALID, subject=None, outcome=Outcome.FAILURE) from None
     subject = Subject(SUBJECT_TYPE, _reference(claim.id_type, number))
 
-    velocity = abuse.identity_velocity_hit(subject.id)
+    velocity = abuse.identity_velocity_hit(str(subject.id))
     if not velocity.allowed:
         with transaction.atomic():
-            abuse.identity_velocity_alert(subject_ref=subject.id, count=velocity.count, app_key=app_key, actor=actor)
+            abuse.identity_velocity_alert(subject_ref=str(subject.id), count=velocity.count, app_key=app_key, actor=actor)
             error = refuse(TongbanError("identity_throttled", headers={"Retry-After": str(velocity.retry_after)},
                                         details=[{"retry_after": velocity.retry_after}]),
                            metered=metering.THROTTLED, subject=subject, outcome=Outcome.DENIED)
