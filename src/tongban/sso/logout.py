@@ -18,4 +18,4 @@ def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if sid:
         from tongban.sso.services import session_end
 
-        session_end(sid=sid, reason="logout")
+        session_end(sid=sid, reason="logout", request=request)

@@ -154,12 +154,13 @@ def participation_record(*, request: HttpRequest, user: Any, client: Client, cod
         auth_time=auth_time, code_hash=code_hash(code))
 
 
-def session_end(*, sid: str, reason: str) -> int:
+def session_end(*, sid: str, reason: str, request: HttpRequest | None = None) -> int:
     """Every sign-in of the session ends: its tokens are revoked and each client that registered a
     back-channel logout URI is told, through the outbox (retried until delivered)."""
     from tongban.jobs.services import outbox_send
 
     parts = list(SessionParticipation.objects.filter(sid=sid, ended_at__isnull=True).select_related("client"))
+    iss = claims_mod.issuer(request) if parts else ""
     notified: set[int] = set()
     with transaction.atomic():
         for part in parts:
@@ -167,7 +168,7 @@ def session_end(*, sid: str, reason: str) -> int:
             if part.client.backchannel_logout_uri and part.client_id not in notified:
                 notified.add(part.client_id)
                 sid_ref = hashlib.sha256(sid.encode()).hexdigest()[:24]
-                outbox_send(channel="oidc_backchannel", payload={"participation": part.pk},
+                outbox_send(channel="oidc_backchannel", payload={"participation": part.pk, "iss": iss},
                             idempotency_key=f"bcl:{sid_ref}:{part.client_id}")
     return len(notified)
 

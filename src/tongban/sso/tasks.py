@@ -19,12 +19,12 @@ EVENT = "http://schemas.openid.net/event/backchannel-logout"
 TIMEOUT = 5.0
 
 
-def logout_token(part: Any) -> str:
+def logout_token(part: Any, *, iss: str | None = None) -> str:
     from tongban.sso import claims, signing
 
     client = part.client
     now = int(time.time())
-    payload = {"iss": claims.issuer(), "aud": client.client_id, "iat": now, "exp": now + 120,
+    payload = {"iss": iss or claims.issuer(), "aud": client.client_id, "iat": now, "exp": now + 120,
                "jti": uuid.uuid4().hex, "events": {EVENT: {}},
                "sub": claims.pairwise_sub(sector=client.sector, user_id=part.user_id), "sid": part.sid}
     return signing.sign(payload, alg=client.algorithm, typ="logout+jwt")
@@ -37,7 +37,7 @@ def deliver_logout(payload: dict[str, Any], *, idempotency_key: str) -> None:
     part = SessionParticipation.objects.select_related("client").filter(pk=int(payload.get("participation") or 0)).first()
     if part is None or not part.client.backchannel_logout_uri:
         raise PermanentJobError("nothing to notify")
-    body = urlencode({"logout_token": logout_token(part)}).encode()
+    body = urlencode({"logout_token": logout_token(part, iss=payload.get("iss"))}).encode()
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Idempotency-Key": idempotency_key}
     req = urllib.request.Request(part.client.backchannel_logout_uri, data=body, method="POST",  # noqa: S310
                                  headers=headers)

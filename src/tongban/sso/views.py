@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
+from oauth2_provider.http import OAuth2ResponseRedirect
 
 from tongban.sso import claims as claims_mod
 from tongban.sso import services, signing
@@ -101,12 +102,18 @@ def _error_page(request: HttpRequest, message: str, *, status: int = 400) -> Htt
     return render(request, "sso/error.html", {"message": message}, status=status)
 
 
+def _to_client(uri: str) -> HttpResponse:
+    """A redirect to a client's registered URI (already matched exactly), custom app schemes included."""
+    scheme = urlsplit(uri).scheme
+    return OAuth2ResponseRedirect(uri, ["https", "http", scheme] if scheme else ["https", "http"])
+
+
 def _redirect_error(redirect_uri: str, error: str, description: str, state: str | None) -> HttpResponse:
     params = {"error": error, "error_description": description}
     if state:
         params["state"] = state
     sep = "&" if "?" in redirect_uri else "?"
-    return HttpResponseRedirect(f"{redirect_uri}{sep}{urlencode(params)}")
+    return _to_client(f"{redirect_uri}{sep}{urlencode(params)}")
 
 
 def _oauth_error(request: HttpRequest, error: OAuthToolkitError) -> HttpResponse:
@@ -114,7 +121,7 @@ def _oauth_error(request: HttpRequest, error: OAuthToolkitError) -> HttpResponse
     if isinstance(error, FatalClientError) or not getattr(err, "redirect_uri", None):
         description = getattr(err, "description", "") or getattr(err, "error", "")
         return _error_page(request, f"应用发起的登录请求无效：{description}", status=400)
-    return HttpResponseRedirect(err.in_uri(err.redirect_uri))
+    return _to_client(err.in_uri(err.redirect_uri))
 
 
 def _requested_level(acr_values: str) -> int | None:
@@ -230,7 +237,7 @@ def authorize_continue(request: HttpRequest) -> HttpResponse:
         return _oauth_error(request, error)
     code = (parse_qs(urlsplit(uri).query).get("code") or [""])[0]
     services.participation_record(request=request, user=user, client=client, code=code, level=level)
-    return HttpResponseRedirect(uri)
+    return _to_client(uri)
 
 
 @never_cache
@@ -328,11 +335,11 @@ def end_session(request: HttpRequest) -> HttpResponse:
     back = f"{target}{'&' if '?' in target else '?'}{urlencode({'state': state})}" if target and state else target
     user = _citizen(request)
     if user is None:
-        return HttpResponseRedirect(back) if back else render(request, "sso/logged_out.html")
+        return _to_client(back) if back else render(request, "sso/logged_out.html")
     same_session = hint is not None and hint.get("sid") == services.current_sid(request, create=False)
     if same_session or (request.method == "POST" and params.get("confirm") == "yes"):
         logout(request)  # tongban.sso.logout ends the session's sign-ins and notifies the clients
-        return HttpResponseRedirect(back) if back else render(request, "sso/logged_out.html")
+        return _to_client(back) if back else render(request, "sso/logged_out.html")
     return render(request, "sso/logout_confirm.html", {
         "client": client, "fields": {k: v for k, v in {"client_id": client_id if isinstance(client_id, str) else "",
                                                       "post_logout_redirect_uri": target, "state": state}.items()
