@@ -1,6 +1,7 @@
 """Routes used only by the error-envelope tests: an API that raises, a plain view that raises."""
 
-from django.http import HttpRequest, JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import path
 from ninja import NinjaAPI, Schema
 
@@ -30,6 +31,14 @@ def plain_boom(request: HttpRequest) -> JsonResponse:
     raise RuntimeError("secret internal detail")
 
 
+def plain_missing(request: HttpRequest) -> JsonResponse:
+    raise Http404("no such thing")
+
+
+def plain_forbidden(request: HttpRequest) -> JsonResponse:
+    raise PermissionDenied
+
+
 def plain_echo(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"n": len(request.POST)})
 
@@ -38,5 +47,7 @@ urlpatterns = [
     path("api/v1/", test_api.urls),
     path("api/plain-boom", plain_boom),
     path("api/plain-echo", plain_echo),
+    path("api/plain-missing", plain_missing),
+    path("api/plain-forbidden", plain_forbidden),
     *real_patterns,
 ]

@@ -86,3 +86,11 @@ def test_html_404_page_in_chinese(client):
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert "页面不存在" in response.content.decode()
+
+
+@override_settings(ROOT_URLCONF="tests.core.boom_urls", DEBUG=False)
+def test_http404_and_permission_denied_raised_in_views_keep_their_status(client):
+    response = client.get("/api/plain-missing")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    response = client.get("/api/plain-forbidden")
+    assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
