@@ -74,3 +74,8 @@ def test_signed_in_citizen_hostile_requests_never_500(client):
     user = make_citizen()
     client.force_login(user)
     assert _hit_everything(client) == []
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_verified_staff_hostile_requests_never_500(admin_client):
+    assert _hit_everything(admin_client) == []
