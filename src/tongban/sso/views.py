@@ -14,6 +14,7 @@ from django.contrib.auth import logout
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -108,6 +109,16 @@ def _to_client(uri: str) -> HttpResponse:
     return OAuth2ResponseRedirect(uri, ["https", "http", scheme] if scheme else ["https", "http"])
 
 
+def _hand_back(request: HttpRequest, uri: str) -> HttpResponse:
+    """The last hop back to the client. After one of our own forms (login, consent, verification) a
+    redirect to another origin would be blocked by our CSP's form-action 'self' — so the browser is
+    sent on by a page (meta refresh, plus a link) instead of a 302."""
+    referer = request.headers.get("Referer", "")
+    if referer and url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}):
+        return render(request, "sso/redirect.html", {"uri": uri})
+    return _to_client(uri)
+
+
 def _redirect_error(redirect_uri: str, error: str, description: str, state: str | None) -> HttpResponse:
     params = {"error": error, "error_description": description}
     if state:
@@ -198,7 +209,7 @@ def authorize_continue(request: HttpRequest) -> HttpResponse:
 
     def fail(error: str, description: str) -> HttpResponse:
         request.session.pop(TXN_PREFIX + txn, None)
-        return _redirect_error(data["redirect_uri"], error, description, data.get("state"))
+        return _hand_back(request, _redirect_error(data["redirect_uri"], error, description, data.get("state"))["Location"])
 
     user = _citizen(request)
     if user is None:
@@ -237,7 +248,7 @@ def authorize_continue(request: HttpRequest) -> HttpResponse:
         return _oauth_error(request, error)
     code = (parse_qs(urlsplit(uri).query).get("code") or [""])[0]
     services.participation_record(request=request, user=user, client=client, code=code, level=level)
-    return _to_client(uri)
+    return _hand_back(request, uri)
 
 
 @never_cache
@@ -260,8 +271,9 @@ def step_up(request: HttpRequest) -> HttpResponse:
     wanted = int(data["level"])
     if request.method == "POST" and request.POST.get("decision") == "cancel":
         request.session.pop(TXN_PREFIX + txn, None)
-        return _redirect_error(data["redirect_uri"], "unmet_authentication_requirements",
-                               "the person did not complete verification", data.get("state"))
+        return _hand_back(request, _redirect_error(data["redirect_uri"], "unmet_authentication_requirements",
+                                                   "the person did not complete verification",
+                                                   data.get("state"))["Location"])
     if services.person_level(user) >= wanted:
         return HttpResponseRedirect(back)
     form = IdentityForm(request.POST if request.method == "POST" else None, initial={"level": wanted})
@@ -339,7 +351,7 @@ def end_session(request: HttpRequest) -> HttpResponse:
     same_session = hint is not None and hint.get("sid") == services.current_sid(request, create=False)
     if same_session or (request.method == "POST" and params.get("confirm") == "yes"):
         logout(request)  # tongban.sso.logout ends the session's sign-ins and notifies the clients
-        return _to_client(back) if back else render(request, "sso/logged_out.html")
+        return _hand_back(request, back) if back else render(request, "sso/logged_out.html")
     return render(request, "sso/logout_confirm.html", {
         "client": client, "fields": {k: v for k, v in {"client_id": client_id if isinstance(client_id, str) else "",
                                                       "post_logout_redirect_uri": target, "state": state}.items()
