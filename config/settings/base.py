@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "tongban.core.security.NetworkGateMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tongban.core.middleware.ApiErrorMiddleware",
+    "tongban.core.middleware.FastPathMiddleware",  # TONGBAN_FAST_PATHS skip everything below
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -71,6 +72,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# The signed partner API's hot endpoints: authenticated by their signature, no session, CSRF or
+# template on them (tongban.core.middleware.FastPathMiddleware; bench/verify.py).
+TONGBAN_FAST_PATHS = ["partners:verifications", "partners:verifications_batch"]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -100,6 +105,14 @@ for _alias, _url in ENV.source_urls.items():
         # load lifts this for its own session).
         _opts: dict = DATABASES[_alias]["OPTIONS"]  # type: ignore[assignment]
         _opts.setdefault("options", f"-c statement_timeout={ENV.source_timeout_ms}")
+        # Each source call is one indexed query on the verification hot path (bench/verify.py): bind on
+        # the server and prepare after 5 runs, so PostgreSQL parses and plans it once per connection.
+        _opts.setdefault("server_side_binding", True)
+        _opts.setdefault("prepare_threshold", 5)
+    # No `SELECT 1` round trip before each request's first query: a dead source connection fails that
+    # one call as "source unavailable" (never a pass; the breaker counts it) and is replaced at the end
+    # of the request (docs/performance.md, "Partner verification API").
+    DATABASES[_alias]["CONN_HEALTH_CHECKS"] = False
 DATABASE_ROUTERS = ["tongban.registry.routers.SourceRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

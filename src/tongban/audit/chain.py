@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connections, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models.signals import post_migrate
 from django.utils import timezone
 
@@ -239,6 +239,54 @@ def _drop(state: ChainState) -> None:
         del states[state.using]
 
 
+# -- the INSERT itself ----------------------------------------------------------------------------------
+
+_FIELDS = ("occurred_at", "actor_type", "actor_id", "action", "subject_type", "subject_id", "outcome", "client_ip",
+           "request_id", "details", "chain_id", "seq", "prev_hash", "hash")
+_prep = {name: AuditEntry._meta.get_field(name).get_db_prep_save for name in _FIELDS}
+_INSERT_SQL = (f'INSERT INTO "{AuditEntry._meta.db_table}" ({", ".join(chr(34) + f + chr(34) for f in _FIELDS)}) '
+               f'VALUES ({", ".join(["%s"] * len(_FIELDS))}) RETURNING "id"')
+
+
+def _prepared_cursor_class() -> Any:
+    """A psycopg cursor binding parameters on the server and always using a prepared statement, so the
+    INSERT is parsed and planned once per connection (Django's own cursors bind on the client)."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparedCursor(ServerBindingCursor):  # type: ignore[misc, valid-type]
+        def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
+                    binary: bool | None = None) -> Any:
+            return super().execute(query, params, prepare=True, binary=binary)
+
+    return PreparedCursor
+
+
+_prepared_cursor: Any = None
+
+
+def _insert(connection: Any, values: dict[str, Any]) -> AuditEntry:
+    """One INSERT … RETURNING id, without the ORM's model save machinery (the audit row has no signals,
+    no defaults to compute, and is never updated). Goes through Django's cursor wrapper, so query
+    logging, execute wrappers and error translation work as for any query."""
+    global _prepared_cursor
+    params = [_prep[name](values[name], connection=connection) for name in _FIELDS]
+    if connection.vendor == "postgresql":
+        if _prepared_cursor is None:
+            _prepared_cursor = _prepared_cursor_class()
+        connection.close_if_health_check_failed()
+        connection.ensure_connection()
+        cursor = connection._prepare_cursor(_prepared_cursor(connection.connection))
+    else:
+        cursor = connection.cursor()
+    with cursor:
+        cursor.execute(_INSERT_SQL, params)
+        pk = cursor.fetchone()[0]
+    entry = AuditEntry(id=pk, **values)
+    entry._state.adding = False
+    entry._state.db = connection.alias
+    return entry
+
+
 def append(*, using: str, occurred_at: dt.datetime, actor_type: str, actor_id: str, action: str,
            subject_type: str, subject_id: str, outcome: str, client_ip: str, request_id: str,
            details: dict[str, Any]) -> AuditEntry:
@@ -258,12 +306,12 @@ def append(*, using: str, occurred_at: dt.datetime, actor_type: str, actor_id: s
         action=action, subject_type=subject_type, subject_id=subject_id, outcome=outcome, client_ip=client_ip,
         request_id=request_id, details=details)
     digest = chain_hash(head.hash, document)
+    values = dict(occurred_at=occurred_at, actor_type=actor_type, actor_id=actor_id, action=action,
+                  subject_type=subject_type, subject_id=subject_id, outcome=outcome, client_ip=client_ip,
+                  request_id=request_id, details=details, chain_id=state.chain_id, seq=seq, prev_hash=head.hash,
+                  hash=digest)
     try:
-        entry = AuditEntry.objects.using(using).create(
-            occurred_at=occurred_at, actor_type=actor_type, actor_id=actor_id, action=action,
-            subject_type=subject_type, subject_id=subject_id, outcome=outcome, client_ip=client_ip,
-            request_id=request_id, details=details, chain_id=state.chain_id, seq=seq, prev_hash=head.hash,
-            hash=digest)
+        entry = _insert(connection, values)
     except IntegrityError as exc:
         log.critical("audit.chain_conflict", chain=state.chain_id, seq=seq)
         _retire(state, "conflict")
@@ -272,6 +320,53 @@ def append(*, using: str, occurred_at: dt.datetime, actor_type: str, actor_id: s
     state.pending.append(token)
     state.last_append = time.monotonic()
     transaction.on_commit(token, using=using, robust=True)
+    return entry
+
+
+def append_committed(*, using: str, occurred_at: dt.datetime, actor_type: str, actor_id: str, action: str,
+                     subject_type: str, subject_id: str, outcome: str, client_ip: str, request_id: str,
+                     details: dict[str, Any]) -> AuditEntry | None:
+    """Outside any transaction: append one entry as a transaction of its own — a single INSERT in
+    autocommit mode, which the database commits (and, with synchronous_commit on, flushes) before it
+    answers — and advance the head at once. One round trip instead of BEGIN, INSERT, COMMIT.
+
+    Returns None, writing nothing, when the thread's chain is not in a plain committed state (no
+    chain yet, a rollback to account for, a rotation due): the caller then appends in a transaction,
+    which sorts that out first.
+    """
+    connection = connections[using]
+    if connection.in_atomic_block or not connection.get_autocommit():
+        return None
+    state = _thread_states().get(using)
+    if (state is None or not state.created or state.creation is not None or state.pending or state.closing
+            or state.pid != os.getpid() or state.db_name != str(connection.settings_dict.get("NAME"))
+            or time.monotonic() - state.last_append > idle_close_seconds() / 2):
+        return None
+    head = state.committed
+    seq = head.seq + 1
+    document = entry_document(
+        chain_id=state.chain_id, seq=seq, occurred_at=occurred_at, actor_type=actor_type, actor_id=actor_id,
+        action=action, subject_type=subject_type, subject_id=subject_id, outcome=outcome, client_ip=client_ip,
+        request_id=request_id, details=details)
+    digest = chain_hash(head.hash, document)
+    values = dict(occurred_at=occurred_at, actor_type=actor_type, actor_id=actor_id, action=action,
+                  subject_type=subject_type, subject_id=subject_id, outcome=outcome, client_ip=client_ip,
+                  request_id=request_id, details=details, chain_id=state.chain_id, seq=seq, prev_hash=head.hash,
+                  hash=digest)
+    try:
+        entry = _insert(connection, values)
+    except IntegrityError as exc:
+        log.critical("audit.chain_conflict", chain=state.chain_id, seq=seq)
+        _retire(state, "conflict")
+        raise AuditChainConflict(f"audit chain {state.chain_id} already has seq {seq}") from exc
+    except DatabaseError:
+        # Committed or not? (The connection may have dropped after the commit.) A token that is not
+        # queued anywhere makes the next append re-read the head from the database first.
+        state.pending.append(_Pending(state, seq, digest))
+        raise
+    state.committed = Head(seq, digest)
+    state.last_append = time.monotonic()
+    _note_committed_entry()
     return entry
 
 

@@ -163,6 +163,11 @@ def audit_record(
     }
     if connections[DB].in_atomic_block:
         return chain.append(using=DB, **fields)
+    # No transaction open (a pure read, such as a verification): the entry is its own transaction,
+    # committed and flushed before this returns — in one round trip when the chain allows it.
+    entry = chain.append_committed(using=DB, **fields)
+    if entry is not None:
+        return entry
     with transaction.atomic(using=DB):
         return chain.append(using=DB, **fields)
 

@@ -117,20 +117,25 @@ class FastPathMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.routes: dict[str, Callable[[HttpRequest], HttpResponse]] | None = None
+        self.routes: dict[str, dict[str, Callable[[HttpRequest], HttpResponse]]] = {}
 
-    def _routes(self) -> dict[str, Callable[[HttpRequest], HttpResponse]]:
-        from django.urls import resolve, reverse
+    def _routes(self, urlconf: str) -> dict[str, Callable[[HttpRequest], HttpResponse]]:
+        from django.urls import NoReverseMatch, resolve, reverse
 
         routes = {}
         for name in getattr(settings, "TONGBAN_FAST_PATHS", ()):
-            path = reverse(name)
-            routes[path] = resolve(path).func
-        self.routes = routes
+            try:
+                path = reverse(name, urlconf=urlconf)
+            except NoReverseMatch:  # a URLconf without that view (tests)
+                continue
+            routes[path] = resolve(path, urlconf=urlconf).func
+        self.routes[urlconf] = routes
         return routes
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        view = (self.routes if self.routes is not None else self._routes()).get(request.path_info)
+        urlconf = getattr(request, "urlconf", None) or settings.ROOT_URLCONF
+        routes = self.routes.get(urlconf)
+        view = (routes if routes is not None else self._routes(urlconf)).get(request.path_info)
         if view is None:
             return self.get_response(request)
         try:

@@ -74,11 +74,11 @@ def app_answer_track(*, app_key: str, inconsistent: bool) -> AbuseAlert | None:
     """Track the app's inconsistent-answer ratio; past the threshold throttle it and raise an alert."""
     conf = partners()
     window = conf.inconsistent_window_seconds
-    total = ratelimit.hit(f"pv-ratio-all:{app_key}", limit=_NO_LIMIT, window=window).count
-    if inconsistent:
-        bad = ratelimit.hit(f"pv-ratio-bad:{app_key}", limit=_NO_LIMIT, window=window).count
-    else:
-        bad = ratelimit.peek(f"pv-ratio-bad:{app_key}", limit=_NO_LIMIT, window=window).count
+    # Both counters in one call (one Redis round trip); the "bad" one only read unless this answer was.
+    all_calls, bad_calls = ratelimit.hit_many([
+        ratelimit.Limit(f"pv-ratio-all:{app_key}", _NO_LIMIT, window),
+        ratelimit.Limit(f"pv-ratio-bad:{app_key}", _NO_LIMIT, window, cost=1 if inconsistent else 0)])
+    total, bad = all_calls.count, bad_calls.count
     if total < conf.inconsistent_min_sample or bad / total <= conf.inconsistent_ratio:
         return None
     cooldown = conf.inconsistent_cooldown_seconds

@@ -154,9 +154,11 @@ def authenticate(request: HttpRequest) -> Call:
     call = Call(app=app, nonce=nonce, body=body)
     if not app.active:
         raise _refused(request, call, TongbanError("app_suspended"))
-    for limit, window in ((app.rate_per_second, 1), (app.rate_per_minute, 60)):
-        result = ratelimit.hit(f"pa-rate:{app.app_id}", limit=limit, window=window)
+    limits = [ratelimit.Limit(f"pa-rate:{app.app_id}", app.rate_per_second, 1),
+              ratelimit.Limit(f"pa-rate:{app.app_id}", app.rate_per_minute, 60)]
+    for limit, result in zip(limits, ratelimit.hit_many(limits), strict=True):  # one cache round trip
         if not result.allowed:
+            window = limit.window
             # Logged and metered, not audited one by one: a flood must not turn into audit writes.
             log.info("partner.rate_limited", app=app.app_id, window=window)
             metering.record(app_key=app.app_id, organisation_id=app.organisation_id, level="-",
@@ -228,12 +230,7 @@ def _seconds_to_midnight() -> int:
 
 def _quota(request: HttpRequest, call: Call, cost: int) -> None:
     key = f"pa-quota:{call.app.app_id}:{clock.today_local().isoformat()}"
-    cache.add(key, 0, timeout=2 * 86400)
-    try:
-        used = int(cache.incr(key, cost))
-    except ValueError:  # evicted in between
-        cache.add(key, 0, timeout=2 * 86400)
-        used = int(cache.incr(key, cost))
+    used = ratelimit.counter_add(key, cost, timeout=2 * 86400)
     if used > call.app.daily_quota:
         cache.decr(key, cost)  # a refused call does not use the quota
         wait = _seconds_to_midnight()
