@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("partner/v1/", include("tongban.partners.urls")),
     path("admin/", admin.site.urls),
+    path("backoffice/sso/", include("tongban.sso.backoffice")),
     path("backoffice/", include("tongban.backoffice.urls")),
     path("", include("tongban.sso.urls")),
     path("", include("tongban.portal.urls")),

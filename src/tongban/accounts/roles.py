@@ -60,7 +60,7 @@ def role_conflicts(roles: set[StaffRole] | frozenset[StaffRole]) -> list[tuple[S
 # Fail closed: an app not listed here is reachable by no role; add each new app's label deliberately.
 # "view" grants only the view_* permissions.
 ROLE_ADMIN_APPS: dict[StaffRole, dict[str, str]] = {
-    StaffRole.SYSTEM_ADMIN: {"jobs": "all", "partners": "all"},
+    StaffRole.SYSTEM_ADMIN: {"jobs": "all", "partners": "all", "sso": "all"},
     StaffRole.SECURITY_ADMIN: {"accounts": "all", "partners": "view"},
     StaffRole.AUDIT_ADMIN: {"audit": "view"},
     StaffRole.KEY_ADMIN: {"crypto": "all"},

@@ -50,9 +50,10 @@ def clear_cache() -> None:
     """Forget the cached secrets (tests, after the database was flushed)."""
     with _lock:
         _cache.clear()
-    from tongban.sso import signing
+    from tongban.sso import signing, validators
 
     signing.clear_cache()
+    validators.clear_client_cache()
 
 
 def _key() -> tuple[str, bytes]:

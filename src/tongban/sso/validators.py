@@ -32,6 +32,14 @@ log = get_logger("tongban.sso")
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_MAX_AGE = 300
+# Clients are read on every token request; a process keeps them this long (a change in the registry,
+# a deactivation or a new secret takes effect within these seconds).
+CLIENT_CACHE_SECONDS = 10.0
+_clients: dict[str, tuple[float, Client]] = {}
+
+
+def clear_client_cache() -> None:
+    _clients.clear()
 
 
 def code_hash(code: str) -> str:
@@ -56,6 +64,19 @@ def _body(request: Any) -> dict[str, str]:
 
 class TongbanValidator(OAuth2Validator):
     # -- client authentication ---------------------------------------------------------------------
+
+    def _load_application(self, client_id: str, request: Any) -> Any:
+        current = request.client
+        if isinstance(current, Client) and current.client_id == client_id and current.is_active:
+            return current
+        hit = _clients.get(client_id) if isinstance(client_id, str) else None
+        if hit is not None and time.monotonic() - hit[0] < CLIENT_CACHE_SECONDS:
+            request.client = hit[1]
+            return hit[1]
+        client = super()._load_application(client_id, request)
+        if client is not None:
+            _clients[client_id] = (time.monotonic(), client)
+        return client
 
     def _check_secret(self, provided_secret: str, stored_secret: str) -> bool:
         return verify_secret(provided_secret, stored_secret)
