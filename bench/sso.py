@@ -252,7 +252,8 @@ def main() -> None:
     parser.add_argument("--node-port", type=int, default=8792)
     parser.add_argument("--workers", type=int, default=max(2, (os.cpu_count() or 2) * 2))
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--server-threads", type=int, default=1, help="gunicorn threads per worker (gthread)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--refresh-tokens", type=int, default=20000)
     parser.add_argument("--node-refresh-tokens", type=int, default=150000)
@@ -261,7 +262,7 @@ def main() -> None:
         raise SystemExit("needs wrk and npm (apt-get install wrk nodejs npm)")
     print("machine:", json.dumps(machine(), ensure_ascii=False))
     print(f"load: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s; tongban: gunicorn "
-          f"{args.workers} sync workers; oidc-provider {OIDC_PROVIDER_VERSION}.x on Node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}")
+          f"{args.workers} workers x {args.server_threads} threads; oidc-provider {OIDC_PROVIDER_VERSION}.x on Node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}")
     results: dict[str, dict[str, Any]] = {}
     tmp = Path(tempfile.mkdtemp(prefix="tongban-sso-bench-"))
     try:
@@ -272,7 +273,7 @@ def main() -> None:
         (tmp / "cc.lua").write_text(CC_LUA)
         log = open(tmp / "tongban.log", "ab")
         server = subprocess.Popen([str(BIN / "tongban"), "serve", "--host", "127.0.0.1", "--port", str(args.port),
-                                   "--workers", str(args.workers)], env=env, cwd=ROOT, stdout=log,
+                                   "--workers", str(args.workers), "--threads", str(args.server_threads)], env=env, cwd=ROOT, stdout=log,
                                   stderr=subprocess.STDOUT, start_new_session=True)
         try:
             base = f"http://127.0.0.1:{args.port}"

@@ -75,7 +75,9 @@ MIDDLEWARE = [
 
 # The signed partner API's hot endpoints: authenticated by their signature, no session, CSRF or
 # template on them (tongban.core.middleware.FastPathMiddleware; bench/verify.py).
-TONGBAN_FAST_PATHS = ["partners:verifications", "partners:verifications_batch"]
+TONGBAN_FAST_PATHS = ["partners:verifications", "partners:verifications_batch",
+                      # OpenID Connect endpoints that use no session or cookie (tongban.sso; bench/sso.py)
+                      "sso:token", "sso:discovery", "sso:jwks", "sso:userinfo", "sso:revoke"]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

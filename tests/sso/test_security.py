@@ -189,6 +189,18 @@ def test_client_credentials(client, db):
                            HTTP_AUTHORIZATION=basic(reg.client.client_id, reg.secret))
     assert response.status_code == 200, response.content
     assert response.json()["scope"] == "api" and "id_token" not in response.json()
+    from tongban.crypto.jose import jws_header
+
+    token = response.json()["access_token"]
+    assert jws_header(token)["typ"] == "at+jwt"
+    claims = decode(token)  # a signed JWT (RFC 9068): resource servers check it against the JWKS
+    assert claims["client_id"] == reg.client.client_id and claims["scope"] == "api"
+    assert claims["exp"] - claims["iat"] == 600
+    wrong = client.post("/o/token/", {"grant_type": "client_credentials"},
+                        HTTP_AUTHORIZATION=basic(reg.client.client_id, reg.secret[:-1]))
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    assert client.post("/o/token/", {"grant_type": "client_credentials"},
+                       HTTP_AUTHORIZATION="Basic !!!").status_code == 401
     refused = client.post("/o/token/", {"grant_type": "client_credentials", "scope": "openid realname"},
                           HTTP_AUTHORIZATION=basic(reg.client.client_id, reg.secret))
     assert refused.status_code == 400
@@ -272,3 +284,36 @@ def test_key_rotation_keeps_old_keys_published_until_their_tokens_expire(flow):
     SigningKey.objects.filter(kid=old_kid).update(publish_until=timezone.now() - dt.timedelta(seconds=1))
     signing.clear_cache()
     assert old_kid not in {k["kid"] for k in signing.jwks()["keys"]}
+
+
+def _authlib_decode(token: str, *, client_id: str):
+    import warnings
+
+    from tongban.sso import signing
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from authlib.jose import JsonWebKey, jwt
+        from authlib.oidc.core import CodeIDToken
+
+        claims = jwt.decode(token, JsonWebKey.import_key_set(signing.jwks()), claims_cls=CodeIDToken,
+                            claims_options={"aud": {"essential": True, "value": client_id}},
+                            claims_params={"client_id": client_id})
+    claims.validate()
+    return claims
+
+
+def test_a_relying_party_library_refuses_wrong_audience_and_expired_id_tokens(flow):
+    from joserfc.errors import ExpiredTokenError, InvalidClaimError  # authlib.jose raises joserfc's errors
+
+    from tongban.sso import signing
+
+    token = flow.token(flow.code()).json()["id_token"]
+    assert _authlib_decode(token, client_id=flow.client.client_id)["aud"] == flow.client.client_id
+    other = register("另一应用", redirect="https://other.example.cn/cb")
+    with pytest.raises(InvalidClaimError):
+        _authlib_decode(token, client_id=other.client.client_id)  # issued to someone else
+    claims = decode(token)
+    expired = signing.sign({**claims, "iat": claims["iat"] - 7200, "exp": claims["iat"] - 3600}, alg="ES256")
+    with pytest.raises(ExpiredTokenError):
+        _authlib_decode(expired, client_id=flow.client.client_id)

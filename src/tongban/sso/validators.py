@@ -42,6 +42,20 @@ def clear_client_cache() -> None:
     _clients.clear()
 
 
+def client_by_id(client_id: str) -> Client | None:
+    """An active client by its id, from the process cache (CLIENT_CACHE_SECONDS) or the database."""
+    hit = _clients.get(client_id)
+    if hit is not None and time.monotonic() - hit[0] < CLIENT_CACHE_SECONDS:
+        return hit[1] if hit[1].is_active else None
+    try:
+        client = Client.objects.filter(client_id=client_id).first()
+    except ValueError:  # a NUL byte in the id (PostgreSQL)
+        return None
+    if client is not None:
+        _clients[client_id] = (time.monotonic(), client)
+    return client if client is not None and client.is_active else None
+
+
 def code_hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 

@@ -4,10 +4,12 @@ revocation, RP-initiated logout; and the citizen's list of authorisations at /me
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import time
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -24,7 +26,9 @@ from oauth2_provider.http import OAuth2ResponseRedirect
 from tongban.sso import claims as claims_mod
 from tongban.sso import services, signing
 from tongban.sso.core import oauthlib_core
-from tongban.sso.models import Client, Consent
+from tongban.sso.models import Client, ClientAuthMethod, Consent
+from tongban.sso.secrets import verify_secret
+from tongban.sso.validators import client_by_id
 from tongban.verification.levels import SUPPORTED_LEVELS, AssuranceLevel
 
 TXN_PREFIX = "tongban_sso_txn:"
@@ -86,9 +90,20 @@ def discovery_document(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+_discovery_bytes: dict[str, bytes] = {}
+
+
 @require_GET
-def discovery(request: HttpRequest) -> JsonResponse:
-    return _json(discovery_document(request), cache_seconds=300)
+def discovery(request: HttpRequest) -> HttpResponse:
+    iss = claims_mod.issuer(request)
+    body = _discovery_bytes.get(iss)
+    if body is None:
+        body = json.dumps(discovery_document(request), ensure_ascii=False).encode()
+        if len(_discovery_bytes) < 16:  # a configured issuer has one; request-derived ones are few
+            _discovery_bytes[iss] = body
+    response = HttpResponse(body, content_type="application/json")
+    response["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @require_GET
@@ -301,10 +316,61 @@ def step_up(request: HttpRequest) -> HttpResponse:
 # -- token, userinfo, revocation --------------------------------------------------------------------------
 
 
+CC_TOKEN_SECONDS = 600
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _token_error(error: str, status: int, description: str = "") -> HttpResponse:
+    body = {"error": error, **({"error_description": description} if description else {})}
+    headers = dict(_NO_STORE)
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="tongban"'
+    return _oauth_response(headers, json.dumps(body), status)
+
+
+def _client_credentials(request: HttpRequest) -> HttpResponse | None:
+    """The client-credentials grant with client_secret_basic, answered here without oauthlib and
+    without a database write: the access token is a signed JWT (RFC 9068, `typ: at+jwt`, 10 minutes)
+    that resource servers check against the JWKS. Anything else (private_key_jwt, other grants) goes
+    through the general path, which also answers the malformed cases."""
+    if request.POST.get("grant_type") != "client_credentials" or "client_assertion" in request.POST \
+            or "client_secret" in request.POST:
+        return None
+    auth = request.META.get("HTTP_AUTHORIZATION", "")
+    if not auth.startswith("Basic "):
+        return None
+    try:
+        client_id, secret = (unquote_plus(part) for part in
+                             base64.b64decode(auth[6:], validate=True).decode().split(":", 1))
+    except (ValueError, UnicodeDecodeError):
+        return _token_error("invalid_client", 401)
+    client = client_by_id(client_id)
+    if client is None or client.token_endpoint_auth_method != ClientAuthMethod.SECRET_BASIC \
+            or not verify_secret(secret, client.client_secret):
+        return _token_error("invalid_client", 401)
+    if not client.allows_grant_type(Client.GRANT_CLIENT_CREDENTIALS):
+        return _token_error("unauthorized_client", 400)
+    requested = request.POST.get("scope", "").split()
+    scopes = requested or (["api"] if "api" in client.scope_set else [])
+    allowed = (set(client.scope_set) & set(claims_mod.SCOPES)) - {"openid", *claims_mod.IDENTITY_SCOPES}
+    if not set(scopes) <= allowed:
+        return _token_error("invalid_scope", 400)
+    now = int(time.time())
+    token = signing.sign({"iss": claims_mod.issuer(request), "sub": client.client_id, "aud": client.client_id,
+                          "client_id": client.client_id, "scope": " ".join(scopes), "iat": now,
+                          "exp": now + CC_TOKEN_SECONDS, "jti": secrets.token_urlsafe(16)},
+                         alg=client.algorithm, typ="at+jwt")
+    body = {"access_token": token, "token_type": "Bearer", "expires_in": CC_TOKEN_SECONDS, "scope": " ".join(scopes)}
+    return _oauth_response(_NO_STORE, json.dumps(body), 200)
+
+
 @csrf_exempt
 @require_POST
 def token(request: HttpRequest) -> HttpResponse:
     _bind(request)
+    fast = _client_credentials(request)
+    if fast is not None:
+        return fast
     _, headers, body, status = oauthlib_core().create_token_response(request)
     return _oauth_response(headers, body, status)
 
