@@ -244,8 +244,10 @@ def _drop(state: ChainState) -> None:
 _FIELDS = ("occurred_at", "actor_type", "actor_id", "action", "subject_type", "subject_id", "outcome", "client_ip",
            "request_id", "details", "chain_id", "seq", "prev_hash", "hash")
 _prep = {name: AuditEntry._meta.get_field(name).get_db_prep_save for name in _FIELDS}
-_INSERT_SQL = (f'INSERT INTO "{AuditEntry._meta.db_table}" ({", ".join(chr(34) + f + chr(34) for f in _FIELDS)}) '
-               f'VALUES ({", ".join(["%s"] * len(_FIELDS))}) RETURNING "id"')
+# Built once from the model's own table and column names (constants, never input); values are parameters.
+_COLUMNS = ", ".join(f'"{name}"' for name in _FIELDS)
+_PLACEHOLDERS = ", ".join(["%s"] * len(_FIELDS))
+_INSERT_SQL = f'INSERT INTO "{AuditEntry._meta.db_table}" ({_COLUMNS}) VALUES ({_PLACEHOLDERS}) RETURNING "id"'  # noqa: S608
 
 
 def _prepared_cursor_class() -> Any:
