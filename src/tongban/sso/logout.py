@@ -1,12 +1,17 @@
 """Single logout: when a person logs out of tongban (at the portal, or through a relying party's
-RP-initiated logout), every relying party their session signed in to is told by back-channel."""
+RP-initiated logout), or their session is ended for them (revoked from the device list, password
+recovered, account closed: the accounts app deletes the session's LoginSession row), every relying party
+the session signed in to is told by back-channel."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_out
+from django.db.models.signals import post_delete
 from django.dispatch import receiver
+
+from tongban.accounts.models import LoginSession
 
 SID_KEY = "tongban_sso_sid"
 
@@ -19,3 +24,10 @@ def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         from tongban.sso.services import session_end
 
         session_end(sid=sid, reason="logout", request=request)
+
+
+@receiver(post_delete, sender=LoginSession, dispatch_uid="tongban_sso_login_session_deleted")
+def _session_deleted(sender: Any, instance: LoginSession, **kwargs: Any) -> None:
+    from tongban.sso.services import session_end
+
+    session_end(session_key_hash=instance.key_hash, reason="session_ended")

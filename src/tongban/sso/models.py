@@ -209,6 +209,10 @@ class SessionParticipation(models.Model):
     the code and the tokens it gave. Logging out of the session notifies every client it touched."""
 
     sid = models.CharField("会话标识", max_length=64, db_index=True)
+    # SHA-256 of the Django session key (as accounts.LoginSession.key_hash): a session ended without a
+    # logout (revoked from the device list, password recovered, account closed) still ends its sign-ins.
+    session_key_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    issuer = models.CharField("签发者", max_length=200, blank=True, default="")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="participations")
     level = models.PositiveSmallIntegerField("认证等级", default=0)

@@ -147,27 +147,38 @@ def _login_method(request: HttpRequest, user: Any) -> tuple[str, Any]:
 
 def participation_record(*, request: HttpRequest, user: Any, client: Client, code: str, level: int
                          ) -> SessionParticipation:
+    from tongban.accounts.sessions import key_hash
+
     method, auth_time = _login_method(request, user)
     sid = current_sid(request) or ""
+    if request.session.session_key is None:
+        request.session.save()
     return SessionParticipation.objects.create(
-        sid=sid, user=user, client=client, level=level, amr=" ".join(claims_mod.amr_for(method)),
+        sid=sid, session_key_hash=key_hash(request.session.session_key or ""), issuer=claims_mod.issuer(request),
+        user=user, client=client, level=level, amr=" ".join(claims_mod.amr_for(method)),
         auth_time=auth_time, code_hash=code_hash(code))
 
 
-def session_end(*, sid: str, reason: str, request: HttpRequest | None = None) -> int:
-    """Every sign-in of the session ends: its tokens are revoked and each client that registered a
-    back-channel logout URI is told, through the outbox (retried until delivered)."""
+def session_end(*, sid: str = "", session_key_hash: str = "", reason: str,
+                request: HttpRequest | None = None) -> int:
+    """Every sign-in of the session (by its `sid`, or by its session key's hash) ends: its tokens are
+    revoked and each client that registered a back-channel logout URI is told, through the outbox
+    (retried until delivered)."""
     from tongban.jobs.services import outbox_send
 
-    parts = list(SessionParticipation.objects.filter(sid=sid, ended_at__isnull=True).select_related("client"))
-    iss = claims_mod.issuer(request) if parts else ""
+    if not sid and not session_key_hash:
+        return 0
+    found = SessionParticipation.objects.filter(ended_at__isnull=True).select_related("client")
+    found = found.filter(sid=sid) if sid else found.filter(session_key_hash=session_key_hash)
+    parts = list(found)
     notified: set[int] = set()
     with transaction.atomic():
         for part in parts:
             participation_end(part, reason=reason)
             if part.client.backchannel_logout_uri and part.client_id not in notified:
                 notified.add(part.client_id)
-                sid_ref = hashlib.sha256(sid.encode()).hexdigest()[:24]
+                sid_ref = hashlib.sha256(part.sid.encode()).hexdigest()[:24]
+                iss = part.issuer or (claims_mod.issuer(request) if request is not None else "")
                 outbox_send(channel="oidc_backchannel", payload={"participation": part.pk, "iss": iss},
                             idempotency_key=f"bcl:{sid_ref}:{part.client_id}")
     return len(notified)
