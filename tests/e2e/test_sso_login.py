@@ -10,6 +10,9 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 def test_login_consent_and_return_to_the_client(page, live_server):
+    from tongban.sso.secrets import clear_cache
+
+    clear_cache()  # provider secrets and keys cached by earlier tests belong to a flushed database
     make_person("e2e", phone="13900000071", seq=71)
     national = NationalPlatformSimulator.start()
     try:
