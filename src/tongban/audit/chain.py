@@ -34,10 +34,11 @@ import time
 import uuid
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connections, transaction
+from django.db.models import Field
 from django.db.models.signals import post_migrate
 from django.utils import timezone
 
@@ -243,7 +244,7 @@ def _drop(state: ChainState) -> None:
 
 _FIELDS = ("occurred_at", "actor_type", "actor_id", "action", "subject_type", "subject_id", "outcome", "client_ip",
            "request_id", "details", "chain_id", "seq", "prev_hash", "hash")
-_prep = {name: AuditEntry._meta.get_field(name).get_db_prep_save for name in _FIELDS}
+_prep = {name: cast("Field[Any, Any]", AuditEntry._meta.get_field(name)).get_db_prep_save for name in _FIELDS}
 # Built once from the model's own table and column names (constants, never input); values are parameters.
 _COLUMNS = ", ".join(f'"{name}"' for name in _FIELDS)
 _PLACEHOLDERS = ", ".join(["%s"] * len(_FIELDS))
@@ -258,7 +259,7 @@ def _prepared_cursor_class() -> Any:
     class PreparedCursor(ServerBindingCursor):  # type: ignore[misc, valid-type]
         def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
                     binary: bool | None = None) -> Any:
-            return super().execute(query, params, prepare=True, binary=binary)
+            return super().execute(query, params, prepare=True, binary=binary)  # type: ignore[misc]
 
     return PreparedCursor
 
