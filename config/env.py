@@ -350,3 +350,29 @@ def load_sms(environment: str | None = None) -> SmsEnv:
         timeout=float(_int("TONGBAN_SMS_GATEWAY_TIMEOUT_SECONDS", 5)),
     )
 # --- end of SMS gateway ---
+
+
+# --- Single sign-on (issue 5; tongban.sso, docs/sso.md) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class SsoEnv:
+    issuer: str  # TONGBAN_SSO_ISSUER: the provider's issuer URL; the request's host outside production if unset
+    national_idp_issuer: str  # the national platform as an identity provider (tongban.sso.federation)
+    national_idp_client_id: str
+    national_idp_client_secret: str
+    national_idp_alg: str
+
+
+def load_sso() -> SsoEnv:
+    alg = os.environ.get("TONGBAN_NATIONAL_IDP_ALG", "").strip() or "ES256"
+    if alg not in {"ES256", "RS256", "SM2SM3"}:
+        raise ConfigurationError(f"TONGBAN_NATIONAL_IDP_ALG must be ES256, RS256 or SM2SM3, not {alg!r}")
+    return SsoEnv(
+        issuer=os.environ.get("TONGBAN_SSO_ISSUER", "").strip().rstrip("/"),
+        national_idp_issuer=os.environ.get("TONGBAN_NATIONAL_IDP_ISSUER", "").strip(),
+        national_idp_client_id=os.environ.get("TONGBAN_NATIONAL_IDP_CLIENT_ID", "").strip(),
+        national_idp_client_secret=os.environ.get("TONGBAN_NATIONAL_IDP_CLIENT_SECRET", "").strip(),
+        national_idp_alg=alg,
+    )
+# --- end of single sign-on ---

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
@@ -213,7 +212,8 @@ TONGBAN_SMS_GATEWAY = {"BACKEND": _SMS.backend, "URL": _SMS.url, "TOKEN": _SMS.t
 
 # The OpenID Connect provider (tongban.sso, docs/sso.md): django-oauth-toolkit with tongban's client model,
 # validator and signing keys. Set TONGBAN_SSO_ISSUER in production (else the request's host is used).
-TONGBAN_SSO_ISSUER = os.environ.get("TONGBAN_SSO_ISSUER", "").rstrip("/")
+_SSO = envmod.load_sso()
+TONGBAN_SSO_ISSUER = _SSO.issuer
 OAUTH2_PROVIDER_APPLICATION_MODEL = "sso.Client"
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
@@ -240,8 +240,8 @@ OAUTH2_PROVIDER = {
 }
 # "使用国家政务服务平台账号登录" (tongban.sso.federation): the national platform as an identity provider.
 TONGBAN_NATIONAL_IDP: dict[str, object] = {
-    "ISSUER": os.environ.get("TONGBAN_NATIONAL_IDP_ISSUER", ""),
-    "CLIENT_ID": os.environ.get("TONGBAN_NATIONAL_IDP_CLIENT_ID", ""),
-    "CLIENT_SECRET": os.environ.get("TONGBAN_NATIONAL_IDP_CLIENT_SECRET", ""),
-    "ALG": os.environ.get("TONGBAN_NATIONAL_IDP_ALG", "ES256"),
+    "ISSUER": _SSO.national_idp_issuer,
+    "CLIENT_ID": _SSO.national_idp_client_id,
+    "CLIENT_SECRET": _SSO.national_idp_client_secret,
+    "ALG": _SSO.national_idp_alg,
 }
