@@ -212,7 +212,7 @@ def start_server(args: argparse.Namespace, env: dict[str, str], log_path: Path) 
     else:
         cmd = [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(args.port),
                "--workers", str(args.workers), "--blocking-threads", str(args.threads), "--backlog", "2048",
-               "--no-ws", "--log-level", "warning", "config.wsgi:application"]
+               "--no-ws", "--http", "1", "--respawn-failed-workers", "config.wsgi:application"]
     log = open(log_path, "ab")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
     deadline = time.monotonic() + 60
@@ -295,6 +295,7 @@ def run_wrk(args: argparse.Namespace, app_id: str, reqs: Path, lua: Path, second
     raw = json.loads(line[7:])
     errors = raw["connect"] + raw["read"] + raw["write"] + raw["status"] + raw["timeout"]
     return {"throughput": raw["requests"] / (raw["duration_us"] / 1e6), "requests": raw["requests"],
+            "completed": raw["requests"],
             "p50_ms": raw["p50_us"] / 1000, "p90_ms": raw["p90_us"] / 1000, "p99_ms": raw["p99_us"] / 1000,
             "p999_ms": raw["p999_us"] / 1000, "max_ms": raw["max_us"] / 1000, "errors": errors,
             "error_kinds": {k: raw[k] for k in ("connect", "read", "write", "status", "timeout") if raw[k]}}
@@ -457,7 +458,7 @@ class _Paced:
             return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000 if lat else float("nan")
 
         ok = self.statuses.get(200, 0)
-        return {"throughput": ok / (max(sent_all, self.last) - start), "requests": self.n, "p50_ms": pct(50), "p90_ms": pct(90),
+        return {"throughput": ok / (max(sent_all, self.last) - start), "requests": self.n, "completed": ok, "p50_ms": pct(50), "p90_ms": pct(90),
                 "p99_ms": pct(99), "p999_ms": pct(99.9), "max_ms": lat[-1] * 1000 if lat else float("nan"),
                 "errors": self.errors + unanswered,
                 "error_kinds": {**{str(k): v for k, v in self.statuses.items() if k != 200},
@@ -550,6 +551,63 @@ def ceiling(args: argparse.Namespace, numbers: list[str]) -> dict[int, float]:
     return results
 
 
+# -- CPU accounting: what one verification costs, whatever else the machine is doing ------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+class CpuMeter:
+    """CPU seconds used by the server's processes and by the PostgreSQL backends serving them."""
+
+    def __init__(self, url: str, server_pid: int) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(url, autocommit=True)
+        self.dbname = url.rpartition("/")[2]
+        self.server_pid = server_pid
+
+    def _backends(self) -> list[int]:
+        rows = self.conn.execute("SELECT pid FROM pg_stat_activity WHERE datname LIKE %s AND pid <> pg_backend_pid()",
+                                 (self.dbname + "%",)).fetchall()
+        return [r[0] for r in rows]
+
+    def sample(self) -> dict[str, Any]:
+        server = {pid: _proc_cpu(pid) for pid in _tree(self.server_pid)}
+        backends = {pid: _proc_cpu(pid) for pid in self._backends()}
+        return {"server": server, "postgres": backends}
+
+    @staticmethod
+    def used(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
+        # Processes that started during the run count from zero; those that ended are lost (rare).
+        return {kind: sum(cpu - before[kind].get(pid, 0.0) for pid, cpu in after[kind].items())
+                for kind in ("server", "postgres")}
+
+
 # -- reporting ------------------------------------------------------------------------------------------------
 
 
@@ -568,13 +626,19 @@ def pg_settings(url: str) -> dict[str, str]:
 
 def _fmt(r: dict[str, Any]) -> str:
     kinds = f" {r['error_kinds']}" if r.get("error_kinds") else ""
+    cpu = r.get("cpu_ms")
+    cpu_text = (f"  cpu/req: server {cpu['server']:.2f} + pg {cpu['postgres']:.2f} + client {cpu['client']:.2f} ms"
+                if cpu else "")
     return (f"{r['throughput']:8,.0f}/s  p50 {r['p50_ms']:6.2f} ms  p90 {r['p90_ms']:6.2f} ms  "
-            f"p99 {r['p99_ms']:6.2f} ms  max {r['max_ms']:7.1f} ms  errors {r['errors']}{kinds}")
+            f"p99 {r['p99_ms']:6.2f} ms  max {r['max_ms']:7.1f} ms  errors {r['errors']}{kinds}{cpu_text}")
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {key: statistics.median(r[key] for r in runs) for key in
-            ("throughput", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "errors")}
+    out: dict[str, Any] = {key: statistics.median(r[key] for r in runs) for key in
+                           ("throughput", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "errors")}
+    if all("cpu_ms" in r for r in runs):
+        out["cpu_ms"] = {k: statistics.median(r["cpu_ms"][k] for r in runs) for k in ("server", "postgres", "client")}
+    return out
 
 
 def main() -> int:
@@ -586,9 +650,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32, help="closed loop: concurrent clients")
     parser.add_argument("--rate", type=float, default=1000, help="open loop: requests per second")
-    parser.add_argument("--server", choices=("gunicorn", "granian"), default="gunicorn")
+    parser.add_argument("--server", choices=("gunicorn", "granian"), default="gunicorn",
+                        help="`tongban serve` (gunicorn, DESIGN's choice; default) or granian's WSGI server")
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="per worker; each thread holds 3 DB connections")
     parser.add_argument("--port", type=int, default=8191)
     parser.add_argument("--cache", choices=("locmem", "redis"), default="locmem")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
@@ -648,19 +713,33 @@ def main() -> int:
     try:
         warm = run_wrk(args, app_id, presign(pool, next(slices), work / "warm.tsv"), lua, 4, args.connections)
         print(f"warm-up: {_fmt(warm)}", flush=True)
+        meter = CpuMeter(args.database_url, proc.pid)
+
+        def measured(fn: Any) -> dict[str, Any]:
+            load = _load()
+            before, children = meter.sample(), os.times()
+            r: dict[str, Any] = fn()
+            after, children_after = meter.sample(), os.times()
+            used = CpuMeter.used(before, after)
+            client = (children_after.children_user + children_after.children_system
+                      - children.children_user - children.children_system)
+            done = max(1.0, r.get("completed") or r["throughput"] * args.seconds)
+            r["load_before"] = load
+            r["cpu_ms"] = {"server": used["server"] / done * 1000, "postgres": used["postgres"] / done * 1000,
+                           "client": client / done * 1000}
+            return r
+
         for i in range(runs_closed):
             reqs = presign(pool, next(slices), work / f"closed{i}.tsv")
-            load = _load()
-            r = run_wrk(args, app_id, reqs, lua, args.seconds, args.connections)
-            r["load_before"] = load
+            r = measured(lambda reqs=reqs: run_wrk(args, app_id, reqs, lua, args.seconds, args.connections))
+            load = r["load_before"]
             results["closed"].append(r)
             print(f"(a) closed, {args.connections} connections, run {i + 1}: {_fmt(r)}   (load before {load})",
                   flush=True)
         for i in range(runs_paced):
             reqs = presign(pool, next(slices), work / f"paced{i}.tsv")
-            load = _load()
-            r = run_paced(args, app_id, reqs, args.seconds)
-            r["load_before"] = load
+            r = measured(lambda reqs=reqs: run_paced(args, app_id, reqs, args.seconds))
+            load = r["load_before"]
             results["paced"].append(r)
             print(f"(b) paced at {args.rate:,.0f}/s, run {i + 1}: {_fmt(r)}   (load before {load})", flush=True)
     finally:
@@ -682,6 +761,12 @@ def main() -> int:
         goal = m["p99_ms"] <= 50 and m["throughput"] >= 0.98 * args.rate and m["errors"] == 0
         ok &= goal
         print(f"  (b) paced at {args.rate:,.0f}/s: {_fmt(m)}   goal p99 ≤ 50 ms {'✔' if goal else '✘'}")
+    if results["closed"] and "cpu_ms" in results["closed_median"]:
+        cpu = results["closed_median"]["cpu_ms"]
+        per = cpu["server"] + cpu["postgres"] + cpu["client"]
+        print(f"  CPU per verification (closed loop): {per:.2f} ms (server {cpu['server']:.2f}, PostgreSQL "
+              f"{cpu['postgres']:.2f}, load generator {cpu['client']:.2f}) → at most "
+              f"{(os.cpu_count() or 1) * 1000 / per:,.0f}/s on {os.cpu_count()} otherwise idle cores")
     if results.get("ceiling") and results["closed"]:
         best_n, best = max(results["ceiling"].items(), key=lambda kv: kv[1])
         ratio = results["closed_median"]["throughput"] / best
