@@ -11,11 +11,12 @@ os.environ.setdefault("TONGBAN_DATABASE_URL", "sqlite:///var/test/tongban.sqlite
 os.environ.setdefault("TONGBAN_MASTER_KEY", "74657374206f6e6c79206d6173746572206b6579202d2d206e6f742075736521")
 
 from config.settings.base import *  # noqa: E402, F403
-from config.settings.base import DATABASES, INSTALLED_APPS, VAR_DIR  # noqa: E402
+from config.settings.base import DATABASES, INSTALLED_APPS, STATIC_ROOT, VAR_DIR  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TONGBAN_INPROCESS_WORKER = False
 (VAR_DIR / "test").mkdir(parents=True, exist_ok=True)
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start without it
 # One set of files per test run (inherited by the run's subprocesses), so two runs never share them.
 _RUN = os.environ.setdefault("TONGBAN_TEST_RUN_ID", str(os.getpid()))
 for _alias, _db in DATABASES.items():
