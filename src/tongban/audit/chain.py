@@ -290,6 +290,23 @@ def _insert(connection: Any, values: dict[str, Any]) -> AuditEntry:
     return entry
 
 
+def _link(state: Any, head: Head | _Pending, fields: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:
+    """The next entry of `state`'s chain after `head`: its seq, its hash and the row to insert."""
+    seq = head.seq + 1
+    digest = chain_hash(head.hash, entry_document(chain_id=state.chain_id, seq=seq, **fields))
+    return seq, digest, {**fields, "chain_id": state.chain_id, "seq": seq, "prev_hash": head.hash, "hash": digest}
+
+
+def _insert_linked(connection: Any, state: Any, seq: int, values: dict[str, Any]) -> AuditEntry:
+    """Insert a linked entry; a seq already taken means two writers share a chain, which retires it."""
+    try:
+        return _insert(connection, values)
+    except IntegrityError as exc:
+        log.critical("audit.chain_conflict", chain=state.chain_id, seq=seq)
+        _retire(state, "conflict")
+        raise AuditChainConflict(f"audit chain {state.chain_id} already has seq {seq}") from exc
+
+
 def append(*, using: str, occurred_at: dt.datetime, actor_type: str, actor_id: str, action: str,
            subject_type: str, subject_id: str, outcome: str, client_ip: str, request_id: str,
            details: dict[str, Any]) -> AuditEntry:
@@ -303,22 +320,11 @@ def append(*, using: str, occurred_at: dt.datetime, actor_type: str, actor_id: s
     if state is None:
         state = _open_chain(using)
     head = state.pending[-1] if state.pending else state.committed
-    seq = head.seq + 1
-    document = entry_document(
-        chain_id=state.chain_id, seq=seq, occurred_at=occurred_at, actor_type=actor_type, actor_id=actor_id,
-        action=action, subject_type=subject_type, subject_id=subject_id, outcome=outcome, client_ip=client_ip,
-        request_id=request_id, details=details)
-    digest = chain_hash(head.hash, document)
-    values = dict(occurred_at=occurred_at, actor_type=actor_type, actor_id=actor_id, action=action,
-                  subject_type=subject_type, subject_id=subject_id, outcome=outcome, client_ip=client_ip,
-                  request_id=request_id, details=details, chain_id=state.chain_id, seq=seq, prev_hash=head.hash,
-                  hash=digest)
-    try:
-        entry = _insert(connection, values)
-    except IntegrityError as exc:
-        log.critical("audit.chain_conflict", chain=state.chain_id, seq=seq)
-        _retire(state, "conflict")
-        raise AuditChainConflict(f"audit chain {state.chain_id} already has seq {seq}") from exc
+    seq, digest, values = _link(state, head, dict(
+        occurred_at=occurred_at, actor_type=actor_type, actor_id=actor_id, action=action,
+        subject_type=subject_type, subject_id=subject_id, outcome=outcome, client_ip=client_ip,
+        request_id=request_id, details=details))
+    entry = _insert_linked(connection, state, seq, values)
     token = _Pending(state, seq, digest)
     state.pending.append(token)
     state.last_append = time.monotonic()
@@ -345,23 +351,12 @@ def append_committed(*, using: str, occurred_at: dt.datetime, actor_type: str, a
             or state.pid != os.getpid() or state.db_name != str(connection.settings_dict.get("NAME"))
             or time.monotonic() - state.last_append > idle_close_seconds() / 2):
         return None
-    head = state.committed
-    seq = head.seq + 1
-    document = entry_document(
-        chain_id=state.chain_id, seq=seq, occurred_at=occurred_at, actor_type=actor_type, actor_id=actor_id,
-        action=action, subject_type=subject_type, subject_id=subject_id, outcome=outcome, client_ip=client_ip,
-        request_id=request_id, details=details)
-    digest = chain_hash(head.hash, document)
-    values = dict(occurred_at=occurred_at, actor_type=actor_type, actor_id=actor_id, action=action,
-                  subject_type=subject_type, subject_id=subject_id, outcome=outcome, client_ip=client_ip,
-                  request_id=request_id, details=details, chain_id=state.chain_id, seq=seq, prev_hash=head.hash,
-                  hash=digest)
+    seq, digest, values = _link(state, state.committed, dict(
+        occurred_at=occurred_at, actor_type=actor_type, actor_id=actor_id, action=action,
+        subject_type=subject_type, subject_id=subject_id, outcome=outcome, client_ip=client_ip,
+        request_id=request_id, details=details))
     try:
-        entry = _insert(connection, values)
-    except IntegrityError as exc:
-        log.critical("audit.chain_conflict", chain=state.chain_id, seq=seq)
-        _retire(state, "conflict")
-        raise AuditChainConflict(f"audit chain {state.chain_id} already has seq {seq}") from exc
+        entry = _insert_linked(connection, state, seq, values)
     except DatabaseError:
         # Committed or not? (The connection may have dropped after the commit.) A token that is not
         # queued anywhere makes the next append re-read the head from the database first.
