@@ -66,10 +66,16 @@ def session_record(request: HttpRequest, user: Any) -> LoginSession | None:
     if not key:
         return None
     now = timezone.now()
-    row = LoginSession(user=user, key_hash=key_hash(key), session_key=key, created_at=now, last_seen_at=now,
-                       user_agent=user_agent_summary(request.headers.get("User-Agent", ""))[:64],
-                       ip_masked=mask_ip(client_ip(request)),
-                       method=str(getattr(request, "tongban_login_method", "password"))[:16])
+    fields = {"created_at": now, "last_seen_at": now,
+              "user_agent": user_agent_summary(request.headers.get("User-Agent", ""))[:64],
+              "ip_masked": mask_ip(client_ip(request)),
+              "method": str(getattr(request, "tongban_login_method", "password"))[:16]}
+    # The same person signing in again keeps the session key (Django cycles it only from an anonymous
+    # session): the row is brought up to date rather than replaced, since deleting it ends the session's
+    # single sign-on (tongban.sso.logout) — a re-authentication (prompt=login, max_age) must not.
+    if LoginSession.objects.filter(key_hash=key_hash(key), user_id=user.pk).update(**fields):
+        return LoginSession.objects.get(key_hash=key_hash(key))
+    row = LoginSession(user=user, key_hash=key_hash(key), session_key=key, **fields)
     LoginSession.objects.filter(key_hash=row.key_hash).delete()
     row.save()
     return row

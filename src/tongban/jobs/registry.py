@@ -6,6 +6,9 @@
     @outbox_channel("sms")
     def deliver_sms(payload: dict, *, idempotency_key: str) -> None: ...
 
+    @job_task("sso.sessions_sweep", every=300)
+    def sweep() -> None: ...                                # a recurring task: once per 300 s period
+
 Register at import time of the app's `tasks.py` (import it from AppConfig.ready) so that every
 process — web and worker alike — knows the same names.
 """
@@ -63,6 +66,7 @@ class TaskSpec:
     lease_seconds: int = DEFAULT_LEASE_SECONDS
     queue: str = "default"
     channel: str | None = None
+    every: float | None = None  # a recurring task: one job per period of this many seconds (worker.py)
 
     def check_payload(self, payload: dict[str, Any]) -> None:
         """Raise TypeError if the payload does not fit the handler's signature (a permanent failure)."""
@@ -103,6 +107,13 @@ def _validate(name: str, max_attempts: int, backoff: float, backoff_cap: float, 
 
 def register(spec: TaskSpec) -> TaskSpec:
     _validate(spec.name, spec.max_attempts, spec.backoff, spec.backoff_cap, spec.lease_seconds)
+    if spec.every is not None:
+        if spec.every < 1:
+            raise ImproperlyConfigured(f"job task {spec.name}: every must be at least 1 second")
+        try:
+            inspect.signature(spec.func).bind()
+        except TypeError as exc:
+            raise ImproperlyConfigured(f"recurring job task {spec.name} must take no arguments") from exc
     with _lock:
         existing = _tasks.get(spec.name)
         if existing is not None and not _same_function(existing.func, spec.func):
@@ -119,14 +130,18 @@ def job_task(
     backoff_cap: float = DEFAULT_BACKOFF_CAP,
     lease_seconds: int = DEFAULT_LEASE_SECONDS,
     queue: str = "default",
+    every: float | None = None,
 ) -> Callable[[F], F]:
-    """Register the decorated function as the handler of task `name`; it is called as `func(**payload)`."""
+    """Register the decorated function as the handler of task `name`; it is called as `func(**payload)`.
+
+    With `every` (seconds) the task is recurring: long-running workers enqueue one job of it per
+    period (`services.recurring_enqueue_due`), and it takes no arguments."""
     if name.startswith(OUTBOX_PREFIX):
         raise ImproperlyConfigured(f"task names starting with {OUTBOX_PREFIX!r} are reserved for outbox channels")
 
     def decorator(func: F) -> F:
         register(TaskSpec(name=name, func=func, max_attempts=max_attempts, backoff=backoff,
-                          backoff_cap=backoff_cap, lease_seconds=lease_seconds, queue=queue))
+                          backoff_cap=backoff_cap, lease_seconds=lease_seconds, queue=queue, every=every))
         return func
 
     return decorator
@@ -177,6 +192,10 @@ def get_channel(channel: str) -> TaskSpec | None:
 
 def task_names() -> list[str]:
     return sorted(_tasks)
+
+
+def recurring_tasks() -> list[TaskSpec]:
+    return sorted((spec for spec in _tasks.values() if spec.every is not None), key=lambda spec: spec.name)
 
 
 def unregister(name: str) -> None:

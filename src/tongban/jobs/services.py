@@ -161,6 +161,35 @@ def outbox_send(
                        idempotency_key=idempotency_key, run_after=run_after)
 
 
+def recurring_slot(every: float, now: dt.datetime) -> tuple[int, dt.datetime]:
+    """The period `now` falls in (counted from the Unix epoch) and when it began."""
+    slot = int(now.timestamp() // every)
+    return slot, dt.datetime.fromtimestamp(slot * every, tz=dt.UTC)
+
+
+def recurring_enqueue_due(*, now: dt.datetime | None = None, skip: dict[str, int] | None = None) -> list[Job]:
+    """Make sure the current period's job of every recurring task exists (one per task and period).
+
+    The idempotency key names the period, so any number of workers calling this — each pass, on any
+    machine — insert one job between them; a period missed while no worker ran is not made up (the
+    next one runs). `skip` maps task names to the period this caller already enqueued (it is
+    updated), so a worker touches the table once per period rather than once per pass.
+    """
+    now = now or clock.now()
+    jobs: list[Job] = []
+    for spec in registry.recurring_tasks():
+        if spec.every is None:
+            continue
+        slot, started = recurring_slot(spec.every, now)
+        if skip is not None and skip.get(spec.name) == slot:
+            continue
+        jobs.append(job_enqueue(task=spec.name, payload={}, idempotency_key=f"every:{int(spec.every)}s:{slot}",
+                                run_after=started))
+        if skip is not None:
+            skip[spec.name] = slot
+    return jobs
+
+
 def _operator_change(job_id: int, allowed: tuple[JobStatus, ...], action: str) -> Job:
     job = Job.objects.select_for_update().filter(pk=job_id).first()
     if job is None:

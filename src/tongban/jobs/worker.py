@@ -100,8 +100,13 @@ class Worker:
         poll_interval: float = 1.0,
         worker_id: str | None = None,
         using: str = "default",
+        recurring: bool = False,
     ) -> None:
         self.queues = tuple(queues) if queues else ()
+        # Long-running workers (the command, the in-process thread) also enqueue each period's job of
+        # the recurring tasks; a Worker driven pass by pass (tests, `--once`) runs only what is queued.
+        self.recurring = recurring
+        self._recurring_done: dict[str, int] = {}
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.worker_id = (worker_id or _default_worker_id())[:200]
@@ -282,6 +287,14 @@ class Worker:
                         log.warning("job.lease_expired", job_id=job_id, task=task, attempt=attempts)
         return reclaimed
 
+    # -- recurring tasks ----------------------------------------------------------------------------
+
+    def enqueue_recurring(self) -> int:
+        """This period's job of each recurring task, inserted once per period whoever gets there first."""
+        from tongban.jobs.services import recurring_enqueue_due
+
+        return len(recurring_enqueue_due(skip=self._recurring_done))
+
     # -- looping ----------------------------------------------------------------------------------
 
     def wake(self) -> None:
@@ -294,6 +307,8 @@ class Worker:
             while not stop_event.is_set():
                 close_old_connections()
                 try:
+                    if self.recurring:
+                        self.enqueue_recurring()
                     done = self.run_once()
                 except Exception:
                     # The database went away, a deploy is migrating...: say so and try again later.
@@ -326,8 +341,10 @@ _inprocess_lock = threading.Lock()
 _atexit_registered = False
 
 
-def start_inprocess_worker(*, poll_interval: float = 1.0, queues: Iterable[str] | None = None) -> Worker:
-    """Start (once per process) a daemon thread running a Worker; return that Worker.
+def start_inprocess_worker(*, poll_interval: float = 1.0, queues: Iterable[str] | None = None,
+                           recurring: bool = True) -> Worker:
+    """Start (once per process) a daemon thread running a Worker (which also enqueues the recurring
+    tasks' jobs unless told not to); return that Worker.
 
     Safe to call from every server process and more than once: a second call in the same process
     returns the running worker; after a fork the child starts its own.
@@ -338,7 +355,7 @@ def start_inprocess_worker(*, poll_interval: float = 1.0, queues: Iterable[str] 
         if current is not None and current.pid == os.getpid() and current.thread.is_alive():
             return current.worker
         stop = threading.Event()
-        worker = Worker(queues=queues, poll_interval=poll_interval)
+        worker = Worker(queues=queues, poll_interval=poll_interval, recurring=recurring)
         thread = threading.Thread(target=worker.run_forever, args=(stop,), name="tongban-jobs-worker", daemon=True)
         _inprocess = _InProcess(pid=os.getpid(), thread=thread, stop=stop, worker=worker)
         thread.start()

@@ -1,7 +1,8 @@
 """Single logout: when a person logs out of tongban (at the portal, or through a relying party's
 RP-initiated logout), or their session is ended for them (revoked from the device list, password
 recovered, account closed: the accounts app deletes the session's LoginSession row), every relying party
-the session signed in to is told by back-channel."""
+the session signed in to is told by back-channel. (Sessions that merely expire are found by the sweep,
+tongban.sso.services.sessions_sweep.)"""
 
 from __future__ import annotations
 

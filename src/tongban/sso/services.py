@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import secrets as _secrets
@@ -134,12 +135,24 @@ def current_sid(request: HttpRequest, *, create: bool = True) -> str | None:
     return sid
 
 
-def _login_method(request: HttpRequest, user: Any) -> tuple[str, Any]:
+def _login_row(request: HttpRequest, user: Any) -> Any:
+    """The accounts app's record of this browser session's sign-in (None if there is none)."""
     from tongban.accounts.models import LoginSession
     from tongban.accounts.sessions import key_hash
 
-    key = getattr(request.session, "session_key", None)
-    row = LoginSession.objects.filter(key_hash=key_hash(key), user_id=user.pk).first() if key else None
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    return LoginSession.objects.filter(key_hash=key_hash(key), user_id=user.pk).first() if key else None
+
+
+def session_auth_time(request: HttpRequest, user: Any) -> dt.datetime | None:
+    """When the person signed in to this browser session — the server's own record (the session's
+    LoginSession row, written at login), never anything the client says. None if unknown."""
+    row = _login_row(request, user)
+    return row.created_at if row is not None else None
+
+
+def _login_method(request: HttpRequest, user: Any) -> tuple[str, Any]:
+    row = _login_row(request, user)
     if row is not None:
         return row.method or "password", row.created_at
     return "password", user.last_login or timezone.now()
@@ -170,9 +183,11 @@ def session_end(*, sid: str = "", session_key_hash: str = "", reason: str,
         return 0
     found = SessionParticipation.objects.filter(ended_at__isnull=True).select_related("client")
     found = found.filter(sid=sid) if sid else found.filter(session_key_hash=session_key_hash)
-    parts = list(found)
     notified: set[int] = set()
     with transaction.atomic():
+        # Locked in primary-key order: a logout and the sweep ending the same session at once end each
+        # sign-in once (the second finds it ended); the outbox key makes the notification once anyway.
+        parts = list(found.select_for_update(of=("self",)).order_by("pk"))
         for part in parts:
             participation_end(part, reason=reason)
             if part.client.backchannel_logout_uri and part.client_id not in notified:
@@ -201,3 +216,105 @@ def id_token_hint_claims(token: str) -> dict[str, Any] | None:
     if not isinstance(claims, dict) or claims.get("iss") != claims_mod.issuer():
         return None
     return claims
+
+
+# -- the sweep: sessions that end without a logout -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    sessions: int  # browser sessions found over
+    notified: int  # logout tokens queued (one per client with a back-channel URI, per session)
+
+
+SWEEP_BATCH = 500
+
+
+def _session_store_usable(engine: str) -> bool:
+    """A cache-backed session store answers "no such session" when the cache is down (Django swallows the
+    error): before believing it about every session, check that it keeps what it is given."""
+    if "cache" not in engine:
+        return True
+    from django.conf import settings
+    from django.core.cache import caches
+
+    probe = f"tongban:sso:sweep-probe:{_secrets.token_hex(8)}"
+    try:
+        cache = caches[settings.SESSION_CACHE_ALIAS]
+        cache.set(probe, 1, 30)
+        ok = cache.get(probe) == 1
+        cache.delete(probe)
+    except Exception:  # any backend's connection error
+        ok = False
+    return ok
+
+
+def _session_over(row: Any, user_id: int, *, now: dt.datetime, idle: int, store: Any) -> str | None:
+    """Why the browser session behind a LoginSession row is over, or None if it may still be in use."""
+    from django.contrib.auth import SESSION_KEY
+
+    from tongban.accounts.middleware import LAST_SEEN_KEY
+
+    if row is None or row.user_id != user_id:
+        return "session_gone"  # the row went without its post_delete reaching us (or never existed)
+    if (now - row.last_seen_at).total_seconds() > idle:
+        return "session_idle"  # the idle timeout would sign the person out at their next request
+    if store is None:
+        return None
+    data = store(session_key=row.session_key).load()  # {} when missing or past its expiry date
+    if str(data.get(SESSION_KEY, "")) != str(user_id):
+        return "session_expired"  # expired in the store, deleted, or someone else signed in over it
+    last = data.get(LAST_SEEN_KEY)
+    if isinstance(last, int | float) and now.timestamp() - last > idle:
+        return "session_idle"
+    return None
+
+
+def _sweep_end(*, session_key_hash: str = "", sid: str = "", user_id: int, reason: str) -> int:
+    with transaction.atomic():
+        notified = session_end(session_key_hash=session_key_hash, sid=sid, reason=reason)
+        audit_record(action=Action.AUTH_SESSION_TIMEOUT, actor=Actor.system("sso.sweep"),
+                     subject=Subject("accounts.user", user_id),
+                     details={"event": "sso_session_swept", "reason": reason, "notified": notified})
+    log.info("sso.session_swept", user=user_id, reason=reason, notified=notified)
+    return notified
+
+
+def sessions_sweep(*, now: dt.datetime | None = None) -> SweepResult:
+    """End the sign-ins of browser sessions that are over without a logout — idle past the timeout,
+    expired or deleted in the session store, or gone from the accounts app's list — through
+    `session_end`, as a logout would: tokens revoked, one logout token per client through the outbox
+    (keyed, so a second sweep queues nothing new), an audit entry per session. Run by the recurring job
+    `sso.sessions_sweep` (tongban.sso.tasks) and by `tongban sso sweep`."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    from tongban.accounts.conf import security
+    from tongban.accounts.models import LoginSession
+
+    now = now or timezone.now()
+    idle = security().citizen_idle_seconds
+    engine = settings.SESSION_ENGINE
+    store = import_module(engine).SessionStore if _session_store_usable(engine) else None
+    if store is None:
+        log.warning("sso.sweep_session_store_unusable", engine=engine)
+    open_parts = SessionParticipation.objects.filter(ended_at__isnull=True).order_by()
+    sessions = notified = 0
+    keyed = list(open_parts.exclude(session_key_hash="").values_list("session_key_hash", "user_id").distinct())
+    for start in range(0, len(keyed), SWEEP_BATCH):
+        batch = keyed[start:start + SWEEP_BATCH]
+        rows = {row.key_hash: row for row in LoginSession.objects.filter(key_hash__in=[h for h, _ in batch])}
+        for key_hash, user_id in batch:
+            reason = _session_over(rows.get(key_hash), user_id, now=now, idle=idle, store=store)
+            if reason is not None:
+                sessions += 1
+                notified += _sweep_end(session_key_hash=key_hash, user_id=user_id, reason=reason)
+    # Sign-ins recorded before sessions were keyed (migration 0002) can only be matched by their sid:
+    # they end once no session could still be alive (the store's lifetime since the sign-in).
+    cutoff = now - dt.timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    for sid, user_id in (open_parts.filter(session_key_hash="", created_at__lt=cutoff)
+                         .values_list("sid", "user_id").distinct()):
+        sessions += 1
+        notified += _sweep_end(sid=sid, user_id=user_id, reason="session_expired")
+    return SweepResult(sessions=sessions, notified=notified)

@@ -1,5 +1,6 @@
 """The outbox channel "oidc_backchannel": a logout token (OpenID Connect Back-Channel Logout 1.0)
-POSTed to the relying party's backchannel_logout_uri, retried with back-off until it answers 200."""
+POSTed to the relying party's backchannel_logout_uri, retried with back-off until it answers 200; and
+the recurring sweep that ends the sign-ins of sessions which expired without a logout."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tongban.core.logging import get_logger
-from tongban.jobs.registry import PermanentJobError, outbox_channel
+from tongban.jobs.registry import PermanentJobError, job_task, outbox_channel
 
 log = get_logger("tongban.sso")
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 TIMEOUT = 5.0
+# How often the sweep runs: a relying party learns of a session that expired (idle 30 min by default)
+# within this many seconds, plus the outbox's delivery.
+SWEEP_EVERY_SECONDS = 300
 
 
 def logout_token(part: Any, *, iss: str | None = None) -> str:
@@ -55,3 +59,11 @@ def deliver_logout(payload: dict[str, Any], *, idempotency_key: str) -> None:
     if 400 <= status < 500:
         raise PermanentJobError(f"the relying party refused the logout token ({status})")
     raise RuntimeError(f"the relying party answered {status}")
+
+
+@job_task("sso.sessions_sweep", every=SWEEP_EVERY_SECONDS, max_attempts=2, backoff=30, lease_seconds=1800)
+def sessions_sweep() -> None:
+    from tongban.sso.services import sessions_sweep as sweep
+
+    result = sweep()
+    log.info("sso.sweep_done", sessions=result.sessions, notified=result.notified)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("o/authorize/", views.authorize, name="authorize"),
     path("o/authorize/continue/", views.authorize_continue, name="authorize_continue"),
     path("o/authorize/verify/", views.step_up, name="step_up"),
+    path("o/authorize/login/", views.reauthenticate, name="reauthenticate"),
     path("o/token/", views.token, name="token"),
     path("o/userinfo/", views.userinfo, name="userinfo"),
     path("o/revoke/", views.revoke, name="revoke"),

@@ -11,6 +11,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -81,6 +82,7 @@ def discovery_document(request: HttpRequest) -> dict[str, Any]:
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
                              "name", "id_type", "id_number", "id_number_masked", "phone_number",
                              "phone_number_verified"],
+        "prompt_values_supported": ["none", "login", "consent"],
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "backchannel_logout_supported": True,
@@ -165,6 +167,15 @@ def _requested_level(acr_values: str) -> int | None:
     return min(levels) if levels else -1
 
 
+def _max_age(value: str) -> int | None:
+    """max_age in seconds; None if absent (an empty value counts as absent, RFC 6749 §3.1); -1 if malformed."""
+    if value == "":
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:
+        return -1
+    return int(value)
+
+
 @never_cache
 @require_GET
 def authorize(request: HttpRequest) -> HttpResponse:
@@ -185,12 +196,21 @@ def authorize(request: HttpRequest) -> HttpResponse:
     if level is not None and (level < 1 or level not in client.levels):
         return _redirect_error(redirect_uri, "invalid_request", "acr_values names no level this client may ask",
                                state)
+    max_age = _max_age(request.GET.get("max_age", ""))
+    if max_age == -1:
+        return _redirect_error(redirect_uri, "invalid_request", "max_age must be a whole number of seconds", state)
+    prompt = sorted(credentials.get("prompt") or [])
+    now = time.time()
+    # The sign-in must be at least this recent (a Unix time; 0: any): now for prompt=login and max_age=0,
+    # max_age seconds before the request otherwise (OIDC Core §3.1.2.1). Compared with the server's own
+    # record of the session's sign-in in authorize_continue.
+    auth_not_before = now if "login" in prompt or max_age == 0 else (now - max_age if max_age else 0.0)
     txn = secrets.token_urlsafe(16)
     request.session[TXN_PREFIX + txn] = {
         "client_id": client.client_id, "redirect_uri": redirect_uri, "state": state, "response_type": "code",
         "code_challenge": credentials["code_challenge"], "code_challenge_method": "S256",
         "nonce": credentials.get("nonce"), "scopes": list(scopes), "level": level or 0,
-        "prompt": sorted(credentials.get("prompt") or []), "at": int(time.time()),
+        "prompt": prompt, "at": int(now), "auth_not_before": auth_not_before, "max_age": max_age,
     }
     return HttpResponseRedirect(f"{reverse('sso:authorize_continue')}?{urlencode({'txn': txn})}")
 
@@ -206,6 +226,15 @@ def _txn(request: HttpRequest) -> tuple[str, dict[str, Any] | None]:
 def _citizen(request: HttpRequest) -> Any:
     user = request.user
     return user if user.is_authenticated and getattr(user, "kind", None) == "citizen" and user.is_active else None
+
+
+def _fresh_enough(request: HttpRequest, user: Any, data: dict[str, Any]) -> bool:
+    """Whether the session's sign-in is as recent as prompt=login / max_age asked (always, if neither)."""
+    not_before = data.get("auth_not_before")
+    if not isinstance(not_before, int | float) or not not_before:
+        return True
+    auth_time = services.session_auth_time(request, user)
+    return auth_time is not None and auth_time.timestamp() >= not_before
 
 
 @never_cache
@@ -231,6 +260,10 @@ def authorize_continue(request: HttpRequest) -> HttpResponse:
         if "none" in prompt:
             return fail("login_required", "the person is not signed in")
         return HttpResponseRedirect(f"{reverse('portal:login')}?{urlencode({'next': here})}")
+    if not _fresh_enough(request, user, data):
+        if "none" in prompt:
+            return fail("login_required", "the person's sign-in is older than max_age allows")
+        return HttpResponseRedirect(f"{reverse('sso:reauthenticate')}?{urlencode({'txn': txn})}")
 
     level = services.person_level(user)
     wanted = int(data["level"])
@@ -264,6 +297,51 @@ def authorize_continue(request: HttpRequest) -> HttpResponse:
     code = (parse_qs(urlsplit(uri).query).get("code") or [""])[0]
     services.participation_record(request=request, user=user, client=client, code=code, level=level)
     return _hand_back(request, uri)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def reauthenticate(request: HttpRequest) -> HttpResponse:
+    """prompt=login, or a sign-in older than max_age: the person signs in again (the accounts app's
+    login, with its lockout and audit), and the login carries on. The session stays the same one — the
+    same person signing in again keeps its data and its sign-ins at other clients; giving up answers
+    login_required."""
+    from tongban.accounts import citizens
+    from tongban.core.errors import TongbanError
+    from tongban.sso import federation
+
+    txn, data = _txn(request)
+    if data is None:
+        return _error_page(request, "登录请求已过期或无效，请返回应用重新登录。")
+    back = f"{reverse('sso:authorize_continue')}?{urlencode({'txn': txn})}"
+    user = _citizen(request)
+    if user is None or _fresh_enough(request, user, data):
+        return HttpResponseRedirect(back)  # signing in from scratch is fresh anyway (the continuation sees to it)
+    if request.method == "POST" and request.POST.get("decision") == "cancel":
+        request.session.pop(TXN_PREFIX + txn, None)
+        return _hand_back(request, _redirect_error(data["redirect_uri"], "login_required",
+                                                   "the person did not sign in again", data.get("state"))["Location"])
+    form = ReauthForm(request.POST if request.method == "POST" else None) if user.has_usable_password() else None
+    if form is not None and request.method == "POST" and form.is_valid():
+        try:
+            citizens.citizen_login_password(request=request, identifier=user.username,
+                                            password=form.cleaned_data["password"])
+        except TongbanError as exc:
+            form.add_error("password", exc.message("zh-hans"))
+        else:
+            return HttpResponseRedirect(back)
+    here = f"{reverse('sso:reauthenticate')}?{urlencode({'txn': txn})}"
+    national = (f"{reverse('sso:national_login')}?{urlencode({'next': here})}"
+                if federation.config() is not None else "")
+    client = Client.objects.filter(client_id=data["client_id"]).first()
+    return render(request, "sso/reauth.html", {"form": form, "client": client, "txn": txn, "national_url": national,
+                                               "max_age": data.get("max_age")},
+                  status=422 if form is not None and form.errors else 200)
+
+
+class ReauthForm(forms.Form):
+    password = forms.CharField(label="登录密码", max_length=128, strip=False,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 
 
 @never_cache

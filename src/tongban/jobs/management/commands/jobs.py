@@ -73,7 +73,7 @@ class Command(BaseCommand):
     def _worker(self, options: dict[str, Any]) -> None:
         concurrency = max(1, options["concurrency"])
         make = lambda: Worker(queues=options["queues"], poll_interval=options["poll_interval"],  # noqa: E731
-                              batch_size=options["batch_size"])
+                              batch_size=options["batch_size"], recurring=not options["once"])
         if options["once"]:
             done = make().run_once()
             self.stdout.write(f"执行了 {done} 个任务。")
