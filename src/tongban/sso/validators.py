@@ -10,6 +10,7 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.cache import cache
@@ -54,6 +55,46 @@ def client_by_id(client_id: str) -> Client | None:
     if client is not None:
         _clients[client_id] = (time.monotonic(), client)
     return client if client is not None and client.is_active else None
+
+
+def client_from_assertion(body: Mapping[str, str], *, claimed_client_id: str | None = None,
+                          load: Callable[[str], Client | None] = client_by_id) -> Client | None:
+    """private_key_jwt (OIDC Core §9): the client whose registered key signed `client_assertion` — a JWT
+    for us, fresh, used once (its `jti` is spent here) — or None. Shared by the validator (the general
+    token path) and the purpose-built grants (tongban.sso.grants)."""
+    assertion = body.get("client_assertion") or ""
+    if body.get("client_assertion_type") != ASSERTION_TYPE or assertion.count(".") != 2:
+        return None
+    try:
+        unverified = json.loads(base64url_decode(assertion.split(".")[1]))
+    except ValueError:
+        return None
+    client_id = unverified.get("iss") if isinstance(unverified, dict) else None
+    if not isinstance(client_id, str) or (claimed_client_id and claimed_client_id != client_id):
+        return None
+    client = load(client_id)
+    if client is None or client.token_endpoint_auth_method != ClientAuthMethod.PRIVATE_KEY_JWT or not client.jwks:
+        return None
+    allowed = ["ES256", "RS256"] + (["SM2SM3"] if client.algorithm == IdTokenAlg.SM2SM3 else [])
+    try:
+        keyset = jwk.JWKSet.from_json(json.dumps(client.jwks))
+        payload = json.loads(jws_verify(assertion, keyset, allowed))
+    except (JWSError, ValueError, TypeError) as exc:
+        log.info("sso.client_assertion_refused", client=client_id, reason=str(exc)[:100])
+        return None
+    now = time.time()
+    issuer = claims_mod.issuer()
+    audiences = payload.get("aud")
+    audiences = [audiences] if isinstance(audiences, str) else (audiences or [])
+    exp, jti = payload.get("exp"), payload.get("jti")
+    if (payload.get("sub") != client_id or not isinstance(exp, int | float) or exp < now
+            or exp > now + ASSERTION_MAX_AGE or not isinstance(jti, str) or not jti
+            or not {issuer, f"{issuer}/o/token/"} & set(audiences)):
+        return None
+    if not cache.add(f"sso:assertion:{client_id}:{hashlib.sha256(jti.encode()).hexdigest()}", 1,
+                     timeout=int(exp - now) + 60):
+        return None  # replayed
+    return client
 
 
 def code_hash(code: str) -> str:
@@ -116,42 +157,12 @@ class TongbanValidator(OAuth2Validator):
                     and client.token_endpoint_auth_method == ClientAuthMethod.NONE)
 
     def _authenticate_assertion(self, request: Any, body: dict[str, str]) -> bool:
-        """private_key_jwt (OIDC Core §9): a JWT signed by a key the client registered, for us, fresh,
-        used once."""
-        assertion = body.get("client_assertion") or ""
-        if body.get("client_assertion_type") != ASSERTION_TYPE or assertion.count(".") != 2:
+        client = client_from_assertion(body, claimed_client_id=request.client_id,
+                                       load=lambda client_id: self._load_application(client_id, request))
+        if client is None:
             return False
-        try:
-            unverified = json.loads(base64url_decode(assertion.split(".")[1]))
-        except ValueError:
-            return False
-        client_id = unverified.get("iss") if isinstance(unverified, dict) else None
-        if not isinstance(client_id, str) or (request.client_id and request.client_id != client_id):
-            return False
-        client = self._load_application(client_id, request)
-        if client is None or client.token_endpoint_auth_method != ClientAuthMethod.PRIVATE_KEY_JWT or not client.jwks:
-            return False
-        allowed = ["ES256", "RS256"] + (["SM2SM3"] if client.algorithm == IdTokenAlg.SM2SM3 else [])
-        try:
-            keyset = jwk.JWKSet.from_json(json.dumps(client.jwks))
-            payload = json.loads(jws_verify(assertion, keyset, allowed))
-        except (JWSError, ValueError, TypeError) as exc:
-            log.info("sso.client_assertion_refused", client=client_id, reason=str(exc)[:100])
-            return False
-        now = time.time()
-        issuer = claims_mod.issuer()
-        audiences = payload.get("aud")
-        audiences = [audiences] if isinstance(audiences, str) else (audiences or [])
-        exp, jti = payload.get("exp"), payload.get("jti")
-        if (payload.get("sub") != client_id or not isinstance(exp, int | float) or exp < now
-                or exp > now + ASSERTION_MAX_AGE or not isinstance(jti, str) or not jti
-                or not {issuer, f"{issuer}/o/token/"} & set(audiences)):
-            return False
-        if not cache.add(f"sso:assertion:{client_id}:{hashlib.sha256(jti.encode()).hexdigest()}", 1,
-                         timeout=int(exp - now) + 60):
-            return False  # replayed
         request.client = client
-        request.client_id = client_id
+        request.client_id = client.client_id
         return True
 
     # -- what a client may ask -----------------------------------------------------------------------

@@ -445,8 +445,12 @@ def _client_credentials(request: HttpRequest) -> HttpResponse | None:
 @csrf_exempt
 @require_POST
 def token(request: HttpRequest) -> HttpResponse:
+    from tongban.sso.grants import refresh_token_grant  # here: this function is the only user
+
     _bind(request)
     fast = _client_credentials(request)
+    if fast is None:
+        fast = refresh_token_grant(request)
     if fast is not None:
         return fast
     _, headers, body, status = oauthlib_core().create_token_response(request)
