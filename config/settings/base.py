@@ -120,7 +120,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 if ENV.redis_url:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "tongban.core.cache.RedisCache",
             "LOCATION": ENV.redis_url,
             "KEY_PREFIX": "tongban",
             "TIMEOUT": 300,
@@ -128,7 +128,7 @@ if ENV.redis_url:
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tongban"}}
+    CACHES = {"default": {"BACKEND": "tongban.core.cache.LocMemCache", "LOCATION": "tongban"}}
     # Local memory is per process: keep sessions in the database so every server worker sees them.
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
 

@@ -39,6 +39,19 @@ def dumps(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
+_secret_key_cache: dict[str, bool] = {}
+
+
+def _is_secret_key(lowered: str) -> bool:
+    """Does this (lower-cased) key name a secret? Memoised: details use a small, fixed set of keys."""
+    secret = _secret_key_cache.get(lowered)
+    if secret is None:
+        secret = any(part in lowered for part in _SECRET_KEYS)
+        if len(_secret_key_cache) < 4096:
+            _secret_key_cache[lowered] = secret
+    return secret
+
+
 def _clean_text(value: str) -> str:
     # PostgreSQL jsonb refuses NUL characters; scrub masks ID, permit and phone numbers.
     return scrub(value.replace("\x00", ""))
@@ -48,7 +61,7 @@ def _normalise(value: Any, key: str, depth: int) -> Any:
     if depth > _MAX_DEPTH:
         raise ValueError("audit details nest too deeply")
     lowered = key.lower()
-    if lowered and any(part in lowered for part in _SECRET_KEYS):
+    if lowered and _is_secret_key(lowered):
         return "[redacted]"
     if value is None or isinstance(value, bool):
         return value

@@ -12,6 +12,8 @@ _ID_RE = re.compile(
     r"(?<![0-9A-Za-z])(\d{6})((?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(\d{3}[0-9Xx])(?![0-9A-Za-z])"
 )
 _PERMIT_RE = re.compile(r"(?<![0-9A-Za-z])([HMhm])(\d{8})(\d{2})?(?![0-9A-Za-z])")
+# Each of the three shapes holds a run of at least seven digits: text without one has nothing to mask.
+_DIGIT_RUN_RE = re.compile(r"\d{7}")
 _PHONE_RE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?(1[3-9]\d)(\d{4})(\d{4})(?![0-9])")
 
 
@@ -49,7 +51,7 @@ def mask_permit(value: str) -> str:
 
 def scrub(text: str) -> str:
     """Mask anything in free text that looks like an ID number, a permit or a mobile number."""
-    if not text:
+    if not text or _DIGIT_RUN_RE.search(text) is None:
         return text
     text = _ID_RE.sub(lambda m: mask_id_number(m.group(0)), text)
     text = _PERMIT_RE.sub(lambda m: mask_permit(m.group(0)), text)
