@@ -17,11 +17,13 @@ schema = schemathesis.openapi.from_dict(document())
 
 
 @pytest.fixture
-def _keep_test_connections():
-    """As Django's test client does: a request finishing must not close the test's database connections."""
+def _keep_test_connections(monkeypatch):
+    """As Django's test client does: a request finishing must not close the test's database connections
+    (neither through Django's signals nor through the fast lane's own end-of-request check)."""
     from django.core import signals
     from django.db import close_old_connections
 
+    monkeypatch.setattr("tongban.core.fastlane.release_connections", lambda: None)
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     yield
