@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
+import psycopg
 from django.db import connections, router, transaction
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
@@ -141,6 +142,8 @@ def _cutoff(now: datetime) -> datetime | None:
 #   past the refresh lifetime, its sign-in not ended (that row locked first: logout locks it first
 #   too, so the two cannot deadlock) and the scopes asked for among the original ones. A concurrent
 #   use of the same token waits on the row lock, then finds it revoked: it matches nothing;
+#   (a family has one sign-in record; the sub-selects filter on its indexed refresh_family before
+#   anything else, so the plan cannot become a scan of every sign-in ordered by id;)
 # * `gone` deletes the old access token (what RefreshToken.revoke does);
 # * `new_at` / `new_rt` insert the new pair in the same family; `linked` points the sign-in record at
 #   the new access token (as TongbanValidator._save_bearer_token does).
@@ -154,14 +157,17 @@ WITH claimed AS (
        AND old.id = rt.access_token_id
        AND (%(cutoff)s::timestamptz IS NULL OR old.expires > %(cutoff)s::timestamptz)
        AND (%(wanted)s::text[] IS NULL OR string_to_array(btrim(old.scope), ' ') @> %(wanted)s::text[])
-       AND COALESCE((SELECT p.ended_at IS NULL FROM sso_sessionparticipation AS p
-                      WHERE p.refresh_family = rt.token_family ORDER BY p.id LIMIT 1 FOR UPDATE), TRUE)
+       AND COALESCE((SELECT bool_and(f.ended_at IS NULL) FROM (
+                          SELECT p.ended_at FROM sso_sessionparticipation AS p
+                           WHERE p.refresh_family = rt.token_family FOR UPDATE) AS f), TRUE)
     RETURNING rt.id, rt.user_id, rt.token_family, rt.resource, old.id AS old_access_id, old.scope AS old_scope
 ), gone AS (
     DELETE FROM oauth2_provider_accesstoken AS a USING claimed WHERE a.id = claimed.old_access_id
+), family AS MATERIALIZED (
+    SELECT p.id, p.sid, p.level, p.amr, p.auth_time FROM sso_sessionparticipation AS p
+     WHERE p.refresh_family = (SELECT token_family FROM claimed)
 ), part AS (
-    SELECT p.id, p.sid, p.level, p.amr, p.auth_time FROM sso_sessionparticipation AS p, claimed
-     WHERE p.refresh_family = claimed.token_family ORDER BY p.id LIMIT 1
+    SELECT * FROM family ORDER BY id LIMIT 1
 ), new_at AS (
     INSERT INTO oauth2_provider_accesstoken (user_id, source_refresh_token_id, token, token_checksum, id_token_id,
                                              application_id, expires, scope, resource, created, updated)
@@ -181,13 +187,35 @@ SELECT claimed.user_id, new_at.scope, part.sid, part.level, part.amr, part.auth_
 """
 
 
+class _PreparingCursor(psycopg.Cursor):  # type: ignore[type-arg]
+    """Binds parameters on the server and prepares the statement (once per connection): Django's default
+    cursor interpolates on the client and its connections never prepare, and planning the rotation costs
+    PostgreSQL as much as running it."""
+
+    def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
+                binary: bool | None = None) -> Any:
+        return super().execute(query, params, prepare=True, binary=binary)
+
+
+def _prepared_cursor(db: Any) -> Any:
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    if db.connection.prepare_threshold is None:
+        # Django leaves it None (nothing prepared) unless configured; a huge threshold keeps automatic
+        # preparation off and lets _PreparingCursor prepare its statement. Django's own cursors bind on
+        # the client and never prepare either way.
+        db.connection.prepare_threshold = 2**31 - 1
+    raw = _PreparingCursor(db.connection)
+    return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
+
+
 def _rotate_postgresql(alias: str, *, checksum: str, client: Client, wanted: list[str] | None,
                        new: _NewTokens) -> _Rotated | None:
     params = {"now": new.now, "checksum": checksum, "client": client.pk, "cutoff": _cutoff(new.now),
               "wanted": wanted, "access": _stored(new.access), "access_checksum": _checksum(new.access),
               "expires": new.expires, "scope": " ".join(wanted) if wanted is not None else None,
               "refresh": _stored(new.refresh), "refresh_checksum": _checksum(new.refresh)}
-    with connections[alias].cursor() as cursor:
+    with _prepared_cursor(connections[alias]) as cursor:
         cursor.execute(_ROTATE_POSTGRESQL, params)
         row = cursor.fetchone()
     if row is None:
