@@ -164,7 +164,7 @@ import json, sys, django
 django.setup()
 from django.db import transaction
 from tongban.sso.services import client_create
-from tongban.sso.models import Client
+from tongban.sso.models import Client, SessionParticipation
 from tongban.accounts.models import User, UserKind
 n = int(sys.argv[1])
 Client.objects.filter(name__startswith="bench-").delete()
@@ -172,19 +172,33 @@ cc = client_create(name="bench-cc", client_credentials=True, scopes="api")
 code = client_create(name="bench-code", redirect_uris=["https://rp.example.cn/cb"], scopes="openid")
 user = User.objects.filter(username="bench-person").first() or User.objects.create_user("bench-person", None,
                                                                                        kind=UserKind.CITIZEN)
-import secrets, uuid, datetime as dt
+import hashlib, secrets, uuid, datetime as dt
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, RefreshToken, set_token_value
+# Each token as a code exchange leaves it: an access token, a refresh token of its own family, and the
+# sign-in record (SessionParticipation) that the refresh grant checks, locks and updates.
 tokens = []
-with transaction.atomic():
-    for i in range(n):
-        at = AccessToken(user=user, application=code.client, scope="openid",
-                         expires=timezone.now() + dt.timedelta(hours=1))
-        set_token_value(at, secrets.token_urlsafe(24)); at.save()
-        raw = secrets.token_urlsafe(32)
-        rt = RefreshToken(user=user, application=code.client, access_token=at, token_family=uuid.uuid4())
-        set_token_value(rt, raw); rt.save()
-        tokens.append(raw)
+now = timezone.now()
+for start in range(0, n, 5000):
+    size = min(5000, n - start)
+    with transaction.atomic():
+        ats = []
+        for i in range(size):
+            at = AccessToken(user=user, application=code.client, scope="openid", expires=now + dt.timedelta(hours=1))
+            set_token_value(at, secrets.token_urlsafe(24)); ats.append(at)
+        AccessToken.objects.bulk_create(ats)
+        rts, parts = [], []
+        for at in ats:
+            raw = secrets.token_urlsafe(32)
+            family = uuid.uuid4()
+            rt = RefreshToken(user=user, application=code.client, access_token=at, token_family=family)
+            set_token_value(rt, raw); rts.append(rt)
+            parts.append(SessionParticipation(sid=secrets.token_urlsafe(24), user=user, client=code.client, level=2,
+                                              amr="pwd", auth_time=now, code_hash=hashlib.sha256(raw.encode()).hexdigest(),
+                                              code_used_at=now, access_token_id=at.pk, refresh_family=family))
+            tokens.append(raw)
+        RefreshToken.objects.bulk_create(rts)
+        SessionParticipation.objects.bulk_create(parts)
 print(json.dumps({"cc": [cc.client.client_id, cc.secret], "code": [code.client.client_id, code.secret],
                   "refresh_tokens": tokens}))
 """
@@ -245,6 +259,72 @@ def wrk(args: argparse.Namespace, url: str, script: str | None = None, script_ar
             "requests": int(total.group(1)) if total else 0}
 
 
+
+# -- CPU per request: the server's processes (and, for tongban, the PostgreSQL backends serving them) and
+# the load generator, whatever else the shared machine is doing ----------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+class CpuMeter:
+    def __init__(self, server_pid: int, database_url: str | None = None) -> None:
+        self.server_pid = server_pid
+        self.conn: Any = None
+        if database_url:
+            import psycopg
+
+            self.conn = psycopg.connect(database_url, autocommit=True)
+            self.dbname = database_url.rpartition("/")[2]
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        backends: dict[int, float] = {}
+        if self.conn is not None:
+            rows = self.conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                                     (self.dbname,)).fetchall()
+            backends = {r[0]: _proc_cpu(r[0]) for r in rows}
+        return {"server": {pid: _proc_cpu(pid) for pid in _tree(self.server_pid)}, "postgres": backends}
+
+    def measure(self, fn: Any) -> dict[str, Any]:
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        before, times = self._sample(), os.times()
+        result: dict[str, Any] = fn()
+        after, times_after = self._sample(), os.times()
+        done = max(1, result["requests"])
+        used = {kind: sum(cpu - before[kind].get(pid, 0.0) for pid, cpu in after[kind].items())
+                for kind in ("server", "postgres")}
+        client = (times_after.children_user + times_after.children_system
+                  - times.children_user - times.children_system)
+        result["cpu_ms"] = {"server": used["server"] / done * 1000, "postgres": used["postgres"] / done * 1000,
+                            "client": client / done * 1000}
+        result["load"] = load
+        return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=DEFAULT_URL)
@@ -255,7 +335,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--server-threads", type=int, default=1, help="gunicorn threads per worker (gthread)")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--refresh-tokens", type=int, default=20000)
+    parser.add_argument("--refresh-tokens", type=int, default=60000,
+                        help="tongban's pool (each is spent once: more than req/s x seconds)")
     parser.add_argument("--node-refresh-tokens", type=int, default=150000)
     args = parser.parse_args()
     if not shutil.which("wrk") or not shutil.which("npm"):
@@ -280,11 +361,13 @@ def main() -> None:
             wait_http(f"{base}/.well-known/openid-configuration", server, "tongban")
             time.sleep(1.5)
             urllib.request.urlopen(f"{base}/o/jwks/", timeout=5).read()  # noqa: S310  (keys made before timing)
-            results["tongban client_credentials"] = wrk(args, f"{base}/o/token/", str(tmp / "cc.lua"),
-                                                        [basic(*data["cc"])])
-            results["tongban refresh_token"] = wrk(args, f"{base}/o/token/", str(tmp / "refresh.lua"),
-                                                  [str(tmp / "refresh.txt"), str(args.threads), basic(*data["code"])])
-            results["tongban discovery"] = wrk(args, f"{base}/.well-known/openid-configuration")
+            meter = CpuMeter(server.pid, args.database_url)
+            results["tongban client_credentials"] = meter.measure(lambda: wrk(
+                args, f"{base}/o/token/", str(tmp / "cc.lua"), [basic(*data["cc"])]))
+            results["tongban refresh_token"] = meter.measure(lambda: wrk(
+                args, f"{base}/o/token/", str(tmp / "refresh.lua"),
+                [str(tmp / "refresh.txt"), str(args.threads), basic(*data["code"])]))
+            results["tongban discovery"] = meter.measure(lambda: wrk(args, f"{base}/.well-known/openid-configuration"))
         finally:
             stop(server)
 
@@ -312,18 +395,23 @@ def main() -> None:
                 raise SystemExit(f"oidc-provider did not start; see {tmp / 'node.log'}")
             nbase = f"http://127.0.0.1:{args.node_port}"
             (tmp / "node-refresh.txt").write_text("\n".join(first["refresh_tokens"]) + "\n")
-            results["oidc-provider client_credentials"] = wrk(
-                args, f"{nbase}/token", str(tmp / "cc.lua"), [basic("bench-cc", "bench-cc-secret-0123456789abcdef")])
-            results["oidc-provider refresh_token"] = wrk(
+            nmeter = CpuMeter(node.pid)
+            results["oidc-provider client_credentials"] = nmeter.measure(lambda: wrk(
+                args, f"{nbase}/token", str(tmp / "cc.lua"), [basic("bench-cc", "bench-cc-secret-0123456789abcdef")]))
+            results["oidc-provider refresh_token"] = nmeter.measure(lambda: wrk(
                 args, f"{nbase}/token", str(tmp / "refresh.lua"),
-                [str(tmp / "node-refresh.txt"), str(args.threads), basic("bench-code", "bench-code-secret-0123456789abcdef")])
-            results["oidc-provider discovery"] = wrk(args, f"{nbase}/.well-known/openid-configuration")
+                [str(tmp / "node-refresh.txt"), str(args.threads), basic("bench-code", "bench-code-secret-0123456789abcdef")]))
+            results["oidc-provider discovery"] = nmeter.measure(
+                lambda: wrk(args, f"{nbase}/.well-known/openid-configuration"))
         finally:
             stop(node)
         print(f"oidc-provider version: {version}")
-        print(f"{'':36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'requests':>9}")
+        print(f"{'':36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'requests':>9}   "
+              "CPU ms/request: server + PostgreSQL + wrk   (load average before)")
         for name, r in results.items():
-            print(f"{name:36} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['non2xx']:8d} {r['requests']:9d}")
+            cpu = r["cpu_ms"]
+            print(f"{name:36} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['non2xx']:8d} {r['requests']:9d}   "
+                  f"{cpu['server']:.2f} + {cpu['postgres']:.2f} + {cpu['client']:.2f}   ({r['load']})")
         for what in ("client_credentials", "refresh_token", "discovery"):
             a, b = results.get(f"tongban {what}"), results.get(f"oidc-provider {what}")
             if a and b and b["rps"]:
