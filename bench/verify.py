@@ -20,7 +20,7 @@ What it does, all on 127.0.0.1:
    (two signing processes).
 4. The ceiling: N processes (--ceiling-procs) each doing population look-up, ID-card look-up and one
    INSERT into a copy of the audit table + COMMIT, with psycopg directly; the best N counts.
-5. `tongban serve` (gunicorn) or granian, DEBUG off, the request log line kept (INFO, to a file, as an
+5. `tongban serve --server granian|gunicorn` (granian by default), DEBUG off, the request log line kept (INFO, to a file, as an
    operator would have it), the job worker out of process as in production.
 6. (a) closed loop: `wrk` with 32 connections for --seconds, a Lua script feeding the pre-signed
    requests; (b) open loop: a separate asyncio process sending --rate requests/s on schedule and
@@ -206,13 +206,8 @@ def presign(pool: Any, people: list[tuple[str, str, str, str]], out: Path) -> Pa
 
 
 def start_server(args: argparse.Namespace, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    if args.server == "gunicorn":
-        cmd = [str(BIN / "tongban"), "serve", "--host", "127.0.0.1", "--port", str(args.port),
-               "--workers", str(args.workers), "--threads", str(args.threads)]
-    else:
-        cmd = [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(args.port),
-               "--workers", str(args.workers), "--blocking-threads", str(args.threads), "--backlog", "2048",
-               "--no-ws", "--http", "1", "--respawn-failed-workers", "config.wsgi:application"]
+    cmd = [str(BIN / "tongban"), "serve", "--server", args.server, "--host", "127.0.0.1", "--port", str(args.port),
+           "--workers", str(args.workers), "--threads", str(args.threads)]
     log = open(log_path, "ab")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
     deadline = time.monotonic() + 60
@@ -650,8 +645,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32, help="closed loop: concurrent clients")
     parser.add_argument("--rate", type=float, default=1000, help="open loop: requests per second")
-    parser.add_argument("--server", choices=("gunicorn", "granian"), default="gunicorn",
-                        help="`tongban serve` (gunicorn, DESIGN's choice; default) or granian's WSGI server")
+    parser.add_argument("--server", choices=("granian", "gunicorn"), default="granian",
+                        help="the server `tongban serve --server` starts (granian, the default, or gunicorn)")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1, help="per worker; each thread holds 3 DB connections")
     parser.add_argument("--port", type=int, default=8191)

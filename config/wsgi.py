@@ -17,3 +17,15 @@ _django = get_wsgi_application()  # django.setup() first
 from tongban.core.fastlane import FastLane  # noqa: E402
 
 application = FastLane(_django)
+
+
+def worker_application() -> FastLane:
+    """The application for one server worker process (granian calls it in each): starts that process's
+    job worker when the embedded default runs jobs in the web processes."""
+    from django.conf import settings
+
+    if settings.TONGBAN_INPROCESS_WORKER:
+        from tongban.jobs.worker import start_inprocess_worker
+
+        start_inprocess_worker()
+    return application

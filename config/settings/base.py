@@ -184,7 +184,9 @@ OTP_TOTP_THROTTLE_FACTOR = 1  # after a wrong code, wait 1, 2, 4 ... seconds bef
 LOGGING_CONFIG = None  # configured by tongban.core.logging in AppConfig.ready via configure_logging below
 from tongban.core.logging import configure_logging  # noqa: E402
 
-configure_logging(level=ENV.log_level, json=ENV.log_json)
+TONGBAN_LOG_LEVEL = ENV.log_level
+TONGBAN_LOG_JSON = ENV.log_json
+configure_logging(level=TONGBAN_LOG_LEVEL, json=TONGBAN_LOG_JSON)
 
 # Which implementation stands behind each authoritative-source interface (dotted paths).
 TONGBAN_SOURCES = {

@@ -34,51 +34,60 @@ def _drop_color_message(_logger: Any, _name: str, event_dict: dict[str, Any]) ->
 _configured = False
 
 
-def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
-    global _configured
-    if _configured:
-        return
-    _configured = True
-    shared: list[Any] = [
+def _shared_processors() -> list[Any]:
+    return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _drop_color_message,
     ]
+
+
+def logging_dictconfig(*, level: str = "INFO", json: bool = True) -> dict[str, Any]:
+    """The stdlib logging configuration: every record, tongban's or a library's, through the JSON
+    formatter with the masking. Also handed to the web server (`tongban serve`) for its own lines."""
     renderer: Any = structlog.processors.JSONRenderer(ensure_ascii=False) if json else structlog.dev.ConsoleRenderer()
-    logging.config.dictConfig(
-        {
-            "version": 1,
-            "disable_existing_loggers": False,
-            "formatters": {
-                "structured": {
-                    "()": structlog.stdlib.ProcessorFormatter,
-                    "processors": [
-                        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                        structlog.processors.format_exc_info,
-                        scrub_personal_data,
-                        renderer,
-                    ],
-                    "foreign_pre_chain": shared,
-                }
-            },
-            "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
-            "root": {"handlers": ["console"], "level": level},
-            "loggers": {
-                "django.db.backends": {"level": "WARNING"},
-                # Django logs 4xx/5xx itself with the raw path; the request middleware logs one line instead.
-                "django.request": {"level": "ERROR"},
-                "django.server": {"level": "WARNING"},
-                "faker": {"level": "WARNING"},
-                "PIL": {"level": "WARNING"},
-                "matplotlib": {"level": "WARNING"},
-            },
-        }
-    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "structured": {
+                "()": structlog.stdlib.ProcessorFormatter,
+                "processors": [
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info,
+                    scrub_personal_data,
+                    renderer,
+                ],
+                "foreign_pre_chain": _shared_processors(),
+            }
+        },
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            "django.db.backends": {"level": "WARNING"},
+            # Django logs 4xx/5xx itself with the raw path; the request middleware logs one line instead.
+            "django.request": {"level": "ERROR"},
+            "django.server": {"level": "WARNING"},
+            "faker": {"level": "WARNING"},
+            "PIL": {"level": "WARNING"},
+            "matplotlib": {"level": "WARNING"},
+            # granian's own lines (start, workers, errors) through the same JSON handler
+            "_granian": {"level": "INFO", "propagate": True},
+        },
+    }
+
+
+def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    logging.config.dictConfig(logging_dictconfig(level=level, json=json))
     structlog.configure(
         processors=[
-            *shared,
+            *_shared_processors(),
             structlog.processors.StackInfoRenderer(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
