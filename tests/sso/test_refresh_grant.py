@@ -9,6 +9,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import re
 import threading
 import time
 import uuid
@@ -85,6 +86,8 @@ def test_rotation_gives_new_tokens_and_an_id_token_with_the_same_claims(flow, pa
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
     assert body["scope"] == first["scope"]
     assert body["refresh_token"] != first["refresh_token"] and body["access_token"] != first["access_token"]
+    assert re.fullmatch(r"[A-Za-z0-9]{30}", body["access_token"]) and re.fullmatch(r"[A-Za-z0-9]{30}",
+                                                                                  body["refresh_token"])
     claims = decode(body["id_token"])
     for name in ("iss", "sub", "aud", "acr", "amr", "sid", "auth_time"):
         assert claims[name] == before[name], name
