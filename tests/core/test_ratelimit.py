@@ -6,12 +6,12 @@ import threading
 import uuid
 
 import pytest
-from django.core.cache.backends.locmem import LocMemCache
 from django.http import JsonResponse
 from django.test import RequestFactory, override_settings
 from django.urls import path
 
 from tongban.core import ratelimit
+from tongban.core.cache import LocMemCache
 from tongban.core.errors import TongbanError
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -32,7 +32,7 @@ def store(request):
         return
     if not _redis_up():
         pytest.skip("Redis is not reachable at 127.0.0.1:6379")
-    from django.core.cache.backends.redis import RedisCache
+    from tongban.core.cache import RedisCache  # the backends settings.CACHES names
 
     cache = RedisCache(REDIS_URL, {"KEY_PREFIX": f"tongban-test-{uuid.uuid4().hex}"})
     yield cache  # never FLUSHDB a shared server: the test keys carry their own prefix and expire
@@ -136,3 +136,20 @@ def test_key_functions():
 
     request.user = AnonymousUser()
     assert ratelimit.key_by_user_or_ip(request) == "ip:10.1.2.3"
+
+
+def test_the_redis_backend_keeps_one_client_per_pool_and_still_works_after_a_fork_like_reset(store):
+    from tongban.core.cache import RedisCache
+
+    if not isinstance(store, RedisCache):
+        pytest.skip("Redis only")
+    client = store._cache.get_client(None, write=True)
+    assert store._cache.get_client("any", write=False) is client  # one server: reads and writes share it
+    store.set("k one", 1, timeout=30)  # a space: memcached's rule, not Redis's — no warning, no error
+    assert store.get("k one") == 1 and store.add("k one", 2) is False and store.incr("k one", 5) == 6
+    threads = [threading.Thread(target=lambda: store.incr("k one")) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.get("k one") == 14  # a shared client is safe between threads
