@@ -16,6 +16,8 @@ from tongban.core import fastlane
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
+_real_release = fastlane.release_connections
+
 
 @pytest.fixture(autouse=True)
 def _keep_test_connections(monkeypatch):
@@ -178,3 +180,30 @@ def test_release_checks_only_connections_that_need_it(monkeypatch):
     fastlane.release_connections()
     assert (healthy.checked, broken.checked, old.checked, left_open.checked, closed.checked) == \
         (False, True, True, True, False)
+
+
+# -- a connection lost between two requests (PostgreSQL: a real backend terminated) --------------------
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_connection_lost_between_requests_fails_one_call_with_503_and_the_next_is_served(
+        registry, monkeypatch):
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("terminates a PostgreSQL backend")
+    monkeypatch.setattr(fastlane, "release_connections", _real_release)  # the lane's own end-of-request check
+    partner = make_partner()
+    people = valid_people(registry, 3)
+    body, headers = signed(partner, person_body(people[0]))
+    assert call("POST", PATH, body, **headers).status_code == 200  # opens the lane's connection
+    pid = connection.connection.info.backend_pid
+    with connections["population"].cursor() as other:  # another server's session kills ours
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    body, headers = signed(partner, person_body(people[1]))
+    lost = call("POST", PATH, body, **headers)
+    assert lost.status_code == 503 and lost.json()["error"]["code"] == "service_unavailable"
+    assert lost["Retry-After"] == "1" and b"Traceback" not in lost.content
+    body, headers = signed(partner, person_body(people[2]))
+    again = call("POST", PATH, body, **headers)
+    assert again.status_code == 200 and again.json()["passed"] is True

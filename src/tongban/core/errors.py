@@ -24,6 +24,7 @@ CATALOG: dict[str, tuple[int, str, str]] = {
     "unsupported_media_type": (415, "不支持的内容类型。", "Unsupported content type."),
     "rate_limited": (429, "请求过于频繁，请稍后再试。", "Too many requests; try again later."),
     "internal_error": (500, "系统繁忙，请稍后再试。", "Something went wrong on our side; try again later."),
+    "service_unavailable": (503, "服务暂时不可用，请稍后重试。", "The service is temporarily unavailable; retry shortly."),
     "source_unavailable": (503, "权威数据源暂不可用。", "An authoritative source is unavailable."),
     "not_ready": (503, "服务尚未就绪。", "The service is not ready."),
     "invalid_date": (422, "日期不正确。", "The date is not valid."),

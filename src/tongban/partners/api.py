@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.core.cache import cache
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.encoding import escape_uri_path
@@ -383,6 +383,11 @@ def _handle(request: HttpRequest, handler: Callable[[HttpRequest, Call], dict[st
         return response
     except TongbanError as exc:
         return _error(request, nonce, exc)
+    except (OperationalError, InterfaceError):
+        # The platform database is unreachable (or the connection died since the last request: the fast
+        # lane does not ping before each request). Nothing was answered as verified; retrying is safe.
+        log.exception("partner.database_unavailable", path=request.path)
+        return _error(request, nonce, TongbanError("service_unavailable", headers={"Retry-After": "1"}))
     except Exception:
         log.exception("partner.unhandled_error", path=request.path)
         return _error(request, nonce, TongbanError("internal_error"))

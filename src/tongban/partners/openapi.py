@@ -38,7 +38,7 @@ def _errors(*codes: str) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for status, names in sorted(by_status.items()):
         headers = dict(_RESPONSE_HEADERS)
-        if status == 429:
+        if status in (429, 503):
             headers["Retry-After"] = {"schema": {"type": "integer"}, "description": "秒"}
         result[str(status)] = {
             "description": "、".join(names),
@@ -51,7 +51,7 @@ def _errors(*codes: str) -> dict[str, Any]:
 _AUTH_ERRORS = ("signature_invalid", "timestamp_out_of_window", "nonce_replayed", "app_suspended", "rate_limited",
                 "payload_too_large", "invalid_json", "validation_error", "purpose_required", "purpose_not_allowed",
                 "level_not_allowed", "quota_exceeded", "idempotency_conflict", "idempotency_key_invalid",
-                "internal_error")
+                "internal_error", "service_unavailable")
 
 
 def _post(summary: str, description: str, request: str, response: str, *extra_errors: str) -> dict[str, Any]:
