@@ -5,7 +5,7 @@ oidc-provider's on the same machine with the same load tool and concurrency. In 
 
 1. tongban on its own PostgreSQL database (`tongban_sso_bench`, migrated here), two clients (client
    credentials; authorization code with refresh tokens) and a pool of refresh tokens issued beforehand
-   (rotation makes each one single-use), served by `tongban serve` (gunicorn, DEBUG off, request log
+   (rotation makes each one single-use), served by `tongban serve --server granian|gunicorn` (granian by default, DEBUG off, request log
    at INFO to a file);
 2. oidc-provider (installed by this script with npm into a temporary folder) with an unbounded
    in-memory adapter (its quick-start one is a 1,000-entry LRU), the same clients, on Node;
@@ -335,7 +335,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=max(2, (os.cpu_count() or 2) * 2))
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--server-threads", type=int, default=1, help="gunicorn threads per worker (gthread)")
+    parser.add_argument("--server", choices=("granian", "gunicorn"), default="granian",
+                        help="the server `tongban serve --server` starts")
+    parser.add_argument("--server-threads", type=int, default=1,
+                        help="threads per worker (granian's blocking threads; gunicorn gthread)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--refresh-tokens", type=int, default=60000,
                         help="tongban's pool (each is spent once: more than req/s x seconds)")
@@ -344,7 +347,7 @@ def main() -> None:
     if not shutil.which("wrk") or not shutil.which("npm"):
         raise SystemExit("needs wrk and npm (apt-get install wrk nodejs npm)")
     print("machine:", json.dumps(machine(), ensure_ascii=False))
-    print(f"load: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s; tongban: gunicorn "
+    print(f"load: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s; tongban: {args.server} "
           f"{args.workers} workers x {args.server_threads} threads; oidc-provider {OIDC_PROVIDER_VERSION}.x on Node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}")
     results: dict[str, dict[str, Any]] = {}
     tmp = Path(tempfile.mkdtemp(prefix="tongban-sso-bench-"))
@@ -355,7 +358,8 @@ def main() -> None:
         (tmp / "refresh.lua").write_text(REFRESH_LUA)
         (tmp / "cc.lua").write_text(CC_LUA)
         log = open(tmp / "tongban.log", "ab")
-        server = subprocess.Popen([str(BIN / "tongban"), "serve", "--host", "127.0.0.1", "--port", str(args.port),
+        server = subprocess.Popen([str(BIN / "tongban"), "serve", "--server", args.server, "--host", "127.0.0.1",
+                                   "--port", str(args.port),
                                    "--workers", str(args.workers), "--threads", str(args.server_threads)], env=env, cwd=ROOT, stdout=log,
                                   stderr=subprocess.STDOUT, start_new_session=True)
         try:
