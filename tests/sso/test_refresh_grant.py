@@ -313,11 +313,17 @@ def test_a_client_without_the_code_grant_may_not_refresh(flow, path):
 
 
 @ON_POSTGRESQL
-def test_one_statement_on_postgresql(flow, django_assert_num_queries):
+def test_one_rotation_statement_and_its_audit_entry_on_postgresql(flow, django_assert_num_queries):
     warm = flow.refresh(_tokens(flow)["refresh_token"]).json()  # the client row and signing key are cached now
-    with django_assert_num_queries(1):
+    from tongban.audit.models import AuditEntry
+
+    audited = AuditEntry.objects.filter(action="sso.token.refresh").count()
+    # the rotation and the audit entry's INSERT (both bound on the server, so their text is not captured), in
+    # one transaction whose BEGIN and COMMIT are not counted
+    with django_assert_num_queries(2):
         answer = flow.refresh(warm["refresh_token"])
     assert answer.status_code == 200, answer.content
+    assert AuditEntry.objects.filter(action="sso.token.refresh").count() == audited + 1
 
 
 @ON_POSTGRESQL

@@ -50,6 +50,12 @@ class Action(models.TextChoices):
     PARTNER_APP_CHANGE = "partner.app.change", "变更接入应用"
     PARTNER_ABUSE_ALERT = "partner.abuse.alert", "滥用告警"
     PARTNER_ALERT_ACK = "partner.alert.ack", "处理滥用告警"
+    # Single sign-on (tongban.sso): sign-ins at relying parties and the tokens they hold
+    SSO_SIGNIN = "sso.signin", "单点登录应用"
+    SSO_CODE_EXCHANGE = "sso.code.exchange", "授权码换取令牌"
+    SSO_CODE_REUSE = "sso.code.reuse", "授权码重复使用（已吊销令牌）"
+    SSO_TOKEN_REFRESH = "sso.token.refresh", "刷新令牌轮换"
+    SSO_TOKEN_REUSE = "sso.token.reuse", "刷新令牌重复使用（整组吊销）"
     # Keys and configuration
     KEY_GENERATE = "key.generate", "生成密钥"
     KEY_ROTATE = "key.rotate", "轮换密钥"

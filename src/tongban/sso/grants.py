@@ -1,6 +1,7 @@
 """The token endpoint's refresh_token grant, answered without oauthlib: the presented refresh token is
 claimed atomically (of two concurrent uses exactly one wins), rotated, and the new access and refresh
-tokens written — on PostgreSQL in one statement, one round trip. The rules are django-oauth-toolkit's
+tokens written — on PostgreSQL in one statement — and audited (`sso.token.refresh`) in the same
+transaction. The rules are django-oauth-toolkit's
 (rotation, reuse detection by token family) and tongban's validator's (a refresh token dies with its
 sign-in); requests or settings it does not cover go through the general path (views.token).
 """
@@ -38,8 +39,8 @@ from oauthlib.common import UNICODE_ASCII_CHARACTER_SET
 from oauthlib.oauth2.rfc6749 import errors
 
 from tongban.core.logging import get_logger
+from tongban.sso import auditing, signing
 from tongban.sso import claims as claims_mod
-from tongban.sso import signing
 from tongban.sso.models import Client, ClientAuthMethod, SessionParticipation
 from tongban.sso.secrets import verify_secret
 from tongban.sso.validators import client_by_id, client_from_assertion
@@ -113,6 +114,8 @@ class _Rotated:
     user_id: int
     scope: str
     participation: tuple[str, int, str, datetime] | None  # sid, level, amr, auth_time
+    participation_id: int | None
+    family: uuid.UUID | None
 
 
 @dataclass(frozen=True)
@@ -194,7 +197,8 @@ WITH claimed AS (
 ), linked AS (
     UPDATE sso_sessionparticipation AS p SET access_token_id = new_at.id FROM part, new_at WHERE p.id = part.id
 )
-SELECT claimed.user_id, new_at.scope, part.sid, part.level, part.amr, part.auth_time
+SELECT claimed.user_id, new_at.scope, part.sid, part.level, part.amr, part.auth_time, part.id,
+       claimed.token_family
   FROM claimed CROSS JOIN new_at LEFT JOIN part ON TRUE
 """
 
@@ -232,9 +236,10 @@ def _rotate_postgresql(alias: str, *, checksum: str, client: Client, wanted: lis
         row = cursor.fetchone()
     if row is None:
         return None
-    user_id, scope, sid, level, amr, auth_time = row
+    user_id, scope, sid, level, amr, auth_time, participation_id, family = row
     return _Rotated(user_id=user_id, scope=scope,
-                    participation=(sid, level, amr, auth_time) if sid is not None else None)
+                    participation=(sid, level, amr, auth_time) if sid is not None else None,
+                    participation_id=participation_id, family=family)
 
 
 def _original_scopes(access: AccessToken) -> list[str]:
@@ -250,9 +255,10 @@ def _participation(family: Any) -> tuple[SessionParticipation | None, bool]:
 def _rotate_portable(alias: str, *, checksum: str, client: Client, wanted: list[str] | None,
                      new: _NewTokens) -> _Rotated | None:
     """The same rotation in a few ORM statements in one transaction (SQLite, the embedded default: writers
-    are serialised there). The claim is still a conditional UPDATE, so a lost race is seen, not assumed."""
+    are serialised there) — the caller's, which holds its audit entry too. The claim is still a conditional
+    UPDATE, so a lost race is seen, not assumed."""
     cutoff = _cutoff(new.now)
-    with transaction.atomic(using=alias):
+    with transaction.atomic(using=alias, savepoint=False):
         old = (RefreshToken.objects.using(alias).select_related("access_token")
                .filter(token_checksum=checksum, revoked__isnull=True, application_id=client.pk).first())
         access = old.access_token if old is not None else None
@@ -280,19 +286,27 @@ def _rotate_portable(alias: str, *, checksum: str, client: Client, wanted: list[
         if part is not None:
             SessionParticipation.objects.using(alias).filter(pk=part.pk).update(access_token_id=at.pk)
     return _Rotated(user_id=old.user_id, scope=scope,
-                    participation=(part.sid, part.level, part.amr, part.auth_time) if part is not None else None)
+                    participation=(part.sid, part.level, part.amr, part.auth_time) if part is not None else None,
+                    participation_id=part.pk if part is not None else None, family=old.token_family)
 
 
-def _refusal(*, checksum: str, client: Client, wanted: list[str] | None, now: datetime) -> HttpResponse:
+def _refusal(request: HttpRequest, *, checksum: str, client: Client, wanted: list[str] | None,
+             now: datetime) -> HttpResponse:
     """Why the rotation matched nothing, in the order DOT and TongbanValidator check it. A token that was
-    already rotated or revoked (reuse, or the loser of a concurrent double use) revokes its whole family."""
+    already rotated or revoked (reuse, or the loser of a concurrent double use) revokes its whole family,
+    audited (`sso.token.reuse`, denied) in the same transaction."""
     rt = (RefreshToken.objects.filter(token_checksum=checksum).select_related("access_token")
           .order_by(F("revoked").desc(nulls_first=True)).first())
     if rt is None:
         return _error(errors.InvalidGrantError())
     if rt.revoked is not None:
         if rt.token_family:
-            RefreshToken.revoke_family(rt.token_family)
+            with transaction.atomic():
+                RefreshToken.revoke_family(rt.token_family)
+                part = (SessionParticipation.objects.filter(refresh_family=rt.token_family).order_by("pk")
+                        .values_list("pk", flat=True).first())
+                auditing.refresh_reuse(request=request, client=client, user_id=rt.user_id, participation=part,
+                                       family=rt.token_family, own=rt.application_id == client.pk, path="fast")
             log.warning("sso.refresh_token_reused", client=client.client_id, family=str(rt.token_family))
         return _error(errors.InvalidGrantError())
     cutoff = _cutoff(now)
@@ -363,9 +377,17 @@ def refresh_token_grant(request: HttpRequest) -> HttpResponse | None:
     checksum = _checksum(presented)
     alias = router.db_for_write(RefreshToken)
     rotate = _rotate_postgresql if connections[alias].vendor == "postgresql" else _rotate_portable
-    rotated = rotate(alias, checksum=checksum, client=client, wanted=wanted, new=new)
+    # The rotation and its audit entry commit together (DESIGN.md §3, invariant 3): on PostgreSQL the
+    # rotation statement's row locks are held until the audit INSERT is in, one round trip longer. No
+    # savepoint: nothing here is retried, a failure rolls the whole of it back.
+    with transaction.atomic(using=alias, savepoint=False):
+        rotated = rotate(alias, checksum=checksum, client=client, wanted=wanted, new=new)
+        if rotated is not None:
+            auditing.refresh(request=request, client=client, user_id=rotated.user_id,
+                             participation=rotated.participation_id, family=rotated.family,
+                             scope=rotated.scope, path="fast")
     if rotated is None:
-        return _refusal(checksum=checksum, client=client, wanted=wanted, now=now)
+        return _refusal(request, checksum=checksum, client=client, wanted=wanted, now=now)
     scopes = rotated.scope.split(" ")
     body: dict[str, Any] = {"access_token": new.access,
                             "expires_in": int(oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS),

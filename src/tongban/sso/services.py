@@ -17,6 +17,7 @@ from tongban.audit.actions import Action
 from tongban.audit.services import Actor, Subject, audit_record
 from tongban.core.logging import get_logger
 from tongban.crypto.jose import JWSError, jws_verify
+from tongban.sso import auditing
 from tongban.sso import claims as claims_mod
 from tongban.sso.logout import SID_KEY
 from tongban.sso.models import Client, ClientAuthMethod, Consent, IdTokenAlg, SessionParticipation
@@ -158,18 +159,23 @@ def _login_method(request: HttpRequest, user: Any) -> tuple[str, Any]:
     return "password", user.last_login or timezone.now()
 
 
-def participation_record(*, request: HttpRequest, user: Any, client: Client, code: str, level: int
-                         ) -> SessionParticipation:
+def participation_record(*, request: HttpRequest, user: Any, client: Client, code: str, level: int,
+                         scopes: list[str] | None = None) -> SessionParticipation:
+    """The person signed in to `client` (its code was just issued): the sign-in record that ties the code's
+    tokens to this browser session, and its audit entry (`sso.signin`), in one transaction."""
     from tongban.accounts.sessions import key_hash
 
     method, auth_time = _login_method(request, user)
     sid = current_sid(request) or ""
     if request.session.session_key is None:
         request.session.save()
-    return SessionParticipation.objects.create(
-        sid=sid, session_key_hash=key_hash(request.session.session_key or ""), issuer=claims_mod.issuer(request),
-        user=user, client=client, level=level, amr=" ".join(claims_mod.amr_for(method)),
-        auth_time=auth_time, code_hash=code_hash(code))
+    with transaction.atomic():
+        part = SessionParticipation.objects.create(
+            sid=sid, session_key_hash=key_hash(request.session.session_key or ""),
+            issuer=claims_mod.issuer(request), user=user, client=client, level=level,
+            amr=" ".join(claims_mod.amr_for(method)), auth_time=auth_time, code_hash=code_hash(code))
+        auditing.signin(request=request, user=user, client=client, part=part, scopes=scopes or [])
+    return part
 
 
 def session_end(*, sid: str = "", session_key_hash: str = "", reason: str,

@@ -11,10 +11,12 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from jwcrypto import jwk
 from jwcrypto.common import base64url_decode
@@ -24,8 +26,8 @@ from oauth2_provider.settings import oauth2_settings
 
 from tongban.core.logging import get_logger
 from tongban.crypto.jose import JWSError, jws_verify
+from tongban.sso import auditing, signing
 from tongban.sso import claims as claims_mod
-from tongban.sso import signing
 from tongban.sso.models import Client, ClientAuthMethod, IdTokenAlg, SessionParticipation
 from tongban.sso.secrets import verify_secret
 
@@ -201,7 +203,9 @@ class TongbanValidator(OAuth2Validator):
         part = SessionParticipation.objects.filter(code_hash=code_hash(code), client=client).first()
         if not ok:
             if part is not None and part.code_used_at is not None:
-                participation_end(part, reason="code_replayed")
+                with transaction.atomic():
+                    participation_end(part, reason="code_replayed")
+                    auditing.code_reuse(request=request, client=client, part=part)
             return False
         if part is None or part.ended_at is not None:
             return False
@@ -224,32 +228,66 @@ class TongbanValidator(OAuth2Validator):
         return refresh
 
     def _save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> None:
+        # Inside DOT's save_bearer_token transaction: the tokens, the sign-in record's links to them and the
+        # audit entry commit together.
         super()._save_bearer_token(token, request, *args, **kwargs)
         part = getattr(request, "sso_participation", None)
-        if part is None:
-            return
         access = getattr(request, "sso_access_token", None)
         refresh = getattr(request, "sso_refresh_token", None)
-        updates: dict[str, Any] = {}
-        if access is not None:
-            updates["access_token_id"] = access.pk
-        if refresh is not None and part.refresh_family != refresh.token_family:
-            updates["refresh_family"] = refresh.token_family
-        if updates:
-            SessionParticipation.objects.filter(pk=part.pk).update(**updates)
+        if part is not None:
+            updates: dict[str, Any] = {}
+            if access is not None:
+                updates["access_token_id"] = access.pk
+            if refresh is not None and part.refresh_family != refresh.token_family:
+                updates["refresh_family"] = refresh.token_family
+            if updates:
+                SessionParticipation.objects.filter(pk=part.pk).update(**updates)
+        user_id = getattr(request.user, "pk", None)
+        if user_id is None:
+            return  # client credentials: no person, no sign-in
+        if request.grant_type == "authorization_code":
+            auditing.code_exchange(request=request, client=request.client, user_id=user_id, part=part,
+                                   scope=token["scope"])
+        elif request.grant_type == "refresh_token":
+            family = refresh.token_family if refresh is not None else getattr(part, "refresh_family", None)
+            auditing.refresh(request=request, client=request.client, user_id=user_id,
+                             participation=part.pk if part is not None else None, family=family,
+                             scope=token["scope"], path="general")
 
     # -- refresh: rotation and reuse detection are DOT's; a token outlives no logout ---------------------
 
     def validate_refresh_token(self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
-        ok = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
-        if not ok:
-            return False
+        with transaction.atomic():
+            ok = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+            if not ok:
+                self._audit_reuse(refresh_token, client, request)
+                return False
         family = request.refresh_token_instance.token_family
         part = SessionParticipation.objects.filter(refresh_family=family).first() if family else None
         if part is not None and part.ended_at is not None:
             return False
         request.sso_participation = part
         return True
+
+    @staticmethod
+    def _audit_reuse(refresh_token: str, client: Any, request: Any) -> None:
+        """After DOT refused a refresh token: if it is a revoked one, DOT took its reuse branch (the only way it
+        refuses a revoked token) and revoked the family — audited here, in the same transaction."""
+        if not (oauth2_settings.REFRESH_TOKEN_REUSE_PROTECTION and client is not None):
+            return
+        rt = (RefreshToken.objects.filter(token_checksum=hashlib.sha256(refresh_token.encode("utf-8")).hexdigest())
+              .order_by(F("revoked").desc(nulls_first=True)).only("pk", "revoked", "token_family", "user_id",
+                                                                   "application_id").first())
+        if rt is None or rt.revoked is None or not rt.token_family:
+            return
+        grace = oauth2_settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS
+        if grace and rt.revoked > timezone.now() - timedelta(seconds=grace) \
+                and AccessToken.objects.filter(source_refresh_token_id=rt.pk).exists():
+            return  # a retry within the grace period, refused for another reason: not a reuse
+        part = SessionParticipation.objects.filter(refresh_family=rt.token_family).order_by("pk").first()
+        auditing.refresh_reuse(request=request, client=client, user_id=rt.user_id,
+                               participation=part.pk if part is not None else None, family=rt.token_family,
+                               own=rt.application_id == client.pk, path="general")
 
     # -- ID tokens -----------------------------------------------------------------------------------------
 

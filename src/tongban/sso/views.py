@@ -295,7 +295,8 @@ def authorize_continue(request: HttpRequest) -> HttpResponse:
     except OAuthToolkitError as error:
         return _oauth_error(request, error)
     code = (parse_qs(urlsplit(uri).query).get("code") or [""])[0]
-    services.participation_record(request=request, user=user, client=client, code=code, level=level)
+    services.participation_record(request=request, user=user, client=client, code=code, level=level,
+                                  scopes=list(scopes))
     return _hand_back(request, uri)
 
 
