@@ -577,28 +577,58 @@ def _tree(root: int) -> list[int]:
 
 
 class CpuMeter:
-    """CPU seconds used by the server's processes and by the PostgreSQL backends serving them."""
+    """CPU seconds used by the server's processes and by the PostgreSQL backends serving them.
+
+    Connections are recycled (CONN_MAX_AGE) and workers may be replaced during a run, so a background
+    thread samples every process twice a second and keeps the last CPU figure seen for each: a backend
+    that ends mid-run still counts up to its last sample (at most half a second of it is missed)."""
 
     def __init__(self, url: str, server_pid: int) -> None:
+        import threading
+
         import psycopg
 
         self.conn = psycopg.connect(url, autocommit=True)
         self.dbname = url.rpartition("/")[2]
         self.server_pid = server_pid
+        self._seen: dict[str, dict[int, float]] = {"server": {}, "postgres": {}}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
 
     def _backends(self) -> list[int]:
         rows = self.conn.execute("SELECT pid FROM pg_stat_activity WHERE datname LIKE %s AND pid <> pg_backend_pid()",
                                  (self.dbname + "%",)).fetchall()
         return [r[0] for r in rows]
 
-    def sample(self) -> dict[str, Any]:
+    def _now(self) -> dict[str, dict[int, float]]:
         server = {pid: _proc_cpu(pid) for pid in _tree(self.server_pid)}
-        backends = {pid: _proc_cpu(pid) for pid in self._backends()}
+        with self._lock:
+            backends = {pid: _proc_cpu(pid) for pid in self._backends()}
         return {"server": server, "postgres": backends}
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.5):
+            self.sample()
+
+    def sample(self) -> dict[str, Any]:
+        """Every process seen so far with its latest CPU figure (a process that ended keeps its last one)."""
+        now = self._now()
+        with self._lock:
+            for kind, cpus in now.items():
+                for pid, cpu in cpus.items():
+                    if cpu > 0 or pid not in self._seen[kind]:
+                        self._seen[kind][pid] = max(cpu, self._seen[kind].get(pid, 0.0))
+            return {kind: dict(cpus) for kind, cpus in self._seen.items()}
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
 
     @staticmethod
     def used(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
-        # Processes that started during the run count from zero; those that ended are lost (rare).
+        # Processes that started during the run count from zero.
         return {kind: sum(cpu - before[kind].get(pid, 0.0) for pid, cpu in after[kind].items())
                 for kind in ("server", "postgres")}
 
@@ -737,6 +767,7 @@ def main() -> int:
             load = r["load_before"]
             results["paced"].append(r)
             print(f"(b) paced at {args.rate:,.0f}/s, run {i + 1}: {_fmt(r)}   (load before {load})", flush=True)
+        meter.close()
     finally:
         stop_server(proc)
         pool.terminate()
