@@ -192,7 +192,11 @@ def test_a_connection_lost_between_requests_fails_one_call_with_503_and_the_next
 
     if connection.vendor != "postgresql":
         pytest.skip("terminates a PostgreSQL backend")
+    from tongban.partners.models import PurposeCode
+
     monkeypatch.setattr(fastlane, "release_connections", _real_release)  # the lane's own end-of-request check
+    for code, name in (("gov_service", "政务服务"), ("transport", "交通出行")):  # an earlier flush may have
+        PurposeCode.objects.get_or_create(code=code, defaults={"name": name})  # emptied the seeded codes
     partner = make_partner()
     people = valid_people(registry, 3)
     body, headers = signed(partner, person_body(people[0]))
