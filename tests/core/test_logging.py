@@ -83,3 +83,16 @@ def test_row_ids_stay_readable_but_every_dated_number_is_masked():
     assert scrub("job 383742278693317058 done") == "job 383742278693317058 done"
     assert "110105199001011234" not in scrub("x 110105199001011234 y")
     assert "44030619991231002X" not in scrub("44030619991231002X")
+
+
+def test_the_request_id_is_unbound_after_the_request(client, captured):
+    """Server threads are reused: one request's id must not follow the thread into the next log lines."""
+    import structlog
+
+    from tongban.core.logging import get_logger
+
+    client.get("/healthz", HTTP_X_REQUEST_ID="req-unbind-0001")
+    assert "request_id" not in structlog.contextvars.get_contextvars()
+    get_logger("tongban.test").info("after_the_request")
+    line = [e for e in _json_lines(captured.text()) if e.get("event") == "after_the_request"][0]
+    assert "request_id" not in line

@@ -52,21 +52,24 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get("X-Request-ID", "")
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")  # not request.headers: that parses every header
         request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        started = time.perf_counter()
+        # Bound for this request and reset after it (the thread serves the next request): reset by token
+        # rather than clear_contextvars, which walks every context variable of the process.
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
-            response = self.get_response(request)
+            started = time.perf_counter()
+            try:
+                response = self.get_response(request)
+            finally:
+                duration_ms = round((time.perf_counter() - started) * 1000, 2)
+            response["X-Request-ID"] = request_id
+            if request.path not in ("/healthz", "/readyz"):
+                log.info("request", method=request.method, path=request.path, status=response.status_code,
+                         duration_ms=duration_ms)
         finally:
-            duration_ms = round((time.perf_counter() - started) * 1000, 2)
-        response["X-Request-ID"] = request_id
-        if request.path not in ("/healthz", "/readyz"):
-            log.info("request", method=request.method, path=request.path, status=response.status_code,
-                     duration_ms=duration_ms)
-        structlog.contextvars.clear_contextvars()
+            structlog.contextvars.reset_contextvars(**tokens)
         return response
 
 
