@@ -677,8 +677,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=1000, help="open loop: requests per second")
     parser.add_argument("--server", choices=("granian", "gunicorn"), default="granian",
                         help="the server `tongban serve --server` starts (granian, the default, or gunicorn)")
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=1, help="per worker; each thread holds 3 DB connections")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="per worker; each thread holds 3 DB connections")
     parser.add_argument("--port", type=int, default=8191)
     parser.add_argument("--cache", choices=("locmem", "redis"), default="locmem")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
