@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine  # noqa: E402
+from _common import machine, proc_cpu, process_tree  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -263,32 +263,6 @@ def wrk(args: argparse.Namespace, url: str, script: str | None = None, script_ar
 # -- CPU per request: the server's processes (and, for tongban, the PostgreSQL backends serving them) and
 # the load generator, whatever else the shared machine is doing ----------------------------------------------
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _proc_cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def _tree(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
 
 
 class CpuMeter:
@@ -308,8 +282,8 @@ class CpuMeter:
             # insert is not the cost of the requests being measured
             rows = self.conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
                                      " AND backend_type = 'client backend'", (self.dbname,)).fetchall()
-            backends = {r[0]: _proc_cpu(r[0]) for r in rows}
-        return {"server": {pid: _proc_cpu(pid) for pid in _tree(self.server_pid)}, "postgres": backends}
+            backends = {r[0]: proc_cpu(r[0]) for r in rows}
+        return {"server": {pid: proc_cpu(pid) for pid in process_tree(self.server_pid)}, "postgres": backends}
 
     def measure(self, fn: Any) -> dict[str, Any]:
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -52,7 +52,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from _common import machine
+from _common import machine, proc_cpu, process_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -548,32 +548,6 @@ def ceiling(args: argparse.Namespace, numbers: list[str]) -> dict[int, float]:
 
 # -- CPU accounting: what one verification costs, whatever else the machine is doing ------------------------
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _proc_cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def _tree(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
 
 
 class CpuMeter:
@@ -603,9 +577,9 @@ class CpuMeter:
         return [r[0] for r in rows]
 
     def _now(self) -> dict[str, dict[int, float]]:
-        server = {pid: _proc_cpu(pid) for pid in _tree(self.server_pid)}
+        server = {pid: proc_cpu(pid) for pid in process_tree(self.server_pid)}
         with self._lock:
-            backends = {pid: _proc_cpu(pid) for pid in self._backends()}
+            backends = {pid: proc_cpu(pid) for pid in self._backends()}
         return {"server": server, "postgres": backends}
 
     def _poll(self) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import verify as vb  # noqa: E402
-from _common import machine  # noqa: E402
+from _common import machine, proc_cpu  # noqa: E402
 
 
 def environ(line: str, app_id: str) -> dict[str, object]:
@@ -39,7 +39,7 @@ def backend_cpu_fn(connections: object) -> object:
     def cpu() -> float:
         pids = [connections[a].connection.info.backend_pid for a in connections  # type: ignore[index,attr-defined]
                 if connections[a].vendor == "postgresql" and connections[a].connection is not None]  # type: ignore[index]
-        return sum(vb._proc_cpu(pid) for pid in pids)
+        return sum(proc_cpu(pid) for pid in pids)
     return cpu
 
 
@@ -129,7 +129,7 @@ def main() -> int:
         conn = connections[alias]
         if conn.vendor == "postgresql" and conn.connection is not None:
             pids.append(conn.connection.info.backend_pid)
-    backend_cpu = lambda: sum(vb._proc_cpu(pid) for pid in pids)  # noqa: E731
+    backend_cpu = lambda: sum(proc_cpu(pid) for pid in pids)  # noqa: E731
     work = lines[200:]
     profiler = cProfile.Profile(time.process_time) if args.profile else None
     pg0, cpu0, wall0 = backend_cpu(), time.process_time(), time.perf_counter()
