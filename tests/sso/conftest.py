@@ -82,6 +82,34 @@ def pkce() -> tuple[str, str]:
     return verifier, challenge
 
 
+def refresh_twice_at_once(client_id: str, secret: str, token: str) -> list[Any]:
+    """POST the same refresh token from two threads released together, each on its own database
+    connection (PostgreSQL, transactional tests); the two answers."""
+    import threading
+
+    from django.db import connections
+    from django.test import Client as HttpClient
+
+    barrier = threading.Barrier(2)
+    results: list[Any] = [None, None]
+
+    def use(i: int) -> None:
+        try:
+            http = HttpClient()
+            barrier.wait()
+            results[i] = http.post("/o/token/", {"grant_type": "refresh_token", "refresh_token": token},
+                                   HTTP_AUTHORIZATION=basic(client_id, secret))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=use, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results
+
+
 def basic(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 

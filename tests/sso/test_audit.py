@@ -8,14 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import threading
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from tests.sso.conftest import PASSWORD, Flow, basic, decode, register
+from tests.sso.conftest import PASSWORD, Flow, basic, decode, refresh_twice_at_once, register
 from tongban.audit.actions import Action, ActorType, Outcome
 
 pytestmark = pytest.mark.django_db
@@ -258,32 +257,12 @@ def test_a_rotated_token_presented_by_another_client(flow, person, path):
 def test_concurrent_double_use_audits_one_rotation_and_one_reuse(client, rp, person):
     """Two requests with the same refresh token at once, each on its own connection: the winner's rotation
     and the loser's reuse are each audited exactly once, with the family they belong to."""
-    from django.db import connections
-    from django.test import Client as HttpClient
-
     client.force_login(person, backend="tongban.accounts.backends.TongbanBackend")
     flow = Flow(http=client, client=rp.client, secret=rp.secret, redirect_uri="https://rp.example.cn/cb")
     for _ in range(3):
         token = flow.token(flow.code()).json()["refresh_token"]
         family = _ref(_family(token))
-        barrier = threading.Barrier(2)
-        results: list[Any] = [None, None]
-
-        def use(i: int, token: str = token, barrier: threading.Barrier = barrier,
-                results: list[Any] = results) -> None:
-            try:
-                http = HttpClient()
-                barrier.wait()
-                results[i] = http.post("/o/token/", {"grant_type": "refresh_token", "refresh_token": token},
-                                       HTTP_AUTHORIZATION=basic(rp.client.client_id, rp.secret))
-            finally:
-                connections.close_all()
-
-        threads = [threading.Thread(target=use, args=(i,)) for i in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        results = refresh_twice_at_once(rp.client.client_id, rp.secret, token)
         assert sorted(r.status_code for r in results) == [200, 400], [r.content for r in results]
         refreshes = [e for e in _entries(Action.SSO_TOKEN_REFRESH) if e.details["family"] == family]
         reuses = [e for e in _entries(Action.SSO_TOKEN_REUSE) if e.details["family"] == family]

@@ -10,7 +10,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-import threading
 import time
 import uuid
 from typing import Any
@@ -20,7 +19,7 @@ from django.db import connection
 from django.utils import timezone
 from jwcrypto import jwk
 
-from tests.sso.conftest import Flow, basic, decode, register
+from tests.sso.conftest import Flow, basic, decode, refresh_twice_at_once, register
 from tongban.crypto.jose import jws_sign
 
 pytestmark = pytest.mark.django_db
@@ -331,31 +330,11 @@ def test_one_rotation_statement_and_its_audit_entry_on_postgresql(flow, django_a
 def test_concurrent_double_use_only_one_wins(client, rp, person):
     """Two requests with the same refresh token at once (PostgreSQL: each its own connection): exactly one
     gets new tokens; the other is a reuse — refused, and the family revoked, the winner's tokens with it."""
-    from django.db import connections
-    from django.test import Client as HttpClient
-
     client.force_login(person, backend="tongban.accounts.backends.TongbanBackend")
     flow = Flow(http=client, client=rp.client, secret=rp.secret, redirect_uri="https://rp.example.cn/cb")
     for _ in range(5):  # a few rounds: the race is real only if both requests are in flight together
         token = _tokens(flow)["refresh_token"]
-        barrier = threading.Barrier(2)
-        results: list[Any] = [None, None]
-
-        def use(i: int, token: str = token, barrier: threading.Barrier = barrier,
-                results: list[Any] = results) -> None:
-            try:
-                http = HttpClient()
-                barrier.wait()
-                results[i] = http.post("/o/token/", {"grant_type": "refresh_token", "refresh_token": token},
-                                       HTTP_AUTHORIZATION=basic(rp.client.client_id, rp.secret))
-            finally:
-                connections.close_all()
-
-        threads = [threading.Thread(target=use, args=(i,)) for i in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        results = refresh_twice_at_once(rp.client.client_id, rp.secret, token)
         statuses = sorted(r.status_code for r in results)
         assert statuses == [200, 400], [r.content for r in results]
         loser = next(r for r in results if r.status_code == 400)
