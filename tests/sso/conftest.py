@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from stdnum.cn import ric
 
+from tests.accounts.conftest import sms_sim  # noqa: F401  (the SMS gateway simulator fixture, shared)
+
 PASSWORD = "Citizen-2026-pw"
 BASE = "http://testserver"
 

@@ -177,3 +177,165 @@ def test_signing_in_again_keeps_the_session_and_its_other_sign_ins(flow, person)
     assert sessions_sweep().sessions == 0
     assert not SessionParticipation.objects.filter(ended_at__isnull=False).exists()
     assert b.refresh(b_tokens["refresh_token"]).status_code == 200
+
+
+# -- signing in again by a code sent to the account's phone --------------------------------------------------
+
+PHONE = "13900000001"  # the person fixture's phone
+
+
+def _send_code(flow: Flow, page, **extra: str):
+    """Press "发送短信验证码" on the sign-in-again page; the page that comes back shows the code field."""
+    txn = page.context["txn"]
+    response = flow.http.post("/o/authorize/login/", {"txn": txn, "action": "send_code", **extra})
+    assert response.status_code == 302 and "/o/authorize/login/" in response["Location"], response
+    page = flow.http.get(response["Location"])
+    assert page.status_code == 200 and page.context["code_form"] is not None
+    return page
+
+
+def _wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10 ** 6:06d}"
+
+
+def test_sms_code_signs_in_again_and_auth_time_is_the_new_sign_in(flow, person, sms_sim, caplog):
+    import logging
+
+    from tests.accounts.conftest import code_for
+    from tongban.accounts.models import LoginSession
+    from tongban.sso.logout import SID_KEY
+
+    first = flow.token(flow.code()).json()
+    sid = flow.http.session[SID_KEY]
+    _signed_in_at(person, _hours_ago(1))
+    started = int(time.time())
+    page = _to_reauth(flow, prompt="login")
+    html = page.content.decode()
+    assert "发送短信验证码" in html and "139****0001" in html and PHONE not in html
+    assert 'name="viewport"' in html  # the portal's responsive layout
+    with caplog.at_level(logging.DEBUG):
+        # A number typed into the request is ignored: the code goes to the account's own phone.
+        page = _send_code(flow, page, phone="13800000000")
+        html = page.content.decode()
+        assert "验证码已发送至账号绑定的手机" in html and "139****0001" in html
+        assert 'autocomplete="one-time-code"' in html and 'inputmode="numeric"' in html
+        code = code_for(sms_sim, PHONE)
+        assert sms_sim.messages("13800000000") == []
+        response = flow.follow(flow.http.post("/o/authorize/login/",
+                                              {"txn": page.context["txn"], "action": "code", "code": code}))
+    logged = " ".join(str(r.msg) + str(r.args) for r in caplog.records)
+    assert PHONE not in logged and code not in logged
+    answer = _answer(response)
+    assert answer["state"] == [flow.state] and "code" in answer
+    claims = decode(flow.token(answer["code"][0]).json()["id_token"])
+    assert claims["auth_time"] >= started and claims["amr"] == ["sms", "otp"]
+    assert claims["sid"] == sid  # the same session, signed in again
+    assert LoginSession.objects.get(user=person).method == "sms_code"
+    assert flow.refresh(first["refresh_token"]).status_code == 200  # its earlier sign-in goes on
+
+
+def test_wrong_sms_code_is_refused_and_changes_nothing(flow, person, sms_sim):
+    from tests.accounts.conftest import code_for
+    from tongban.accounts.models import LoginSession
+    from tongban.sso.models import SessionParticipation
+
+    flow.code()
+    _signed_in_at(person, _hours_ago(1))
+    before = LoginSession.objects.get(user=person).created_at
+    page = _send_code(flow, _to_reauth(flow, prompt="login"))
+    txn = page.context["txn"]
+    code = code_for(sms_sim, PHONE)
+    wrong = flow.http.post("/o/authorize/login/", {"txn": txn, "action": "code", "code": _wrong(code)})
+    assert wrong.status_code == 422
+    assert wrong.context["code_form"].errors["code"] == ["验证码不正确，还可尝试 4 次。"]
+    assert LoginSession.objects.get(user=person).created_at == before
+    assert SessionParticipation.objects.count() == 1
+    # Still not fresh: the login stops at the sign-in-again page again.
+    again = flow.http.get(f"/o/authorize/continue/?txn={txn}")
+    assert again.status_code == 302 and "/o/authorize/login/" in again["Location"]
+    # Without a code sent first there is nothing to check.
+    other = _to_reauth(flow, prompt="login")
+    refused = flow.http.post("/o/authorize/login/", {"txn": other.context["txn"], "action": "code", "code": code})
+    assert refused.status_code == 422 and "请先获取短信验证码" in refused.content.decode()
+    # The right code still works afterwards.
+    response = flow.follow(flow.http.post("/o/authorize/login/", {"txn": txn, "action": "code", "code": code}))
+    assert "code" in _answer(response)
+
+
+def test_wrong_sms_codes_count_in_the_accounts_lockout(flow, person, sms_sim):
+    from tests.accounts.conftest import code_for
+    from tongban.accounts.conf import security
+
+    flow.code()
+    page = _send_code(flow, _to_reauth(flow, prompt="login"))
+    txn = page.context["txn"]
+    code = code_for(sms_sim, PHONE)
+    limit = security().login_max_failures
+    for _ in range(limit):
+        response = flow.http.post("/o/authorize/login/", {"txn": txn, "action": "code", "code": _wrong(code)})
+        assert response.status_code == 422
+    assert "账号已暂时锁定" in response.context["code_form"].errors["code"][0]
+    person.refresh_from_db()
+    assert person.is_locked()
+    # The same lockout as the password: the right password is refused now too.
+    response = flow.http.post("/o/authorize/login/", {"txn": txn, "password": PASSWORD})
+    assert response.status_code == 422 and "账号已暂时锁定" in response.context["form"].errors["password"][0]
+
+
+def test_sending_again_at_once_gets_the_accounts_rate_limit(flow, person, sms_sim):
+    from tongban.accounts.models import OneTimeCode
+
+    flow.code()
+    page = _send_code(flow, _to_reauth(flow, prompt="login"))
+    response = flow.http.post("/o/authorize/login/", {"txn": page.context["txn"], "action": "send_code"})
+    assert response.status_code == 422
+    assert "秒后再重新获取" in response.context["sms_error"]  # the accounts app's cooldown message
+    assert OneTimeCode.objects.count() == 1
+
+
+def test_without_a_phone_there_is_no_sms_option(client, rp, sms_sim):
+    from tests.sso.conftest import make_person
+    from tongban.accounts.models import OneTimeCode
+
+    nophone = make_person("p9", phone=None, seq=9)  # e.g. an account made through the national platform
+    client.force_login(nophone, backend="tongban.accounts.backends.TongbanBackend")
+    flow = Flow(http=client, client=rp.client, secret=rp.secret, redirect_uri="https://rp.example.cn/cb")
+    flow.code()
+    page = _to_reauth(flow, prompt="login")
+    assert "发送短信验证码" not in page.content.decode() and page.context["code_form"] is None
+    response = flow.http.post("/o/authorize/login/", {"txn": page.context["txn"], "action": "send_code",
+                                                      "phone": "13800000000"})
+    assert response.status_code == 422 and "未绑定手机号" in response.context["sms_error"]
+    assert not OneTimeCode.objects.exists()
+
+
+def test_sms_reauth_forms_need_the_csrf_token(rp, person, sms_sim):
+    import re
+
+    from django.test import Client as Browser
+
+    from tests.accounts.conftest import code_for
+
+    strict = Browser(enforce_csrf_checks=True)
+    strict.force_login(person, backend="tongban.accounts.backends.TongbanBackend")
+    reg = register("免授权应用", redirect="https://d.example.cn/cb", skip_authorization=True)
+    flow = Flow(http=strict, client=reg.client, secret=reg.secret, redirect_uri="https://d.example.cn/cb")
+    flow.code()
+    page = _to_reauth(flow, prompt="login")
+    txn = page.context["txn"]
+    assert strict.post("/o/authorize/login/", {"txn": txn, "action": "send_code"}).status_code == 403
+
+    def token(html: str) -> str:
+        match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+        assert match
+        return match.group(1)
+
+    response = strict.post("/o/authorize/login/", {"txn": txn, "action": "send_code",
+                                                   "csrfmiddlewaretoken": token(page.content.decode())})
+    assert response.status_code == 302
+    page = strict.get(response["Location"])
+    code = code_for(sms_sim, PHONE)
+    assert strict.post("/o/authorize/login/", {"txn": txn, "action": "code", "code": code}).status_code == 403
+    response = flow.follow(strict.post("/o/authorize/login/", {"txn": txn, "action": "code", "code": code,
+                                                               "csrfmiddlewaretoken": token(page.content.decode())}))
+    assert "code" in _answer(response)

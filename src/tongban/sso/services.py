@@ -121,6 +121,76 @@ def consent_revoke(*, user: Any, consent_id: int, request: HttpRequest | None = 
     return True
 
 
+# -- signing in again by SMS code (prompt=login, max_age) ------------------------------------------------------
+
+
+def _phone_on_account(user: Any) -> str:
+    from tongban.accounts.models import CitizenProfile
+
+    profile = CitizenProfile.objects.filter(user_id=user.pk, closed_at__isnull=True).first()
+    return (profile.phone or "") if profile is not None else ""
+
+
+def reauth_phone_masked(*, user: Any, request: HttpRequest | None = None) -> str:
+    """The phone on the person's account, masked (`138****0000`), for the sign-in-again page to say where the
+    code will go; "" if the account has none. Decrypting it is a read of personal data: audited."""
+    from tongban.accounts.auditing import account_subject, audit_account_event
+    from tongban.core.masking import mask_phone
+
+    phone = _phone_on_account(user)
+    if not phone:
+        return ""
+    with transaction.atomic():
+        audit_account_event("personal_data_read", actor=user, subject=account_subject(user), request=request,
+                            details={"fields": ["phone"], "purpose": "sso_reauth", "masked": True})
+    return mask_phone(phone)
+
+
+def reauth_code_send(*, user: Any, request: HttpRequest) -> Any:
+    """A login code to the phone on the person's own account — never to a number from the request — by the
+    accounts app's `otp_send` (its cooldown, per-phone and per-address limits, the outbox). Its ticket.
+    Errors: reauth_no_phone, rate_limited."""
+    from tongban.accounts.models import OtpPurpose
+    from tongban.accounts.otp import otp_send
+    from tongban.core.errors import TongbanError
+
+    phone = _phone_on_account(user)
+    if not phone:
+        raise TongbanError("reauth_no_phone", message_zh="您的账号未绑定手机号，不能使用短信验证码，请使用其他方式登录。",
+                           message_en="The account has no phone number; sign in another way.", status=422)
+    return otp_send(phone=phone, purpose=OtpPurpose.LOGIN, request=request)
+
+
+def reauth_code_check(*, user: Any, request: HttpRequest, ticket_id: int | None, code: str) -> None:
+    """The person signs in again by the code sent by `reauth_code_send`: the accounts app's
+    `citizen_login_code` (the code's five tries, the per-address limit, the lockout check, the login that
+    renews the session's LoginSession and so its auth_time). A wrong or used-up code also counts in the
+    accounts lockout, under the account, as a wrong password on this page does: a stolen session cannot
+    guess codes for long. Errors: otp_invalid, otp_expired, rate_limited, login_locked."""
+    from tongban.accounts import citizens
+    from tongban.accounts.lockout import address_blocked, login_failure_record, login_locked
+    from tongban.accounts.models import OneTimeCode, OtpPurpose, User
+    from tongban.core.errors import TongbanError
+    from tongban.core.security import client_ip
+
+    user = User.objects.get(pk=user.pk)  # the row itself (the lockout writes through its class), up to date
+    key, ip = user.username, client_ip(request)
+    if address_blocked(ip) or login_locked(key, user):
+        raise citizens.login_refused_error(True)
+    if not OneTimeCode.objects.filter(pk=ticket_id or 0, purpose=OtpPurpose.LOGIN, user_id=user.pk).exists():
+        # Not a code sent to this account (the page keeps only its own ticket, so this is a stale one).
+        raise TongbanError("otp_expired", message_zh="验证码已失效，请重新获取。",
+                           message_en="The code no longer works; ask for a new one.", status=422,
+                           details=[{"field": "code", "type": "otp_expired"}])
+    try:
+        citizens.citizen_login_code(request=request, ticket_id=ticket_id, code=code)
+    except TongbanError as exc:
+        if exc.code in ("otp_invalid", "otp_expired") and login_failure_record(
+                username=key, ip=ip, user=user, request=request, reason="reauth_sms_code"):
+            raise citizens.login_refused_error(True) from exc
+        raise
+
+
 # -- sessions and sign-ins ---------------------------------------------------------------------------------------
 
 

@@ -303,41 +303,79 @@ def authorize_continue(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def reauthenticate(request: HttpRequest) -> HttpResponse:
-    """prompt=login, or a sign-in older than max_age: the person signs in again (the accounts app's
-    login, with its lockout and audit), and the login carries on. The session stays the same one — the
-    same person signing in again keeps its data and its sign-ins at other clients; giving up answers
+    """prompt=login, or a sign-in older than max_age: the person signs in again — by password, or by a code
+    sent to the phone on their account (the accounts app's login services, with their limits, lockout and
+    audit), or through the national platform — and the login carries on. The session stays the same one —
+    the same person signing in again keeps its data and its sign-ins at other clients; giving up answers
     login_required."""
     from tongban.accounts import citizens
     from tongban.core.errors import TongbanError
+    from tongban.portal.forms import CodeForm
     from tongban.sso import federation
 
     txn, data = _txn(request)
     if data is None:
         return _error_page(request, "登录请求已过期或无效，请返回应用重新登录。")
     back = f"{reverse('sso:authorize_continue')}?{urlencode({'txn': txn})}"
+    here = f"{reverse('sso:reauthenticate')}?{urlencode({'txn': txn})}"
     user = _citizen(request)
     if user is None or _fresh_enough(request, user, data):
         return HttpResponseRedirect(back)  # signing in from scratch is fresh anyway (the continuation sees to it)
-    if request.method == "POST" and request.POST.get("decision") == "cancel":
+    posted = request.method == "POST"
+    action = request.POST.get("action", "password") if posted else ""
+    if posted and request.POST.get("decision") == "cancel":
         request.session.pop(TXN_PREFIX + txn, None)
         return _hand_back(request, _redirect_error(data["redirect_uri"], "login_required",
                                                    "the person did not sign in again", data.get("state"))["Location"])
-    form = ReauthForm(request.POST if request.method == "POST" else None) if user.has_usable_password() else None
-    if form is not None and request.method == "POST" and form.is_valid():
+
+    def remember(**values: Any) -> None:  # the transaction's own state; never the phone itself
+        data.update(values)
+        request.session[TXN_PREFIX + txn] = data
+
+    if "sms_to" not in data:  # where a code would go, masked: read (and audited) once per login request
+        remember(sms_to=services.reauth_phone_masked(user=user, request=request))
+    sms_error = ""
+    if posted and action == "send_code":
         try:
-            citizens.citizen_login_password(request=request, identifier=user.username,
-                                            password=form.cleaned_data["password"])
+            ticket = services.reauth_code_send(user=user, request=request)
         except TongbanError as exc:
-            form.add_error("password", exc.message("zh-hans"))
+            sms_error = exc.message("zh-hans")
         else:
-            return HttpResponseRedirect(back)
-    here = f"{reverse('sso:reauthenticate')}?{urlencode({'txn': txn})}"
+            remember(sms_ticket=ticket.id, sms_to=ticket.phone_masked)
+            return HttpResponseRedirect(here)  # a reload shows the code field; it does not send again
+    code_form = None
+    if data.get("sms_ticket"):
+        code_form = CodeForm(request.POST if posted and action == "code" else None)
+        if code_form.is_bound and code_form.is_valid():
+            try:
+                services.reauth_code_check(user=user, request=request, ticket_id=data["sms_ticket"],
+                                           code=code_form.cleaned_data["code"])
+            except TongbanError as exc:
+                code_form.add_error("code", exc.message("zh-hans"))
+            else:
+                remember(sms_ticket=None)
+                return HttpResponseRedirect(back)
+    elif posted and action == "code":
+        sms_error = "请先获取短信验证码。"
+    form = None
+    if user.has_usable_password():
+        form = ReauthForm(request.POST if posted and action == "password" else None)
+        if form.is_bound and form.is_valid():
+            try:
+                citizens.citizen_login_password(request=request, identifier=user.username,
+                                                password=form.cleaned_data["password"])
+            except TongbanError as exc:
+                form.add_error("password", exc.message("zh-hans"))
+            else:
+                return HttpResponseRedirect(back)
     national = (f"{reverse('sso:national_login')}?{urlencode({'next': here})}"
                 if federation.config() is not None else "")
     client = Client.objects.filter(client_id=data["client_id"]).first()
-    return render(request, "sso/reauth.html", {"form": form, "client": client, "txn": txn, "national_url": national,
-                                               "max_age": data.get("max_age")},
-                  status=422 if form is not None and form.errors else 200)
+    failed = bool(sms_error or (form is not None and form.errors) or (code_form is not None and code_form.errors))
+    return render(request, "sso/reauth.html", {"form": form, "code_form": code_form, "sms_to": data.get("sms_to"),
+                                               "sms_error": sms_error, "client": client, "txn": txn,
+                                               "national_url": national, "max_age": data.get("max_age")},
+                  status=422 if failed else 200)
 
 
 class ReauthForm(forms.Form):
