@@ -39,6 +39,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import Field
+from django.db.models.base import ModelState
 from django.db.models.signals import post_migrate
 from django.utils import timezone
 
@@ -46,6 +47,7 @@ from tongban.audit import keys
 from tongban.audit.canonical import ZERO_HASH, chain_document, chain_hash, dumps, entry_document, iso_utc
 from tongban.audit.models import AuditChain, AuditChainClosure, AuditCheckpoint, AuditEntry, CheckpointKind
 from tongban.core.logging import get_logger
+from tongban.core.statements import Statement
 from tongban.crypto.sm3 import sm3
 
 log = get_logger("tongban.audit")
@@ -251,40 +253,25 @@ _PLACEHOLDERS = ", ".join(["%s"] * len(_FIELDS))
 _INSERT_SQL = f'INSERT INTO "{AuditEntry._meta.db_table}" ({_COLUMNS}) VALUES ({_PLACEHOLDERS}) RETURNING "id"'  # noqa: S608
 
 
-def _prepared_cursor_class() -> Any:
-    """A psycopg cursor binding parameters on the server and always using a prepared statement, so the
-    INSERT is parsed and planned once per connection (Django's own cursors bind on the client)."""
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
-    class PreparedCursor(ServerBindingCursor):  # type: ignore[misc, valid-type]
-        def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
-                    binary: bool | None = None) -> Any:
-            return super().execute(query, params, prepare=True, binary=binary)  # type: ignore[misc]
-
-    return PreparedCursor
-
-
-_prepared_cursor: Any = None
+_INSERTS: dict[str, Statement] = {}
 
 
 def _insert(connection: Any, values: dict[str, Any]) -> AuditEntry:
     """One INSERT … RETURNING id, without the ORM's model save machinery (the audit row has no signals,
-    no defaults to compute, and is never updated). Goes through Django's cursor wrapper, so query
-    logging, execute wrappers and error translation work as for any query."""
-    global _prepared_cursor
-    params = [_prep[name](values[name], connection=connection) for name in _FIELDS]
-    if connection.vendor == "postgresql":
-        if _prepared_cursor is None:
-            _prepared_cursor = _prepared_cursor_class()
-        connection.close_if_health_check_failed()
-        connection.ensure_connection()
-        cursor = connection._prepare_cursor(_prepared_cursor(connection.connection))
-    else:
-        cursor = connection.cursor()
-    with cursor:
-        cursor.execute(_INSERT_SQL, params)
-        pk = cursor.fetchone()[0]
-    entry = AuditEntry(id=pk, **values)
+    no defaults to compute, and is never updated). In autocommit on PostgreSQL it is a lean prepared
+    statement (tongban.core.statements: the database commits it, and with synchronous_commit on
+    flushes it, before it answers); anywhere else it runs through Django's cursor, in the caller's
+    transaction, with the values prepared by the model's fields."""
+    statement = _INSERTS.get(connection.alias)
+    if statement is None:
+        statement = _INSERTS[connection.alias] = Statement(connection.alias, _INSERT_SQL)
+    row = statement.one([values[name] for name in _FIELDS],
+                        cursor_params=lambda: [_prep[name](values[name], connection=connection) for name in _FIELDS])
+    assert row is not None
+    entry = AuditEntry.__new__(AuditEntry)  # what Model.from_db builds, without __init__'s keyword handling
+    entry.__dict__.update(values)
+    entry.id = row[0]
+    entry._state = ModelState()
     entry._state.adding = False
     entry._state.db = connection.alias
     return entry

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import Error as DatabaseError
-from django.db import connections
 
+from tongban.core.statements import Statement
 from tongban.registry.interfaces import (
     CardCheck,
     CardPhoto,
@@ -54,25 +53,28 @@ def _same_english_name(given: str, registered: str) -> bool:
 
 
 class _DatabaseSource:
+    """Each query is a prepared statement on the source's own alias (tongban.core.statements)."""
+
     name: str = ""
 
-    @contextmanager
-    def _cursor(self) -> Iterator[Any]:
+    def __init__(self) -> None:
+        self._statements: dict[str, Statement] = {}
+
+    def _statement(self, sql: str) -> Statement:
+        statement = self._statements.get(sql)
+        if statement is None:
+            statement = self._statements[sql] = Statement(self.name, sql)
+        return statement
+
+    def _all(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         try:
-            with connections[self.name].cursor() as cursor:
-                yield cursor
+            return self._statement(sql).rows(params)
         except DatabaseError as exc:
             raise SourceUnavailable(self.name) from exc
 
     def _one(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
-        with self._cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-
-    def _all(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        with self._cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
 
     def ping(self) -> None:
         self._one("SELECT 1", [])
