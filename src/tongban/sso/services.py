@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import secrets as _secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -252,11 +253,17 @@ def session_end(*, sid: str = "", session_key_hash: str = "", reason: str,
                 request: HttpRequest | None = None) -> int:
     """Every sign-in of the session (by its `sid`, or by its session key's hash) ends: its tokens are
     revoked and each client that registered a back-channel logout URI is told, through the outbox
-    (retried until delivered)."""
+    (retried until delivered). The number of clients told."""
+    return _session_end(sid=sid, session_key_hash=session_key_hash, reason=reason, request=request)[1]
+
+
+def _session_end(*, sid: str = "", session_key_hash: str = "", reason: str,
+                 request: HttpRequest | None = None) -> tuple[int, int]:
+    """`session_end`; (sign-ins this call ended, clients told). (0, 0) when another caller ended them first."""
     from tongban.jobs.services import outbox_send
 
     if not sid and not session_key_hash:
-        return 0
+        return 0, 0
     found = SessionParticipation.objects.filter(ended_at__isnull=True).select_related("client")
     found = found.filter(sid=sid) if sid else found.filter(session_key_hash=session_key_hash)
     notified: set[int] = set()
@@ -272,7 +279,7 @@ def session_end(*, sid: str = "", session_key_hash: str = "", reason: str,
                 iss = part.issuer or (claims_mod.issuer(request) if request is not None else "")
                 outbox_send(channel="oidc_backchannel", payload={"participation": part.pk, "iss": iss},
                             idempotency_key=f"bcl:{sid_ref}:{part.client_id}")
-    return len(notified)
+    return len(parts), len(notified)
 
 
 def id_token_hint_claims(token: str) -> dict[str, Any] | None:
@@ -299,11 +306,31 @@ def id_token_hint_claims(token: str) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class SweepResult:
-    sessions: int  # browser sessions found over
+    sessions: int  # browser sessions found over (and ended by this run)
     notified: int  # logout tokens queued (one per client with a back-channel URI, per session)
+    more: bool = False  # the run stopped at its limit with at least one more session over: run again
 
 
-SWEEP_BATCH = 500
+SWEEP_BATCH = 500  # candidate sessions read (and their LoginSession rows loaded) per query
+SWEEP_LIMIT = 500  # sessions ended per run unless TONGBAN_SSO_SWEEP_LIMIT says otherwise
+
+
+def sweep_limit() -> int:
+    """How many sessions one run of the sweep ends at most: the setting TONGBAN_SSO_SWEEP_LIMIT (500 if
+    unset), read at call time like the other sso settings."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    value = getattr(settings, "TONGBAN_SSO_SWEEP_LIMIT", None)
+    if value is None or value == "":
+        return SWEEP_LIMIT
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        limit = 0
+    if isinstance(value, bool) or limit < 1:
+        raise ImproperlyConfigured(f"TONGBAN_SSO_SWEEP_LIMIT must be a whole number of at least 1, not {value!r}")
+    return limit
 
 
 def _session_store_usable(engine: str) -> bool:
@@ -346,9 +373,14 @@ def _session_over(row: Any, user_id: int, *, now: dt.datetime, idle: int, store:
     return None
 
 
-def _sweep_end(*, session_key_hash: str = "", sid: str = "", user_id: int, reason: str) -> int:
+def _sweep_end(*, session_key_hash: str = "", sid: str = "", user_id: int, reason: str) -> int | None:
+    """End one session that is over, in its own transaction (its sign-ins, their tokens, the outbox rows
+    and the audit entry commit together, or not at all). The clients told; None if a logout or another
+    sweep ended it first (then nothing is written)."""
     with transaction.atomic():
-        notified = session_end(session_key_hash=session_key_hash, sid=sid, reason=reason)
+        ended, notified = _session_end(session_key_hash=session_key_hash, sid=sid, reason=reason)
+        if not ended:
+            return None
         audit_record(action=Action.AUTH_SESSION_TIMEOUT, actor=Actor.system("sso.sweep"),
                      subject=Subject("accounts.user", user_id),
                      details={"event": "sso_session_swept", "reason": reason, "notified": notified})
@@ -356,12 +388,35 @@ def _sweep_end(*, session_key_hash: str = "", sid: str = "", user_id: int, reaso
     return notified
 
 
-def sessions_sweep(*, now: dt.datetime | None = None) -> SweepResult:
+def _keyed_candidates(open_parts: Any) -> Iterator[list[tuple[str, int]]]:
+    """The (session key hash, user) pairs with open sign-ins, in that order, SWEEP_BATCH per query: a
+    keyset walk, so memory stays bounded however many there are, and sessions ended on the way (their
+    sign-ins no longer open) do not shift the pages."""
+    from django.db.models import Q
+
+    keyed = open_parts.exclude(session_key_hash="").values_list("session_key_hash", "user_id").distinct()
+    after: tuple[str, int] | None = None
+    while True:
+        page = keyed
+        if after is not None:
+            page = page.filter(Q(session_key_hash__gt=after[0]) | Q(session_key_hash=after[0], user_id__gt=after[1]))
+        batch = list(page.order_by("session_key_hash", "user_id")[:SWEEP_BATCH])
+        if not batch:
+            return
+        yield batch
+        after = batch[-1]
+
+
+def sessions_sweep(*, now: dt.datetime | None = None, limit: int | None = None) -> SweepResult:
     """End the sign-ins of browser sessions that are over without a logout — idle past the timeout,
     expired or deleted in the session store, or gone from the accounts app's list — through
     `session_end`, as a logout would: tokens revoked, one logout token per client through the outbox
-    (keyed, so a second sweep queues nothing new), an audit entry per session. Run by the recurring job
-    `sso.sessions_sweep` (tongban.sso.tasks) and by `tongban sso sweep`."""
+    (keyed, so a second sweep queues nothing new), an audit entry per session.
+
+    At most `limit` sessions (default: `sweep_limit()`) end per run, each in its own transaction, so a
+    crash loses none already ended; when the limit was reached and another session is over, the result
+    says `more` and the recurring job `sso.sessions_sweep` (tongban.sso.tasks) queues a follow-up run at
+    once. Also run by `tongban sso sweep [--limit N]`."""
     from importlib import import_module
 
     from django.conf import settings
@@ -369,6 +424,9 @@ def sessions_sweep(*, now: dt.datetime | None = None) -> SweepResult:
     from tongban.accounts.conf import security
     from tongban.accounts.models import LoginSession
 
+    limit = sweep_limit() if limit is None else limit
+    if limit < 1:
+        raise ValueError("the sweep's limit must be at least 1")
     now = now or timezone.now()
     idle = security().citizen_idle_seconds
     engine = settings.SESSION_ENGINE
@@ -377,20 +435,28 @@ def sessions_sweep(*, now: dt.datetime | None = None) -> SweepResult:
         log.warning("sso.sweep_session_store_unusable", engine=engine)
     open_parts = SessionParticipation.objects.filter(ended_at__isnull=True).order_by()
     sessions = notified = 0
-    keyed = list(open_parts.exclude(session_key_hash="").values_list("session_key_hash", "user_id").distinct())
-    for start in range(0, len(keyed), SWEEP_BATCH):
-        batch = keyed[start:start + SWEEP_BATCH]
+    for batch in _keyed_candidates(open_parts):
         rows = {row.key_hash: row for row in LoginSession.objects.filter(key_hash__in=[h for h, _ in batch])}
         for key_hash, user_id in batch:
             reason = _session_over(rows.get(key_hash), user_id, now=now, idle=idle, store=store)
-            if reason is not None:
+            if reason is None:
+                continue
+            if sessions >= limit:  # one more is over: say so, and leave it to the next run
+                return SweepResult(sessions=sessions, notified=notified, more=True)
+            told = _sweep_end(session_key_hash=key_hash, user_id=user_id, reason=reason)
+            if told is not None:
                 sessions += 1
-                notified += _sweep_end(session_key_hash=key_hash, user_id=user_id, reason=reason)
+                notified += told
     # Sign-ins recorded before sessions were keyed (migration 0002) can only be matched by their sid:
     # they end once no session could still be alive (the store's lifetime since the sign-in).
     cutoff = now - dt.timedelta(seconds=settings.SESSION_COOKIE_AGE)
-    for sid, user_id in (open_parts.filter(session_key_hash="", created_at__lt=cutoff)
-                         .values_list("sid", "user_id").distinct()):
-        sessions += 1
-        notified += _sweep_end(sid=sid, user_id=user_id, reason="session_expired")
-    return SweepResult(sessions=sessions, notified=notified)
+    legacy = (open_parts.filter(session_key_hash="", created_at__lt=cutoff).values_list("sid", "user_id")
+              .distinct().order_by("sid", "user_id"))
+    for sid, user_id in legacy[:limit - sessions + 1]:
+        if sessions >= limit:
+            return SweepResult(sessions=sessions, notified=notified, more=True)
+        told = _sweep_end(sid=sid, user_id=user_id, reason="session_expired")
+        if told is not None:
+            sessions += 1
+            notified += told
+    return SweepResult(sessions=sessions, notified=notified, more=False)

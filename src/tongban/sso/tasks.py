@@ -1,6 +1,7 @@
 """The outbox channel "oidc_backchannel": a logout token (OpenID Connect Back-Channel Logout 1.0)
 POSTed to the relying party's backchannel_logout_uri, retried with back-off until it answers 200; and
-the recurring sweep that ends the sign-ins of sessions which expired without a logout."""
+the recurring sweep that ends the sign-ins of sessions which expired without a logout (a bounded number
+per run, with a follow-up run queued while more remain)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,20 @@ def deliver_logout(payload: dict[str, Any], *, idempotency_key: str) -> None:
 
 @job_task("sso.sessions_sweep", every=SWEEP_EVERY_SECONDS, max_attempts=2, backoff=30, lease_seconds=1800)
 def sessions_sweep() -> None:
+    """One bounded run (at most TONGBAN_SSO_SWEEP_LIMIT sessions, each committed on its own). If it stopped
+    at the limit with more to do, a follow-up job of the same task is queued to run at once — a separate
+    job rather than a loop, so each run stays short under its lease and the outbox's logout deliveries
+    queued meanwhile get their turn between runs. Its key names this job, so a retried run queues no
+    second follow-up; the recurring period jobs (`every:…` keys) go on as before, and a follow-up that
+    meets them in parallel is harmless (each session ends once, see services.sessions_sweep)."""
+    from tongban.jobs.registry import current_job
+    from tongban.jobs.services import job_enqueue
     from tongban.sso.services import sessions_sweep as sweep
 
     result = sweep()
-    log.info("sso.sweep_done", sessions=result.sessions, notified=result.notified)
+    log.info("sso.sweep_done", sessions=result.sessions, notified=result.notified, more=result.more)
+    if result.more:
+        job = current_job()
+        follow_up = job_enqueue(task="sso.sessions_sweep",
+                                idempotency_key=f"more:{job.job_id}" if job is not None else None)
+        log.info("sso.sweep_follow_up", job_id=follow_up.pk)
