@@ -362,3 +362,17 @@ def test_api_answers_422_naming_the_field(client):
     error = bad.json()["error"]
     assert error["code"] == "validation_error"
     assert error["details"][0]["field"] == "payload.id_number" and error["details"][0]["type"] == "id_checksum"
+
+
+def test_the_check_character_agrees_with_python_stdnum_on_random_numbers():
+    import random
+
+    from stdnum.cn import ric
+
+    from tongban.core.identifiers import gb11643_check_character
+
+    rng = random.Random(11643)
+    for _ in range(5000):
+        body = "".join(rng.choice("0123456789") for _ in range(17))
+        assert gb11643_check_character(body) == ric.calc_check_digit(body + "0")  # stdnum ignores the last
+    assert gb11643_check_character("11010519491231002") == "X"  # GB 11643-1999's worked example

@@ -19,7 +19,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
-from stdnum.cn import ric as _ric
 from stdnum.cn import uscc as _uscc
 
 from tongban.core import clock
@@ -117,17 +116,26 @@ def region_code_known(code: str, birth_year: int) -> bool:
     return any(end is None or end >= birth_year for _, end in spans)
 
 
+_GB11643_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
+
+
+def gb11643_check_character(number: str) -> str:
+    """The ISO 7064 MOD 11-2 check character of the first 17 digits (GB 11643-1999 §6.2): "0"-"9" or "X"."""
+    total = sum(w * (ord(c) - 48) for w, c in zip(_GB11643_WEIGHTS, number[:17], strict=True))
+    return "10X98765432"[total % 11]
+
+
 def _gb11643(number: str, *, prefix_ok: Callable[[str], bool], codes: dict[str, str], field: str | None,
              today: datetime.date | None) -> tuple[datetime.date, int]:
     """Shape, check digit, birth date and region of an 18-character GB 11643 number."""
     if not _ID_SHAPE.match(number):
         raise _fail(codes["format"], field)
     # The check digit first: any single mistyped digit fails it, so a typo reads as a typo.
-    if number[-1] != _ric.calc_check_digit(number):
+    if number[-1] != gb11643_check_character(number):
         raise _fail(codes["checksum"], field)
     try:
-        birth = _ric.get_birth_date(number)
-    except Exception:  # stdnum raises InvalidComponent for an impossible date
+        birth = datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:  # an impossible date (month 13, 30 February)
         raise _fail(codes["birth_date"], field) from None
     if birth.year < EARLIEST_BIRTH_YEAR or birth > (today or clock.today_local()):
         raise _fail(codes["birth_date"], field)
