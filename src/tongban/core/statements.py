@@ -37,6 +37,7 @@ _names_lock = threading.Lock()
 
 # SQLSTATE classes: 23 integrity constraint violation; 08 connection exception, 57P01-03 the server
 # shutting down or the backend terminated, 53 insufficient resources: all "the database is unavailable".
+_TUPLES_OK, _COMMAND_OK, _FATAL = 2, 1, 7  # libpq's ExecStatus values (checked at import below)
 _INTEGRITY = "23"
 _ALREADY_PREPARED = "42P05"
 _NOT_PREPARED = "26000"
@@ -86,6 +87,7 @@ class Statement:
         self._pg_sql = _placeholders(sql)
         with _names_lock:
             self._name = f"tb_lean_{next(_names)}".encode()
+        self._decoders: list[Callable[[bytes], Any]] | None = None  # by column, from the first result
 
     def __repr__(self) -> str:
         return f"Statement({self.alias!r}, {self.sql!r})"
@@ -123,8 +125,6 @@ class Statement:
         return wrapper.connection
 
     def _exec(self, wrapper: Any, conn: Any, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        from psycopg import pq
-
         pgconn = conn.pgconn
         prepared: set[bytes] | None = getattr(wrapper, "_tongban_lean_prepared", None)
         if prepared is None or getattr(wrapper, "_tongban_lean_pgconn", None) is not pgconn:
@@ -134,20 +134,29 @@ class Statement:
         values = [text_param(p) for p in params]
         if self._name not in prepared:
             result = self._call(wrapper, pgconn.prepare, self._name, self._pg_sql)
-            if _sqlstate(result) != _ALREADY_PREPARED:  # prepared earlier on this session: fine
+            if result.status == _FATAL and _sqlstate(result) == _ALREADY_PREPARED:
+                pass  # prepared earlier in this session (our bookkeeping was reset): fine
+            else:
                 self._check(wrapper, pgconn, result)
             prepared.add(self._name)
         result = self._call(wrapper, pgconn.exec_prepared, self._name, values)
-        if _sqlstate(result) == _NOT_PREPARED:  # the session forgot it (DISCARD ALL): once more
+        if result.status == _FATAL and _sqlstate(result) == _NOT_PREPARED:  # the session forgot it (DEALLOCATE)
             self._check(wrapper, pgconn, self._call(wrapper, pgconn.prepare, self._name, self._pg_sql))
             result = self._call(wrapper, pgconn.exec_prepared, self._name, values)
-        self._check(wrapper, pgconn, result)
-        if result.status != pq.ExecStatus.TUPLES_OK:
-            return []
-        decoders = [_DECODERS.get(result.ftype(c), _text) for c in range(result.nfields)]
-        get = result.get_value
-        return [tuple(None if (v := get(r, c)) is None else decode(v) for c, decode in enumerate(decoders))
-                for r in range(result.ntuples)]
+        status = result.status
+        if status == _TUPLES_OK:
+            ntuples = result.ntuples
+            if not ntuples:
+                return []
+            decoders = self._decoders
+            if decoders is None or len(decoders) != result.nfields:
+                decoders = self._decoders = [_DECODERS.get(result.ftype(c), _text) for c in range(result.nfields)]
+            get = result.get_value
+            return [tuple(None if (v := get(r, c)) is None else decode(v) for c, decode in enumerate(decoders))
+                    for r in range(ntuples)]
+        if status != _COMMAND_OK:
+            self._check(wrapper, pgconn, result)
+        return []
 
     @staticmethod
     def _call(wrapper: Any, function: Callable[..., Any], *args: Any) -> Any:
@@ -198,3 +207,16 @@ _DECODERS: dict[int, Callable[[bytes], Any]] = {
     20: int, 21: int, 23: int,  # int8, int2, int4
     1082: lambda v: dt.date.fromisoformat(v.decode()),  # date
 }
+
+
+def _check_constants() -> None:
+    from psycopg import pq
+
+    assert (_TUPLES_OK, _COMMAND_OK, _FATAL) == (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK,
+                                                 pq.ExecStatus.FATAL_ERROR)
+
+
+try:
+    _check_constants()
+except ImportError:  # no psycopg (SQLite only): the lean path never runs
+    pass
