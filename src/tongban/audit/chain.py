@@ -37,10 +37,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import Field
 from django.db.models.base import ModelState
 from django.db.models.signals import post_migrate
+from django.dispatch import receiver
 from django.utils import timezone
 
 from tongban.audit import keys
@@ -56,8 +58,21 @@ log = get_logger("tongban.audit")
 CHECKPOINT_LOCK_KEY = 0x7462617564697400
 
 
+_settings_cache: dict[str, float] = {}
+
+
 def _setting(name: str, default: float) -> float:
-    return float(getattr(settings, name, default))
+    """Read on every append: kept until a setting changes (tests), since a missing setting costs Django's
+    LazySettings a failed look-up each time."""
+    value = _settings_cache.get(name)
+    if value is None:
+        value = _settings_cache[name] = float(getattr(settings, name, default))
+    return value
+
+
+@receiver(setting_changed)
+def _forget_settings(**_kwargs: Any) -> None:
+    _settings_cache.clear()
 
 
 def checkpoint_every() -> int:

@@ -92,13 +92,25 @@ def client_ip(request: HttpRequest) -> str:
     return _normalise_ip(value)
 
 
+_ip_cache: dict[str, str] = {}
+
+
 def _normalise_ip(value: str | None) -> str:
+    """The address in its canonical text form, or "" if it is not one. Remembered (a bounded table):
+    the same few addresses — partners' gateways, the proxies — write most entries."""
     if not value:
         return ""
+    known = _ip_cache.get(value)
+    if known is not None:
+        return known
     try:
-        return ipaddress.ip_address(value.strip()).compressed
+        normalised = ipaddress.ip_address(value.strip()).compressed
     except ValueError:
-        return ""
+        normalised = ""
+    if len(_ip_cache) >= 4096:
+        _ip_cache.clear()
+    _ip_cache[value] = normalised
+    return normalised
 
 
 def actor_from_request(request: HttpRequest) -> Actor:

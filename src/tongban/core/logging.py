@@ -84,6 +84,13 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
     if _configured:
         return
     _configured = True
+    # A JSON line is built from the event dict alone (never the record's file, line, thread or process):
+    # skip collecting them for each record (the logging documentation's "Optimization" section) — the
+    # caller lookup walks the stack on every line.
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     logging.config.dictConfig(logging_dictconfig(level=level, json=json))
     structlog.configure(
         processors=[
