@@ -96,3 +96,17 @@ def test_one_address_spraying_many_usernames_is_stopped():
         _try(f"guess{i}", "wrong", ip="10.1.1.1")
     assert _try("o1", PASSWORD, ip="10.1.1.1") == (None, "locked")
     assert _try("o1", PASSWORD, ip="10.1.1.2")[0] is not None  # another address is not affected
+
+
+def test_lock_accepts_the_lazy_request_user():
+    """Views pass request.user (a SimpleLazyObject): the lock still reaches the account row."""
+    from django.utils.functional import SimpleLazyObject
+
+    from tongban.accounts.lockout import account_lock, login_locked
+
+    user = make_officer("o1")
+    lazy = SimpleLazyObject(lambda: user)
+    until = account_lock(username="o1", user=lazy)
+    assert lazy.locked_until == until and login_locked("o1", lazy)
+    user.refresh_from_db()
+    assert user.locked_until == until and user.is_locked()

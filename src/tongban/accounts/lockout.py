@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
@@ -64,7 +65,8 @@ def account_lock(*, username: str, user: Any = None, request: HttpRequest | None
     until = timezone.now() + dt.timedelta(seconds=conf.lockout_seconds)
     cache.set(_lock_key(username), 1, timeout=conf.lockout_seconds)
     if user is not None:
-        type(user).objects.filter(pk=user.pk).update(locked_until=until)
+        # Through the user model, not type(user): views pass request.user, a SimpleLazyObject.
+        get_user_model()._default_manager.filter(pk=user.pk).update(locked_until=until)
         user.locked_until = until
     record_security_event(SecurityEvent.ACCOUNT_LOCKED, user=user, request=request, outcome="locked",
                           details={"until": until.isoformat(), "username_digest": username_digest(username)})

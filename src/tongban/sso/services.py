@@ -174,7 +174,7 @@ def reauth_code_check(*, user: Any, request: HttpRequest, ticket_id: int | None,
     from tongban.core.errors import TongbanError
     from tongban.core.security import client_ip
 
-    user = User.objects.get(pk=user.pk)  # the row itself (the lockout writes through its class), up to date
+    user = User.objects.get(pk=user.pk)  # the row itself, up to date
     key, ip = user.username, client_ip(request)
     if address_blocked(ip) or login_locked(key, user):
         raise citizens.login_refused_error(True)
