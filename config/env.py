@@ -362,6 +362,7 @@ class SsoEnv:
     national_idp_client_id: str
     national_idp_client_secret: str
     national_idp_alg: str
+    sweep_limit: int  # sessions one run of the expiry sweep ends at most (tongban.sso.services.sweep_limit)
 
 
 def load_sso() -> SsoEnv:
@@ -374,5 +375,6 @@ def load_sso() -> SsoEnv:
         national_idp_client_id=os.environ.get("TONGBAN_NATIONAL_IDP_CLIENT_ID", "").strip(),
         national_idp_client_secret=os.environ.get("TONGBAN_NATIONAL_IDP_CLIENT_SECRET", "").strip(),
         national_idp_alg=alg,
+        sweep_limit=_positive("TONGBAN_SSO_SWEEP_LIMIT", 500),
     )
 # --- end of single sign-on ---

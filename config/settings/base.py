@@ -216,6 +216,8 @@ TONGBAN_SMS_GATEWAY = {"BACKEND": _SMS.backend, "URL": _SMS.url, "TOKEN": _SMS.t
 # validator and signing keys. Set TONGBAN_SSO_ISSUER in production (else the request's host is used).
 _SSO = envmod.load_sso()
 TONGBAN_SSO_ISSUER = _SSO.issuer
+# Sessions one run of the expiry sweep ends at most; the job queues a follow-up run while more remain.
+TONGBAN_SSO_SWEEP_LIMIT = _SSO.sweep_limit
 OAUTH2_PROVIDER_APPLICATION_MODEL = "sso.Client"
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,

@@ -54,3 +54,29 @@ def test_bad_boolean_is_named(monkeypatch):
     monkeypatch.setenv("TONGBAN_DEBUG", "maybe")
     with pytest.raises(env.ConfigurationError, match="TONGBAN_DEBUG"):
         env.load()
+
+
+def test_sso_sweep_limit_from_the_environment(monkeypatch):
+    monkeypatch.delenv("TONGBAN_SSO_SWEEP_LIMIT", raising=False)
+    assert env.load_sso().sweep_limit == 500
+    monkeypatch.setenv("TONGBAN_SSO_SWEEP_LIMIT", "2000")
+    assert env.load_sso().sweep_limit == 2000
+    for bad in ("0", "-5", "many", "1.5"):
+        monkeypatch.setenv("TONGBAN_SSO_SWEEP_LIMIT", bad)
+        with pytest.raises(env.ConfigurationError, match="TONGBAN_SSO_SWEEP_LIMIT"):
+            env.load_sso()
+
+
+def test_sso_sweep_limit_reaches_the_setting_and_a_bad_one_stops_the_start():
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TONGBAN_", "DJANGO_"))}
+    code = "import django; django.setup(); from django.conf import settings; print(settings.TONGBAN_SSO_SWEEP_LIMIT)"
+
+    def start(value: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                              env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings.test",
+                                   "TONGBAN_SSO_SWEEP_LIMIT": value})
+
+    result = start("40")
+    assert result.returncode == 0 and result.stdout.strip() == "40", result.stderr
+    result = start("0")
+    assert result.returncode != 0 and "TONGBAN_SSO_SWEEP_LIMIT must be greater than zero" in result.stderr
