@@ -652,7 +652,9 @@ def main() -> int:
     parser.add_argument("--server", choices=("granian", "gunicorn"), default="granian",
                         help="the server `tongban serve --server` starts (granian, the default, or gunicorn)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2, help="per worker; each thread holds 3 DB connections")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="per worker (TONGBAN_WEB_THREADS); each thread holds 3 DB connections. 1 is what an "
+                             "API node runs: 2 × 1 measured ~10 %% faster than 2 × 2 (docs/performance.md)")
     parser.add_argument("--port", type=int, default=8191)
     parser.add_argument("--cache", choices=("locmem", "redis"), default="locmem")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")

@@ -106,8 +106,9 @@ for _alias, _url in ENV.source_urls.items():
         # load lifts this for its own session).
         _opts: dict = DATABASES[_alias]["OPTIONS"]  # type: ignore[assignment]
         _opts.setdefault("options", f"-c statement_timeout={ENV.source_timeout_ms}")
-        # Each source call is one indexed query on the verification hot path (bench/verify.py): bind on
-        # the server and prepare after 5 runs, so PostgreSQL parses and plans it once per connection.
+        # Each source call is one indexed query on the verification hot path (bench/verify.py), run as a
+        # lean prepared statement (tongban.core.statements); a query run through a cursor instead (in a
+        # transaction, or while queries are logged) binds on the server and is prepared after 5 runs.
         _opts.setdefault("server_side_binding", True)
         _opts.setdefault("prepare_threshold", 5)
     # No `SELECT 1` round trip before each request's first query: a dead source connection fails that
