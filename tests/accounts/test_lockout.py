@@ -110,3 +110,23 @@ def test_lock_accepts_the_lazy_request_user():
     assert lazy.locked_until == until and login_locked("o1", lazy)
     user.refresh_from_db()
     assert user.locked_until == until and user.is_locked()
+
+
+@override_settings(TONGBAN_SECURITY=dataclasses.replace(settings.TONGBAN_SECURITY, login_ip_max_failures=6))
+def test_the_password_asked_again_is_refused_from_a_blocked_address():
+    """password_recheck (the change-password, change-phone and close pages) keeps the login's per-address
+    limit: from an address that has failed too often even the right password is refused."""
+    from tongban.accounts.lockout import STAFF_LOCKED_MESSAGE, password_recheck
+    from tongban.core.errors import TongbanError
+
+    officer = make_officer("o1")
+    for i in range(6):
+        _try(f"guess{i}", "wrong", ip="10.1.1.1")
+    with pytest.raises(TongbanError) as exc:
+        password_recheck(user=officer, password=PASSWORD,
+                         request=RequestFactory().post("/backoffice/password/", REMOTE_ADDR="10.1.1.1"))
+    assert exc.value.code == "login_locked" and exc.value.message("zh") == STAFF_LOCKED_MESSAGE
+    password_recheck(user=officer, password=PASSWORD,
+                     request=RequestFactory().post("/backoffice/password/", REMOTE_ADDR="10.1.1.2"))
+    officer.refresh_from_db()
+    assert not officer.is_locked()  # the address was refused, the account itself is not locked

@@ -137,7 +137,7 @@ def test_expired_password_must_be_changed_first(client):
     assert client.get("/backoffice/staff/")["Location"] == "/backoffice/password/"
     response = client.post("/backoffice/password/", {"old_password": PASSWORD, "new_password1": PASSWORD,
                                                      "new_password2": PASSWORD})
-    assert response.status_code == 200 and "不能与" in response.content.decode()
+    assert response.status_code == 422 and "不能与" in response.content.decode()
     response = client.post("/backoffice/password/", {"old_password": PASSWORD, "new_password1": "Fresh-pass-2026!",
                                                      "new_password2": "Fresh-pass-2026!"})
     assert response["Location"] == "/backoffice/"

@@ -14,7 +14,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Permission
 from django.http import HttpRequest
 
-from tongban.accounts.lockout import address_blocked, login_counters_clear, login_failure_record, login_locked
+from tongban.accounts.lockout import address_blocked, login_failure_record, login_locked, login_success_record
 from tongban.accounts.roles import ROLE_ADMIN_APPS
 from tongban.core.security import client_ip
 
@@ -49,10 +49,7 @@ class TongbanBackend(ModelBackend):
             if request is not None:
                 setattr(request, REFUSAL_ATTR, "locked" if locked else "bad_credentials")
             return None
-        login_counters_clear(username)
-        if user.locked_until is not None:  # a lock that has run out
-            User._default_manager.filter(pk=user.pk).update(locked_until=None)
-            user.locked_until = None
+        login_success_record(username=username, user=user)
         return user
 
     # Permissions: from roles, never from groups, user permissions or a superuser flag.

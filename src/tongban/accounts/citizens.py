@@ -18,7 +18,15 @@ from django.utils import timezone
 
 from tongban.accounts.auditing import account_subject, audit_account_event
 from tongban.accounts.events import SecurityEvent, record_security_event
-from tongban.accounts.lockout import address_blocked, login_counters_clear, login_failure_record, login_locked
+from tongban.accounts.lockout import (
+    address_blocked,
+    locked_error,
+    login_counters_clear,
+    login_failure_record,
+    login_locked,
+    login_success_record,
+    password_recheck,
+)
 from tongban.accounts.models import CitizenProfile, IdType, OtpPurpose, User, UserKind
 from tongban.accounts.otp import otp_verify, phone_ref, profile_for_phone
 from tongban.audit.actions import Outcome
@@ -264,8 +272,7 @@ def _citizen_by_identifier(identifier: str) -> tuple[User | None, str]:
 
 def login_refused_error(locked: bool) -> TongbanError:
     if locked:
-        return _error("login_locked", "登录失败次数过多，账号已暂时锁定，请稍后再试或通过“找回密码”重设密码。",
-                      "Too many failed sign-ins: the account is locked for a while.", status=429)
+        return locked_error()
     return _error("login_failed", "手机号或密码不正确，请重新输入。", "Wrong phone number or password.", status=401)
 
 
@@ -305,10 +312,7 @@ def citizen_login_code(*, request: HttpRequest, ticket_id: int | None, code: str
 
 def _finish_login(request: HttpRequest, user: User, key: str, method: str) -> None:
     login_counters_clear(key)
-    login_counters_clear(user.username)
-    if user.locked_until is not None:  # a lock that has run out
-        User.objects.filter(pk=user.pk).update(locked_until=None)
-        user.locked_until = None
+    login_success_record(username=user.username, user=user)
     setattr(request, LOGIN_METHOD_ATTR, method)
     django_login(request, user, backend=BACKEND)
 
@@ -338,19 +342,6 @@ def citizen_recover(*, ticket_id: int | None, code: str, new_password: str, requ
     login_counters_clear(login_key(otp.phone))
     login_counters_clear(user.username)
     return user
-
-
-def password_recheck(*, user: User, password: str, request: HttpRequest | None = None) -> None:
-    """Ask for the password again before a sensitive change; failures count towards the lockout."""
-    key = user.username
-    if login_locked(key, user):
-        raise login_refused_error(True)
-    if not user.check_password(password or ""):
-        locked = login_failure_record(username=key, ip=client_ip(request) if request else "-", user=user,
-                                      request=request, reason="password_recheck")
-        if locked:
-            raise login_refused_error(True)
-        raise _error("password_wrong", "登录密码不正确。", "The password is wrong.", field="password", status=401)
 
 
 def change_phone_start(*, user: User, new_phone: str, password: str, request: HttpRequest | None = None) -> Any:

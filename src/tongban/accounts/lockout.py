@@ -1,5 +1,9 @@
 """Failed-login counting and account lockout, per account and per client address.
 
+Every place that takes a password counts through here: the login pages (the authentication backend and
+the citizen login), and `password_recheck`, the current password asked again before a sensitive change
+(/me/phone/, /me/close/, /me/password/, /backoffice/password/).
+
 Counters live in the cache (tongban.core.ratelimit). An account is locked after N failures within the
 window (TONGBAN_LOGIN_MAX_FAILURES, default 5) for TONGBAN_LOCKOUT_SECONDS; the lock is written to the
 user row too, so operators see it and it survives a cache flush. A username that does not exist is
@@ -19,6 +23,11 @@ from django.utils import timezone
 from tongban.accounts.conf import security
 from tongban.accounts.events import SecurityEvent, record_security_event, username_digest
 from tongban.core import ratelimit
+from tongban.core.errors import TongbanError
+from tongban.core.security import client_ip
+
+LOCKED_MESSAGE = "登录失败次数过多，账号已暂时锁定，请稍后再试或通过“找回密码”重设密码。"
+STAFF_LOCKED_MESSAGE = "登录失败次数过多，账号已暂时锁定。请稍后再试，或联系安全管理员解锁。"
 
 
 def _account_key(username: str) -> str:
@@ -71,6 +80,46 @@ def account_lock(*, username: str, user: Any = None, request: HttpRequest | None
     record_security_event(SecurityEvent.ACCOUNT_LOCKED, user=user, request=request, outcome="locked",
                           details={"until": until.isoformat(), "username_digest": username_digest(username)})
     return until
+
+
+def login_success_record(*, username: str, user: Any) -> None:
+    """The right password: the account starts again from zero failures, and a lock that has run out is
+    cleared from the row (a lock still running is refused before the password is tried)."""
+    login_counters_clear(username)
+    if user.locked_until is not None:
+        get_user_model()._default_manager.filter(pk=user.pk).update(locked_until=None)
+        user.locked_until = None
+
+
+def locked_error(*, staff: bool = False) -> TongbanError:
+    """The answer while an account (or the client address) is locked out. Staff have no self-service
+    recovery: a security admin unlocks them."""
+    return TongbanError("login_locked", message_zh=STAFF_LOCKED_MESSAGE if staff else LOCKED_MESSAGE,
+                        message_en="Too many failed sign-ins: the account is locked for a while.", status=429)
+
+
+def password_recheck(*, user: Any, password: str, request: HttpRequest | None = None, field: str = "password",
+                     wrong_message: str = "登录密码不正确。", reason: str = "password_recheck") -> None:
+    """The signed-in person's current password, asked again before a sensitive change. A wrong one counts
+    towards the lockout exactly as a failed login does (the account's counter and the address's); the
+    one that reaches the limit locks the account. While the account or the address is locked out even
+    the right password is refused. The right one resets the account's count, as a login does.
+
+    `field` names the form field for the error; `reason` goes into the audit entry of a failure.
+    Errors: login_locked (429), password_wrong (401)."""
+    key = user.username
+    ip = client_ip(request) if request is not None else "-"
+    staff = getattr(user, "kind", None) == "staff"
+    if (request is not None and address_blocked(ip)) or login_locked(key, user):
+        record_security_event(SecurityEvent.LOGIN_REFUSED, user=user, request=request, outcome="refused",
+                              details={"via": reason})
+        raise locked_error(staff=staff)
+    if not user.check_password(password or ""):
+        if login_failure_record(username=key, ip=ip, user=user, request=request, reason=reason):
+            raise locked_error(staff=staff)
+        raise TongbanError("password_wrong", message_zh=wrong_message, message_en="The password is wrong.",
+                           status=401, details=[{"field": field, "type": "password_wrong"}])
+    login_success_record(username=key, user=user)
 
 
 def login_counters_clear(username: str) -> None:

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from tongban.accounts.events import SecurityEvent, record_security_event
-from tongban.accounts.lockout import login_counters_clear
+from tongban.accounts.lockout import login_counters_clear, password_recheck
 from tongban.accounts.models import StaffTOTPDevice, User, UserKind
 from tongban.accounts.regions import region_exists
 from tongban.accounts.roles import ROLE_FIELDS, Department, StaffRole, role_conflicts
@@ -126,19 +126,24 @@ def account_unlock(*, actor: Any, user: User, request: HttpRequest | None = None
     return user
 
 
-@transaction.atomic
 def password_change(*, user: User, old_password: str, new_password: str,
                     request: HttpRequest | None = None) -> User:
-    """The user changes their own password (also how an expired or temporary one is replaced)."""
-    if not user.check_password(old_password):
-        raise TongbanError("password_rejected", details=[{"message": "当前密码不正确。"}])
+    """The user changes their own password (also how an expired or temporary one is replaced).
+
+    The current password is checked by the lockout's `password_recheck`: a wrong one counts towards the
+    account lockout as a failed login does, and a locked account cannot change its password. The check
+    is outside the transaction, so a failure's count, lock and audit entries stay when the change is
+    refused. Errors: login_locked, password_wrong, password_rejected."""
+    password_recheck(user=user, password=old_password, request=request, field="old_password",
+                     wrong_message="当前密码不正确。", reason="password_change")
     if old_password == new_password:
         raise TongbanError("password_rejected", details=[{"message": "新密码不能与当前密码相同。"}])
     _password_validate(new_password, user)
-    user.set_password(new_password)
-    user.must_change_password = False
-    user.save(update_fields=["password", "password_changed_at", "must_change_password"])
-    record_security_event(SecurityEvent.PASSWORD_CHANGED, user=user, request=request)
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.must_change_password = False
+        user.save(update_fields=["password", "password_changed_at", "must_change_password"])
+        record_security_event(SecurityEvent.PASSWORD_CHANGED, user=user, request=request)
     return user
 
 

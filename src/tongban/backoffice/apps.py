@@ -8,8 +8,10 @@ class BackofficeConfig(AppConfig):
 
     def ready(self) -> None:
         # Django admin admits only users verified by a second factor (django-otp's documented way of
-        # turning the default site into an OTPAdminSite), on top of StaffGateMiddleware.
+        # turning the default site into an OTPAdminSite), on top of StaffGateMiddleware; its password
+        # change pages lead to the back office's (tongban.backoffice.admin_site).
         from django.contrib import admin
-        from django_otp.admin import OTPAdminSite
 
-        admin.site.__class__ = OTPAdminSite
+        from tongban.backoffice.admin_site import TongbanAdminSite
+
+        admin.site.__class__ = TongbanAdminSite

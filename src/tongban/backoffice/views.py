@@ -20,7 +20,7 @@ from django_otp import login as otp_login
 from tongban.accounts import services
 from tongban.accounts.backends import REFUSAL_ATTR
 from tongban.accounts.events import SecurityEvent, record_security_event
-from tongban.accounts.lockout import login_failure_record, login_locked
+from tongban.accounts.lockout import STAFF_LOCKED_MESSAGE, login_failure_record, login_locked
 from tongban.accounts.middleware import IDLE_LOGOUT_KEY
 from tongban.accounts.models import User, UserKind
 from tongban.accounts.passwords import password_change_required, password_expired, password_expires_at
@@ -37,7 +37,7 @@ PENDING_SECONDS = 300
 LOGIN_RATE = (30, 60)  # password posts per client address per minute
 
 MSG_BAD = "用户名或密码不正确。"
-MSG_LOCKED = "登录失败次数过多，账号已暂时锁定。请稍后再试，或联系安全管理员解锁。"
+MSG_LOCKED = STAFF_LOCKED_MESSAGE
 MSG_RATE = "请求过于频繁，请稍后再试。"
 MSG_TOTP = "动态口令不正确或已使用过，请输入身份验证器上最新的 6 位口令。"
 
@@ -152,7 +152,8 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
                 update_session_auth_hash(request, user)  # type: ignore[arg-type]
                 messages.success(request, "密码已修改。")
                 return HttpResponseRedirect(reverse("backoffice:home"))
-    return render(request, "backoffice/password.html", {"errors": errors, "required": password_change_required(user)})
+    return render(request, "backoffice/password.html", {"errors": errors, "required": password_change_required(user)},
+                  status=422 if errors else 200)
 
 
 @require_http_methods(["GET"])

@@ -332,9 +332,11 @@ def change_password(request: HttpRequest) -> HttpResponse:
             password_change(user=request.user, old_password=form.cleaned_data["old_password"],  # type: ignore[arg-type]
                             new_password=form.cleaned_data["password"], request=request)
         except TongbanError as exc:
-            messages_ = [str(d["message"]) for d in exc.details or [] if isinstance(d, dict) and d.get("message")]
-            form.add_error("password" if "当前密码" not in "".join(messages_) else "old_password",
-                           "；".join(messages_) or exc.message("zh-hans"))
+            if exc.code == "password_rejected":  # the new password: policy, history, same as the current one
+                messages_ = [str(d["message"]) for d in exc.details or [] if isinstance(d, dict) and d.get("message")]
+                form.add_error("password", "；".join(messages_) or exc.message("zh-hans"))
+            else:  # the current password wrong (counted in the lockout), or the account locked
+                form_error(request, form, exc, "old_password")
         else:
             from django.contrib.auth import update_session_auth_hash
 

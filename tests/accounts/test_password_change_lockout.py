@@ -1,0 +1,79 @@
+"""A wrong current password on the citizen's change-password page (/me/password/) counts towards the
+account lockout, as at /me/phone/ and /me/close/: the fifth locks the account with a page, never a 500;
+the right one before that resets the count, as a login does."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from tests.accounts.test_citizen_flows import PASSWORD, PHONE, register
+from tongban.accounts.models import User
+from tongban.audit.models import AuditEntry
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+LOCKED = "登录失败次数过多，账号已暂时锁定"
+WRONG = "当前密码不正确"
+NEW = "Citizen-2027-pw"
+
+
+def _change(client, current, new=NEW):
+    return client.post("/me/password/", {"old_password": current, "password": new, "password2": new})
+
+
+def test_fifth_wrong_current_password_locks_the_account(client, sms_sim):
+    client.raise_request_exception = False  # a crash must show up as the 500 a visitor would get
+    user = register(client, sms_sim)
+    for _ in range(4):
+        response = _change(client, "wrong")
+        assert response.status_code == 422 and WRONG in response.content.decode()
+    response = _change(client, "wrong")
+    body = response.content.decode()
+    assert response.status_code == 422, body[-2000:]
+    assert LOCKED in body and WRONG not in body
+
+    user.refresh_from_db()
+    assert user.is_locked() and user.is_active
+    lock = AuditEntry.objects.get(subject_type="accounts.user", subject_id=str(user.pk),
+                                  details__event="account_locked")
+    assert lock.action == "auth.lockout" and lock.details["until"] == user.locked_until.isoformat()
+    failures = AuditEntry.objects.filter(subject_type="accounts.user", subject_id=str(user.pk),
+                                         details__event="login_failed", details__reason="password_change")
+    assert failures.count() == 5
+
+    # While locked, the right current password is refused too, and the password stays as it was.
+    response = _change(client, PASSWORD)
+    assert response.status_code == 422 and LOCKED in response.content.decode()
+    user = User.objects.get(pk=user.pk)
+    assert user.check_password(PASSWORD) and not user.check_password(NEW)
+    assert not AuditEntry.objects.filter(subject_type="accounts.user", subject_id=str(user.pk),
+                                         details__event="password_changed").exists()
+    # The lock is on the account row: signing in by phone elsewhere is refused as well.
+    response = Client().post("/login/", {"username": PHONE, "password": PASSWORD})
+    assert response.status_code != 302 and LOCKED in response.content.decode()
+
+
+def test_right_current_password_after_four_wrong_changes_it_and_resets_the_count(client, sms_sim):
+    user = register(client, sms_sim)
+    for _ in range(4):
+        assert _change(client, "wrong").status_code == 422
+    response = _change(client, PASSWORD)
+    assert response.status_code == 302 and response["Location"] == "/me/"
+    user = User.objects.get(pk=user.pk)
+    assert user.check_password(NEW) and not user.is_locked()
+
+    # The count started again: four more wrong ones (now against the new password) do not lock.
+    for _ in range(4):
+        response = _change(client, "wrong", new="Citizen-2028-pw")
+        assert response.status_code == 422 and WRONG in response.content.decode()
+    user.refresh_from_db()
+    assert not user.is_locked()
+    assert _change(client, NEW, new="Citizen-2028-pw").status_code == 302
+
+
+def test_a_rejected_new_password_is_shown_by_the_new_password(client, sms_sim):
+    register(client, sms_sim)
+    response = _change(client, PASSWORD, new=PASSWORD)
+    body = response.content.decode()
+    assert response.status_code == 422 and "新密码不能与当前密码相同" in body and LOCKED not in body
