@@ -153,3 +153,77 @@ def test_the_redis_backend_keeps_one_client_per_pool_and_still_works_after_a_for
     for t in threads:
         t.join()
     assert store.get("k one") == 14  # a shared client is safe between threads
+
+
+# -- hit_many and counter_add, on both backends (the partner API's hot path) ---------------------------
+
+
+def test_hit_many_and_counter_add_count_alike_on_both_backends(store):
+    t = 4_000_000.5
+    limits = [ratelimit.Limit("hm", 2, 1), ratelimit.Limit("hm", 100, 60), ratelimit.Limit("hm-bad", 9, 60, cost=0)]
+    results = [ratelimit.hit_many(limits, cache=store, now=t) for _ in range(3)]
+    assert [r[0].allowed for r in results] == [True, True, False]
+    assert results[-1][1].count == 3 and results[-1][2].count == 0
+    assert ratelimit.peek("hm", limit=100, window=60, cache=store, now=t).count == 3
+    assert ratelimit.counter_add("quota", 5, timeout=60, cache=store) == 5
+    assert ratelimit.counter_add("quota", 2, timeout=60, cache=store) == 7
+
+
+def _redis_store(store):
+    from tongban.core.cache import RedisCache
+
+    if not isinstance(store, RedisCache):
+        pytest.skip("Redis only")
+    return store
+
+
+def test_on_redis_each_hit_many_is_one_round_trip(store):
+    store = _redis_store(store)
+    calls = []
+    real = store.execute_many
+    store.execute_many = lambda commands: calls.append(len(commands)) or real(commands)  # type: ignore[method-assign]
+    limits = [ratelimit.Limit("rt", 5, 1), ratelimit.Limit("rt", 50, 60), ratelimit.Limit("rt-bad", 9, 60, cost=0)]
+    ratelimit.hit_many(limits, cache=store)
+    ratelimit.counter_add("rt-quota", 1, timeout=60, cache=store)
+    assert calls == [8, 2]  # SET NX + INCRBY + GET per counted limit, GET + GET for the read one; then SET NX + INCRBY
+
+
+def test_a_failing_command_is_raised_after_every_reply_is_read(store):
+    from redis.exceptions import ResponseError
+
+    store = _redis_store(store)
+    key = store.make_and_validate_key("not-a-number")
+    store.execute_many([("SET", key, "abc", "EX", 60)])
+    with pytest.raises(ResponseError):
+        store.execute_many([("INCRBY", key, 1), ("SET", key + "2", 1, "EX", 60), ("GET", key + "2")])
+    # The connection is still in step: the next call gets its own replies, not the ones left over.
+    assert store.execute_many([("GET", key), ("GET", key + "2")]) == [b"abc", b"1"]
+
+
+def test_a_dropped_connection_is_replaced_and_the_commands_sent_again(store):
+    import redis
+
+    store = _redis_store(store)
+    key = store.make_and_validate_key("dropped")
+    assert store.execute_many([("SET", key, 1, "EX", 60), ("CLIENT", "ID")])[0]
+    own_id = store.execute_many([("CLIENT", "ID")])[0]
+    redis.Redis.from_url(REDIS_URL).client_kill_filter(_id=own_id)
+    assert store.execute_many([("INCRBY", key, 1)]) == [2]  # sent again on a new connection
+    assert store.execute_many([("CLIENT", "ID")])[0] != own_id
+
+
+def test_each_thread_has_its_own_connection_and_a_child_process_opens_its_own(store, monkeypatch):
+    store = _redis_store(store)
+    ids: list[int] = []
+    workers = [threading.Thread(target=lambda: ids.append(store.execute_many([("CLIENT", "ID")])[0]))
+               for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    mine = store.execute_many([("CLIENT", "ID")])[0]
+    assert len({*ids, mine}) == 4
+    import os
+
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # as after a fork: the inherited socket is not used
+    assert store.execute_many([("CLIENT", "ID")])[0] != mine

@@ -108,59 +108,6 @@ def test_counter_add():
     assert ratelimit.counter_add("q", 3, timeout=60) == 5
 
 
-class _FakeRedis:
-    """Just enough of redis-py's pipeline for hit_many/counter_add, over a dict; counts round trips."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, int] = {}
-        self.round_trips = 0
-
-    def pipeline(self, transaction: bool = True) -> _FakeRedis._Pipe:
-        return _FakeRedis._Pipe(self)
-
-    class _Pipe:
-        def __init__(self, server: _FakeRedis) -> None:
-            self.server, self.ops = server, []
-
-        def set(self, key, value, ex=None, nx=False):
-            self.ops.append(("set", key, value, nx))
-
-        def incrby(self, key, amount):
-            self.ops.append(("incrby", key, amount, None))
-
-        def get(self, key):
-            self.ops.append(("get", key, None, None))
-
-        def execute(self):
-            self.server.round_trips += 1
-            out, data = [], self.server.data
-            for op, key, value, nx in self.ops:
-                if op == "set":
-                    if nx and key in data:
-                        out.append(None)
-                    else:
-                        data[key] = value
-                        out.append(True)
-                elif op == "incrby":
-                    data[key] = data.get(key, 0) + value
-                    out.append(data[key])
-                else:
-                    out.append(data.get(key))
-            return out
-
-
-def test_on_redis_all_limits_cost_one_round_trip(monkeypatch):
-    fake = _FakeRedis()
-    monkeypatch.setattr(ratelimit, "_redis_client", lambda store: fake)
-    t = 3_000_000.25
-    limits = [ratelimit.Limit("r", 2, 1), ratelimit.Limit("r", 100, 60), ratelimit.Limit("bad", 9, 60, cost=0)]
-    results = [ratelimit.hit_many(limits, now=t) for _ in range(3)]
-    assert fake.round_trips == 3
-    assert [r[0].allowed for r in results] == [True, True, False]
-    assert results[-1][1].count == 3 and results[-1][2].count == 0
-    assert ratelimit.counter_add("quota", 5, timeout=60) == 5 and fake.round_trips == 4
-
-
 def test_rate_limits_still_refuse_on_the_fast_path(client, registry):
     limited = make_partner(name="限速应用", rate_per_second=1, rate_per_minute=100)
     people = valid_people(registry, 3)

@@ -86,15 +86,27 @@ class Limit:
     cost: int = 1
 
 
-def _redis_client(store: BaseCache) -> Any:
-    """The redis-py client behind Django's RedisCache (for a pipeline), or None for any other backend."""
+def _redis_runner(store: BaseCache) -> Callable[[list[tuple[Any, ...]]], list[Any]] | None:
+    """Runs raw Redis commands in one round trip on the store behind Django's RedisCache, or None for
+    any other backend."""
+    execute_many = getattr(store, "execute_many", None)
+    if execute_many is not None:  # tongban.core.cache.RedisCache: a connection of the thread's own
+        return cast(Callable[[list[tuple[Any, ...]]], list[Any]], execute_many)
     try:
         from django.core.cache.backends.redis import RedisCache
     except ImportError:  # pragma: no cover
         return None
     if not isinstance(store, RedisCache):
         return None
-    return store._cache.get_client(None, write=True)
+    client = store._cache.get_client(None, write=True)
+
+    def run(commands: list[tuple[Any, ...]]) -> list[Any]:
+        pipe = client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        return list(pipe.execute())
+
+    return run
 
 
 def hit_many(limits: Sequence[Limit], *, cache: BaseCache | None = None,
@@ -108,18 +120,18 @@ def hit_many(limits: Sequence[Limit], *, cache: BaseCache | None = None,
     store = _cache(cache)
     now = time.time() if now is None else now
     keys = [_keys(lim.key, lim.window, now) for lim in limits]
-    client = _redis_client(store)
-    if client is not None:
-        pipe = client.pipeline(transaction=False)
+    run = _redis_runner(store)
+    if run is not None:
+        commands: list[tuple[Any, ...]] = []
         for lim, (current_key, previous_key, _) in zip(limits, keys, strict=True):
             full = store.make_and_validate_key(current_key)
             if lim.cost:
-                pipe.set(full, 0, ex=2 * lim.window + 1, nx=True)
-                pipe.incrby(full, lim.cost)
+                commands.append(("SET", full, 0, "EX", 2 * lim.window + 1, "NX"))
+                commands.append(("INCRBY", full, lim.cost))
             else:
-                pipe.get(full)
-            pipe.get(store.make_and_validate_key(previous_key))
-        replies = iter(pipe.execute())
+                commands.append(("GET", full))
+            commands.append(("GET", store.make_and_validate_key(previous_key)))
+        replies = iter(run(commands))
         results = []
         for lim, (_, _, elapsed) in zip(limits, keys, strict=True):
             if lim.cost:
@@ -156,13 +168,10 @@ def counter_add(key: str, delta: int, *, timeout: int, cache: BaseCache | None =
     """Add `delta` to a plain counter (created with `timeout` seconds to live); the new value. One
     round trip on Redis, one `incr` elsewhere when the key exists."""
     store = _cache(cache)
-    client = _redis_client(store)
-    if client is not None:
+    run = _redis_runner(store)
+    if run is not None:
         full = store.make_and_validate_key(key)
-        pipe = client.pipeline(transaction=False)
-        pipe.set(full, 0, ex=timeout, nx=True)
-        pipe.incrby(full, delta)
-        return int(pipe.execute()[1])
+        return int(run([("SET", full, 0, "EX", timeout, "NX"), ("INCRBY", full, delta)])[1])
     try:
         return int(store.incr(key, delta))
     except ValueError:
