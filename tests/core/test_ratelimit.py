@@ -227,3 +227,25 @@ def test_each_thread_has_its_own_connection_and_a_child_process_opens_its_own(st
 
     monkeypatch.setattr(os, "getpid", lambda: -1)  # as after a fork: the inherited socket is not used
     assert store.execute_many([("CLIENT", "ID")])[0] != mine
+
+
+def test_claim_and_hit_claims_once_and_counts_every_time(store):
+    limits = [ratelimit.Limit("cl", 100, 60)]
+    first = ratelimit.claim_and_hit("nonce-1", 300, limits, cache=store)
+    again = ratelimit.claim_and_hit("nonce-1", 300, limits, cache=store)
+    other = ratelimit.claim_and_hit("nonce-2", 300, limits, cache=store)
+    assert (first[0], again[0], other[0]) == (True, False, True)
+    assert [r[1][0].count for r in (first, again, other)] == [1, 2, 3]  # a replay is still a request
+    assert store.add("nonce-1", 1, timeout=300) is False  # the claim is an ordinary cache key
+    with pytest.raises(ValueError):
+        ratelimit.claim_and_hit("nonce-3", 300, [ratelimit.Limit("cl", -1, 60)], cache=store)
+
+
+def test_on_redis_claim_and_hit_is_one_round_trip(store):
+    store = _redis_store(store)
+    calls = []
+    real = store.execute_many
+    store.execute_many = lambda commands: calls.append(len(commands)) or real(commands)  # type: ignore[method-assign]
+    ratelimit.claim_and_hit("nonce-rt", 300, [ratelimit.Limit("rt2", 5, 1), ratelimit.Limit("rt2", 50, 60)],
+                            cache=store)
+    assert calls == [7]

@@ -109,37 +109,48 @@ def _redis_runner(store: BaseCache) -> Callable[[list[tuple[Any, ...]]], list[An
     return run
 
 
+def _check_limits(limits: Sequence[Limit]) -> None:
+    for lim in limits:
+        if lim.limit < 0 or lim.window <= 0 or lim.cost < 0:
+            raise ValueError("limit and cost must be >= 0 and window > 0")
+
+
+def _hit_many_redis(limits: Sequence[Limit], store: BaseCache,
+                    run: Callable[[list[tuple[Any, ...]]], list[Any]], now: float) -> list[RateLimitResult]:
+    """hit_many on Redis: SET NX EX, INCRBY, GET per counted limit (GET, GET for a read one), one round trip."""
+    keys = [_keys(lim.key, lim.window, now) for lim in limits]
+    commands: list[tuple[Any, ...]] = []
+    for lim, (current_key, previous_key, _) in zip(limits, keys, strict=True):
+        full = store.make_and_validate_key(current_key)
+        if lim.cost:
+            commands.append(("SET", full, 0, "EX", 2 * lim.window + 1, "NX"))
+            commands.append(("INCRBY", full, lim.cost))
+        else:
+            commands.append(("GET", full))
+        commands.append(("GET", store.make_and_validate_key(previous_key)))
+    replies = iter(run(commands))
+    results = []
+    for lim, (_, _, elapsed) in zip(limits, keys, strict=True):
+        if lim.cost:
+            next(replies)
+        current = int(next(replies) or 0)
+        previous = int(next(replies) or 0)
+        results.append(_result(lim.limit, lim.window, previous, current, elapsed))
+    return results
+
+
 def hit_many(limits: Sequence[Limit], *, cache: BaseCache | None = None,
              now: float | None = None) -> list[RateLimitResult]:
     """Count a hit against each limit (same keys and arithmetic as `hit`), in as few cache calls as the
     backend allows: on Redis one pipelined round trip (SET NX EX, INCRBY, GET per limit); elsewhere
     `incr` first (the common case, the key exists) and one `get_many` for the previous windows."""
-    for lim in limits:
-        if lim.limit < 0 or lim.window <= 0 or lim.cost < 0:
-            raise ValueError("limit and cost must be >= 0 and window > 0")
+    _check_limits(limits)
     store = _cache(cache)
     now = time.time() if now is None else now
-    keys = [_keys(lim.key, lim.window, now) for lim in limits]
     run = _redis_runner(store)
     if run is not None:
-        commands: list[tuple[Any, ...]] = []
-        for lim, (current_key, previous_key, _) in zip(limits, keys, strict=True):
-            full = store.make_and_validate_key(current_key)
-            if lim.cost:
-                commands.append(("SET", full, 0, "EX", 2 * lim.window + 1, "NX"))
-                commands.append(("INCRBY", full, lim.cost))
-            else:
-                commands.append(("GET", full))
-            commands.append(("GET", store.make_and_validate_key(previous_key)))
-        replies = iter(run(commands))
-        results = []
-        for lim, (_, _, elapsed) in zip(limits, keys, strict=True):
-            if lim.cost:
-                next(replies)
-            current = int(next(replies) or 0)
-            previous = int(next(replies) or 0)
-            results.append(_result(lim.limit, lim.window, previous, current, elapsed))
-        return results
+        return _hit_many_redis(limits, store, run, now)
+    keys = [_keys(lim.key, lim.window, now) for lim in limits]
     currents: list[int] = []
     wanted: list[str] = []
     for lim, (current_key, previous_key, _) in zip(limits, keys, strict=True):
@@ -162,6 +173,27 @@ def hit_many(limits: Sequence[Limit], *, cache: BaseCache | None = None,
             current = int(values.get(current_key) or 0)
         results.append(_result(lim.limit, lim.window, int(values.get(previous_key) or 0), current, elapsed))
     return results
+
+
+def claim_and_hit(claim_key: str, claim_ttl: int, limits: Sequence[Limit], *, cache: BaseCache | None = None,
+                  now: float | None = None) -> tuple[bool, list[RateLimitResult]]:
+    """`cache.add(claim_key, 1, claim_ttl)` (True: claimed now; False: it was taken — a replayed nonce)
+    and `hit_many(limits)`, in one round trip on Redis. The limits are counted either way: a replayed
+    request is still a request."""
+    _check_limits(limits)
+    store = _cache(cache)
+    run = _redis_runner(store)
+    if run is None:
+        return bool(store.add(claim_key, 1, timeout=claim_ttl)), hit_many(limits, cache=store, now=now)
+    claimed: list[bool] = []
+
+    def with_claim(commands: list[tuple[Any, ...]]) -> list[Any]:
+        replies = run([("SET", store.make_and_validate_key(claim_key), 1, "EX", claim_ttl, "NX"), *commands])
+        claimed.append(replies[0] is not None)
+        return replies[1:]
+
+    results = _hit_many_redis(limits, store, with_claim, time.time() if now is None else now)
+    return claimed[0], results
 
 
 def counter_add(key: str, delta: int, *, timeout: int, cache: BaseCache | None = None) -> int:

@@ -148,15 +148,17 @@ def authenticate(request: HttpRequest) -> Call:
     if app is None or app.public_key is None or not signing.verify_request(app.public_key, canonical, signature):
         raise _auth_failure(request, app_id, "app_unknown" if app is None else "signature_invalid",
                             TongbanError("signature_invalid"))
-    if not cache.add(f"pn:{app.app_id}:{nonce}", 1, timeout=conf.nonce_ttl_seconds):
+    # The nonce claimed and the app's rate limits counted in one cache round trip.
+    limits = [ratelimit.Limit(f"pa-rate:{app.app_id}", app.rate_per_second, 1),
+              ratelimit.Limit(f"pa-rate:{app.app_id}", app.rate_per_minute, 60)]
+    fresh, rates = ratelimit.claim_and_hit(f"pn:{app.app_id}:{nonce}", conf.nonce_ttl_seconds, limits)
+    if not fresh:
         raise _auth_failure(request, app_id, "nonce_replayed", TongbanError("nonce_replayed"))
     request.audit_actor = Actor.partner_app(app.app_id)  # type: ignore[attr-defined]
     call = Call(app=app, nonce=nonce, body=body)
     if not app.active:
         raise _refused(request, call, TongbanError("app_suspended"))
-    limits = [ratelimit.Limit(f"pa-rate:{app.app_id}", app.rate_per_second, 1),
-              ratelimit.Limit(f"pa-rate:{app.app_id}", app.rate_per_minute, 60)]
-    for limit, result in zip(limits, ratelimit.hit_many(limits), strict=True):  # one cache round trip
+    for limit, result in zip(limits, rates, strict=True):
         if not result.allowed:
             window = limit.window
             # Logged and metered, not audited one by one: a flood must not turn into audit writes.
