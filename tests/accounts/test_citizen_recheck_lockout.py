@@ -6,13 +6,12 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from tests.accounts.lockout_checks import LOCKED, assert_locked_and_audited, fail_until_locked
 from tests.accounts.test_citizen_flows import PASSWORD, PHONE, register
 from tongban.accounts.models import CitizenProfile, User
-from tongban.audit.models import AuditEntry
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
-LOCKED = "登录失败次数过多，账号已暂时锁定"
 WRONG = "登录密码不正确"
 
 PAGES = [
@@ -25,19 +24,8 @@ PAGES = [
 def test_fifth_wrong_password_locks_the_account_with_a_page(client, sms_sim, path, form):
     client.raise_request_exception = False  # a crash must show up as the 500 a visitor would get
     user = register(client, sms_sim)
-    for _ in range(4):
-        response = client.post(path, form("wrong"))
-        assert response.status_code == 422 and WRONG in response.content.decode()
-    response = client.post(path, form("wrong"))
-    body = response.content.decode()
-    assert response.status_code == 422, body[-2000:]
-    assert LOCKED in body and WRONG not in body
-
-    user.refresh_from_db()
-    assert user.is_locked() and user.is_active
-    lock = AuditEntry.objects.get(subject_type="accounts.user", subject_id=str(user.pk),
-                                  details__event="account_locked")
-    assert lock.action == "auth.lockout" and lock.details["until"] == user.locked_until.isoformat()
+    fail_until_locked(lambda: client.post(path, form("wrong")), WRONG)
+    assert_locked_and_audited(user)
 
     # While locked, the right password is refused too, and nothing is changed.
     response = client.post(path, form(PASSWORD))

@@ -7,13 +7,18 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from tests.accounts.lockout_checks import (
+    LOCKED,
+    assert_locked_and_audited,
+    assert_right_password_resets_the_count,
+    fail_until_locked,
+)
 from tests.accounts.test_citizen_flows import PASSWORD, PHONE, register
 from tongban.accounts.models import User
 from tongban.audit.models import AuditEntry
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
-LOCKED = "登录失败次数过多，账号已暂时锁定"
 WRONG = "当前密码不正确"
 NEW = "Citizen-2027-pw"
 
@@ -25,19 +30,8 @@ def _change(client, current, new=NEW):
 def test_fifth_wrong_current_password_locks_the_account(client, sms_sim):
     client.raise_request_exception = False  # a crash must show up as the 500 a visitor would get
     user = register(client, sms_sim)
-    for _ in range(4):
-        response = _change(client, "wrong")
-        assert response.status_code == 422 and WRONG in response.content.decode()
-    response = _change(client, "wrong")
-    body = response.content.decode()
-    assert response.status_code == 422, body[-2000:]
-    assert LOCKED in body and WRONG not in body
-
-    user.refresh_from_db()
-    assert user.is_locked() and user.is_active
-    lock = AuditEntry.objects.get(subject_type="accounts.user", subject_id=str(user.pk),
-                                  details__event="account_locked")
-    assert lock.action == "auth.lockout" and lock.details["until"] == user.locked_until.isoformat()
+    fail_until_locked(lambda: _change(client, "wrong"), WRONG)
+    assert_locked_and_audited(user)
     failures = AuditEntry.objects.filter(subject_type="accounts.user", subject_id=str(user.pk),
                                          details__event="login_failed", details__reason="password_change")
     assert failures.count() == 5
@@ -56,20 +50,9 @@ def test_fifth_wrong_current_password_locks_the_account(client, sms_sim):
 
 def test_right_current_password_after_four_wrong_changes_it_and_resets_the_count(client, sms_sim):
     user = register(client, sms_sim)
-    for _ in range(4):
-        assert _change(client, "wrong").status_code == 422
-    response = _change(client, PASSWORD)
-    assert response.status_code == 302 and response["Location"] == "/me/"
-    user = User.objects.get(pk=user.pk)
-    assert user.check_password(NEW) and not user.is_locked()
-
-    # The count started again: four more wrong ones (now against the new password) do not lock.
-    for _ in range(4):
-        response = _change(client, "wrong", new="Citizen-2028-pw")
-        assert response.status_code == 422 and WRONG in response.content.decode()
-    user.refresh_from_db()
-    assert not user.is_locked()
-    assert _change(client, NEW, new="Citizen-2028-pw").status_code == 302
+    assert_right_password_resets_the_count(lambda current, new=NEW: _change(client, current, new), user,
+                                           password=PASSWORD, new=NEW, newer="Citizen-2028-pw",
+                                           wrong_message=WRONG, done_at="/me/")
 
 
 def test_a_rejected_new_password_is_shown_by_the_new_password(client, sms_sim):
