@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, IntegrityError, OperationalError, connections
 
 __all__ = ["Statement", "text_param"]
@@ -116,21 +117,23 @@ class Statement:
 
     @staticmethod
     def _lean_connection(wrapper: Any) -> Any:
-        if wrapper.vendor != "postgresql" or wrapper.execute_wrappers or wrapper.queries_logged:
+        # The same conditions as get_autocommit() and queries_logged, read as attributes (this runs
+        # three times per partner verification).
+        if wrapper.vendor != "postgresql" or wrapper.execute_wrappers or wrapper.force_debug_cursor \
+                or settings.DEBUG:
             return None
         if wrapper.connection is None:
             wrapper.ensure_connection()
-        if not wrapper.get_autocommit() or wrapper.in_atomic_block:
+        if not wrapper.autocommit or wrapper.in_atomic_block:
             return None
         return wrapper.connection
 
     def _exec(self, wrapper: Any, conn: Any, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         pgconn = conn.pgconn
-        prepared: set[bytes] | None = getattr(wrapper, "_tongban_lean_prepared", None)
-        if prepared is None or getattr(wrapper, "_tongban_lean_pgconn", None) is not pgconn:
-            prepared = set()
-            wrapper._tongban_lean_prepared = prepared
+        if getattr(wrapper, "_tongban_lean_pgconn", None) is not pgconn:
+            wrapper._tongban_lean_prepared = set()
             wrapper._tongban_lean_pgconn = pgconn
+        prepared: set[bytes] = wrapper._tongban_lean_prepared
         values = [text_param(p) for p in params]
         if self._name not in prepared:
             result = self._call(wrapper, pgconn.prepare, self._name, self._pg_sql)
@@ -140,10 +143,11 @@ class Statement:
                 self._check(wrapper, pgconn, result)
             prepared.add(self._name)
         result = self._call(wrapper, pgconn.exec_prepared, self._name, values)
-        if result.status == _FATAL and _sqlstate(result) == _NOT_PREPARED:  # the session forgot it (DEALLOCATE)
+        status = result.status
+        if status == _FATAL and _sqlstate(result) == _NOT_PREPARED:  # the session forgot it (DEALLOCATE)
             self._check(wrapper, pgconn, self._call(wrapper, pgconn.prepare, self._name, self._pg_sql))
             result = self._call(wrapper, pgconn.exec_prepared, self._name, values)
-        status = result.status
+            status = result.status
         if status == _TUPLES_OK:
             ntuples = result.ntuples
             if not ntuples:
@@ -152,7 +156,8 @@ class Statement:
             if decoders is None or len(decoders) != result.nfields:
                 decoders = self._decoders = [_DECODERS.get(result.ftype(c), _text) for c in range(result.nfields)]
             get = result.get_value
-            return [tuple(None if (v := get(r, c)) is None else decode(v) for c, decode in enumerate(decoders))
+            columns = tuple(enumerate(decoders))
+            return [tuple([None if (v := get(r, c)) is None else decode(v) for c, decode in columns])
                     for r in range(ntuples)]
         if status != _COMMAND_OK:
             self._check(wrapper, pgconn, result)
