@@ -4,8 +4,10 @@
   tongban's discovery document, validates the ID token against tongban's JWKS, calls userinfo, and
   receives back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0), which it verifies;
 * **an identity provider for tongban** (`/idp/...`): a minimal OpenID Connect provider whose ID tokens
-  carry a person's verified identity (name, ID number, its own assurance level as `acr`), signed ES256
-  with its own key — what "使用国家政务服务平台账号登录" on tongban's login page talks to.
+  carry a person's verified identity (name, ID number, its own assurance level as `acr`) and when they
+  last signed in here (`auth_time`), signed ES256 with its own key — what "使用国家政务服务平台账号登录" on
+  tongban's login page talks to. Someone signed in here is signed in silently; `prompt=login`, or a
+  sign-in older than `max_age`, shows the login form again (OIDC Core §3.1.2.1).
 
 It speaks plain HTTP on loopback, keeps everything in memory and uses only the standard library and
 jwcrypto, as the real counterpart would use its own stack. Started by the tests (and the demo) with
@@ -32,6 +34,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from jwcrypto import jwk, jws
 
 ACR_PREFIX = "urn:cn:gov:zwfw:acr:"
+PASSWORD = "National-2026-pw"  # noqa: S105  (every simulated person's password unless given)
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
@@ -51,6 +54,7 @@ class Person:
     name: str
     id_number: str
     level: int
+    password: str = PASSWORD
 
 
 @dataclass
@@ -68,6 +72,8 @@ class RpConfig:
 class State:
     people: dict[str, Person] = field(default_factory=dict)
     signed_in: str | None = None  # the person signed in at the national platform (the IdP side)
+    signed_in_at: float = 0.0  # when they signed in (Unix time): the ID tokens' auth_time
+    logins: dict[str, dict[str, str]] = field(default_factory=dict)  # IdP: login form id -> authorization request
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # RP: state -> verifier, nonce
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)  # RP: our session id -> what tongban said
@@ -85,6 +91,10 @@ class NationalPlatformSimulator:
         self.idp_client_secret = idp_client_secret
         self.idp_redirect_uris = idp_redirect_uris
         self.rp: RpConfig | None = None
+        # Test knobs: a national platform that misreports when the person signed in — `auth_time` this many
+        # seconds older than the truth, or left out of its ID tokens.
+        self.auth_time_shift = 0
+        self.auth_time_omitted = False
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -118,21 +128,27 @@ class NationalPlatformSimulator:
 
     # -- the identity-provider side ---------------------------------------------------------------------
 
-    def add_person(self, *, name: str, id_number: str, level: int = 2) -> Person:
-        person = Person(sub="np-" + secrets.token_hex(8), name=name, id_number=id_number, level=level)
+    def add_person(self, *, name: str, id_number: str, level: int = 2, password: str = PASSWORD) -> Person:
+        person = Person(sub="np-" + secrets.token_hex(8), name=name, id_number=id_number, level=level,
+                        password=password)
         with self._lock:
             self.state.people[person.sub] = person
         return person
 
-    def sign_in(self, person: Person | None) -> None:
-        """The person is (or nobody is) signed in at the national platform's own site."""
-        self.state.signed_in = person.sub if person else None
+    def sign_in(self, person: Person | None, *, at: float | None = None) -> None:
+        """The person is (or nobody is) signed in at the national platform's own site — now, or at `at`."""
+        with self._lock:
+            self.state.signed_in = person.sub if person else None
+            self.state.signed_in_at = (time.time() if at is None else at) if person else 0.0
 
-    def id_token_for(self, person: Person, *, nonce: str | None) -> str:
+    def id_token_for(self, person: Person, *, nonce: str | None, auth_time: float | None = None) -> str:
         now = int(time.time())
-        claims = {"iss": self.idp_issuer, "aud": self.idp_client_id, "sub": person.sub, "iat": now,
-                  "exp": now + 300, "acr": f"{ACR_PREFIX}l{person.level}", "amr": ["pwd"], "name": person.name,
-                  "id_number": person.id_number, "id_type": "resident_id"}
+        claims: dict[str, Any] = {
+            "iss": self.idp_issuer, "aud": self.idp_client_id, "sub": person.sub, "iat": now, "exp": now + 300,
+            "acr": f"{ACR_PREFIX}l{person.level}", "amr": ["pwd"], "name": person.name,
+            "id_number": person.id_number, "id_type": "resident_id"}
+        if not self.auth_time_omitted:
+            claims["auth_time"] = int(now if auth_time is None else auth_time) - self.auth_time_shift
         if nonce:
             claims["nonce"] = nonce
         token = jws.JWS(json.dumps(claims).encode())
@@ -320,6 +336,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path == "/idp/token":
             return self._idp_token()
+        if path == "/idp/login":
+            return self._idp_login()
         if path == "/rp/backchannel-logout":
             token = self._form().get("logout_token", "")
             ok = self.sim.rp_backchannel(token)
@@ -335,13 +353,54 @@ class _Handler(BaseHTTPRequestHandler):
         if q.get("code_challenge_method") != "S256" or not q.get("code_challenge"):
             return self._redirect(f"{redirect_uri}?{urlencode({'error': 'invalid_request', 'state': q.get('state', '')})}")
         person = sim.state.people.get(sim.state.signed_in or "")
-        if person is None:
-            return self._redirect(f"{redirect_uri}?{urlencode({'error': 'login_required', 'state': q.get('state', '')})}")
+        prompt = set(q.get("prompt", "").split())
+        max_age = q.get("max_age", "")
+        too_old = (person is not None and max_age.isdigit()
+                   and time.time() - sim.state.signed_in_at > int(max_age))
+        if person is None or too_old or "login" in prompt:
+            if "none" in prompt or ("login" not in prompt and not too_old):
+                # Nobody signed in and no form asked for: the simulator's answer since its first version.
+                return self._redirect(f"{redirect_uri}?{urlencode({'error': 'login_required', 'state': q.get('state', '')})}")
+            login_id = secrets.token_urlsafe(16)
+            with sim._lock:
+                sim.state.logins[login_id] = q
+            return self._login_form(login_id)
+        return self._issue_code(q, person, sim.state.signed_in_at)
+
+    def _issue_code(self, q: dict[str, str], person: Person, auth_time: float) -> None:
+        sim = self.sim
         code = secrets.token_urlsafe(24)
         with sim._lock:
             sim.state.codes[code] = {"sub": person.sub, "nonce": q.get("nonce"), "challenge": q["code_challenge"],
-                                     "redirect_uri": redirect_uri, "at": time.time()}
-        return self._redirect(f"{redirect_uri}?{urlencode({'code': code, 'state': q.get('state', '')})}")
+                                     "redirect_uri": q["redirect_uri"], "at": time.time(), "auth_time": auth_time}
+        return self._redirect(f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q.get('state', '')})}")
+
+    def _login_form(self, login_id: str, *, error: str = "", status: int = 200) -> None:
+        page = ('<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>国家政务服务平台（模拟）登录</title>'
+                "<h1>国家政务服务平台（模拟）</h1><p>请登录以继续</p>"
+                + (f'<p id="error" role="alert">{html.escape(error)}</p>' if error else "")
+                + '<form method="post" action="/idp/login" id="np-login">'
+                f'<input type="hidden" name="login_id" value="{html.escape(login_id)}">'
+                '<label>身份证号 <input name="username" autocomplete="username"></label>'
+                '<label>密码 <input name="password" type="password" autocomplete="current-password"></label>'
+                '<button type="submit">登录</button></form></html>')
+        return self._send(status, page, content_type="text/html")
+
+    def _idp_login(self) -> None:
+        """The login form posted: the person signs in here (a new session, auth_time now) and goes back."""
+        sim, form = self.sim, self._form()
+        login_id = form.get("login_id", "")
+        q = sim.state.logins.get(login_id)
+        if q is None:
+            return self._send(400, "登录请求已过期", content_type="text/plain")
+        person = next((p for p in sim.state.people.values() if p.id_number == form.get("username")), None)
+        if person is None or not secrets.compare_digest(person.password.encode(), form.get("password", "").encode()):
+            return self._login_form(login_id, error="账号或密码错误", status=401)
+        with sim._lock:
+            sim.state.logins.pop(login_id, None)
+        now = time.time()
+        sim.sign_in(person, at=now)
+        return self._issue_code(q, person, now)
 
     def _idp_token(self) -> None:
         sim, form = self.sim, self._form()
@@ -356,7 +415,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(400, {"error": "invalid_grant"})
         person = sim.state.people[grant["sub"]]
         return self._send(200, {"access_token": secrets.token_urlsafe(24), "token_type": "Bearer", "expires_in": 300,
-                                "id_token": sim.id_token_for(person, nonce=grant["nonce"])},
+                                "id_token": sim.id_token_for(person, nonce=grant["nonce"],
+                                                             auth_time=grant["auth_time"])},
                           headers={"Cache-Control": "no-store"})
 
 

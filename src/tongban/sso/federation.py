@@ -5,18 +5,24 @@ counts as our L1 or L2 (its own level, never more than L2), and the account reco
 came from federation. A person is linked to an existing account **only** by the verified identity —
 the blind index of the ID number — never by a phone number or an e-mail address; an assertion below
 L1 carries no verified identity and is refused. A person not yet known gets an account at once.
+
+Freshness (OIDC Core §3.1.2.1, docs/sso.md): signing in again for prompt=login / max_age through the national
+platform asks it to authenticate the person again (`prompt=login`, `max_age=0`) and accepts its answer only
+if its `auth_time` says it did; a national sign-in otherwise counts as recent only as of that `auth_time`.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import secrets
 import time
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import login as django_login
@@ -39,7 +45,12 @@ log = get_logger("tongban.sso.federation")
 
 PROVIDER = "national"
 STATE_KEY = "tongban_national_login"
+# When the person last proved who they are at the national platform, as far as this session's sign-in
+# through it goes (Unix time, or None if its ID token did not say): see national_auth_time.
+AUTH_TIME_KEY = "tongban_national_auth_time"
 TIMEOUT = 5.0
+# How far the national platform's clock may run behind ours when its auth_time is checked.
+AUTH_TIME_SKEW_SECONDS = 60
 _discovery_cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
 
@@ -72,6 +83,46 @@ def _callback_url(request: HttpRequest) -> str:
     return request.build_absolute_uri(reverse("sso:national_callback"))
 
 
+@dataclass(frozen=True)
+class Freshness:
+    """How recent the national platform's sign-in must be for the login request this one serves."""
+
+    reauth: bool = False  # signing in again from /o/authorize/login/
+    not_before: float = 0.0  # its auth_time must be at least this recent (Unix time, less the skew); 0: any
+    max_age: int | None = None  # what to ask the national platform for (0: with prompt=login)
+
+
+def _freshness(request: HttpRequest, next_url: str, now: float) -> Freshness:
+    """What the login request behind `next` asks. The query only names the request (`txn`); what it asks —
+    prompt=login, max_age — comes from the request as validated and kept in this session by the authorize
+    endpoint, so a forged or stale `txn` asks nothing (and a dropped `next` gains nothing: a national sign-in
+    counts only as of its auth_time, see national_auth_time)."""
+    from tongban.sso import views
+
+    parts = urlsplit(next_url)
+    txn = (parse_qs(parts.query).get("txn") or [""])[0][:64]
+    data = request.session.get(views.TXN_PREFIX + txn) if txn else None
+    if not isinstance(data, dict) or now - data.get("at", 0) > views.TXN_SECONDS:
+        return Freshness()
+    if parts.path == reverse("sso:reauthenticate"):
+        return Freshness(reauth=True, not_before=now, max_age=0)  # authenticated after this very moment
+    not_before = data.get("auth_not_before")
+    if parts.path != reverse("sso:authorize_continue") or not isinstance(not_before, int | float) or not not_before:
+        return Freshness()
+    again = "login" in (data.get("prompt") or []) or data.get("max_age") == 0
+    return Freshness(not_before=float(not_before), max_age=0 if again else max(0, int(now - not_before)))
+
+
+def national_auth_time(request: HttpRequest, login_at: dt.datetime) -> dt.datetime | None:
+    """When the person behind this session's sign-in through the national platform (at `login_at`) last
+    authenticated: the national platform's auth_time if it is earlier — its own session may be hours old —
+    else `login_at`; None if its ID token did not say (then no prompt=login / max_age is satisfied by it)."""
+    value = request.session.get(AUTH_TIME_KEY)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return min(login_at, dt.datetime.fromtimestamp(value, tz=dt.UTC))
+
+
 @never_cache
 @require_GET
 def start(request: HttpRequest) -> HttpResponse:
@@ -88,12 +139,18 @@ def start(request: HttpRequest) -> HttpResponse:
     next_url = request.GET.get("next", "")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = "/me/"
+    now = time.time()
+    fresh = _freshness(request, next_url, now)
     request.session[STATE_KEY] = {"state": state, "nonce": nonce, "verifier": verifier, "next": next_url,
-                                  "at": int(time.time())}
+                                  "at": int(now), "reauth": fresh.reauth, "not_before": fresh.not_before}
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
     params = {"response_type": "code", "client_id": cfg["CLIENT_ID"], "redirect_uri": _callback_url(request),
               "scope": "openid realname idcard", "state": state, "nonce": nonce, "code_challenge": challenge,
               "code_challenge_method": "S256"}
+    if fresh.max_age == 0:
+        params.update(prompt="login", max_age="0")
+    elif fresh.max_age is not None:
+        params["max_age"] = str(fresh.max_age)
     return HttpResponseRedirect(f"{doc['authorization_endpoint']}?{urlencode(params)}")
 
 
@@ -144,6 +201,17 @@ def callback(request: HttpRequest) -> HttpResponse:
     except (OSError, ValueError, JWSError, FederationError) as exc:
         log.warning("sso.national_login_failed", error=type(exc).__name__, detail=str(exc)[:120])
         return render(request, "sso/error.html", {"message": "国家政务服务平台登录未能完成，请重试。"}, status=502)
+    auth_time = claims.get("auth_time")
+    if not isinstance(auth_time, int | float) or isinstance(auth_time, bool):
+        auth_time = None
+    not_before = pending.get("not_before")
+    if isinstance(not_before, int | float) and not_before:
+        refused = _not_fresh(request, claims=claims, auth_time=auth_time, not_before=float(not_before),
+                             reauth=bool(pending.get("reauth")))
+        if refused is not None:
+            return render(request, "sso/error.html", {"message": refused.message("zh-hans"), "code": refused.code,
+                                                      "retry_url": pending.get("next") or ""},
+                          status=refused.http_status())
     try:
         user = federated_login(subject=str(claims["sub"]), level=asserted_level(cfg, claims.get("acr")),
                                id_number=str(claims.get("id_number") or ""), name=str(claims.get("name") or ""),
@@ -152,7 +220,41 @@ def callback(request: HttpRequest) -> HttpResponse:
         return render(request, "sso/error.html", {"message": exc.message("zh-hans")}, status=exc.http_status())
     setattr(request, "tongban_login_method", PROVIDER)  # noqa: B010  (LoginSession.method → amr "fed")
     django_login(request, user, backend="tongban.accounts.backends.TongbanBackend")
+    # What this sign-in proves about how recently the person authenticated (national_auth_time): checked
+    # above, as of now; otherwise only as of the national platform's own auth_time.
+    now = time.time()
+    if not_before:
+        request.session[AUTH_TIME_KEY] = now
+    else:
+        request.session[AUTH_TIME_KEY] = min(float(auth_time), now) if auth_time is not None else None
     return HttpResponseRedirect(pending.get("next") or "/me/")
+
+
+def _not_fresh(request: HttpRequest, *, claims: dict[str, Any], auth_time: float | None, not_before: float,
+               reauth: bool) -> TongbanError | None:
+    """Whether the national platform's sign-in is too old (or of unknown age) for the login request it serves:
+    the error to show, after the refusal is audited (auth.login.failure, the reason in its details); the
+    session and its sign-in stay as they were. None if it is recent enough."""
+    from tongban.accounts.events import SecurityEvent, record_security_event
+
+    if auth_time is not None and auth_time >= not_before - AUTH_TIME_SKEW_SECONDS:
+        return None
+    reason = "auth_time_missing" if auth_time is None else "auth_time_too_old"
+    # The account concerned: the one signed in again, else the one the national identity is linked to.
+    subject = request.user if request.user.is_authenticated else None
+    if subject is None:
+        link = FederatedIdentity.objects.filter(provider=PROVIDER, subject=str(claims.get("sub"))
+                                                ).select_related("user").first()
+        subject = link.user if link is not None else None
+    record_security_event(SecurityEvent.LOGIN_FAILED, user=subject, request=request, outcome="failure",
+                          details={"via": "national_platform", "reason": reason, "reauth": reauth,
+                                   "auth_time": int(auth_time) if auth_time is not None else None,
+                                   "not_before": int(not_before)})
+    log.warning("sso.national_login_not_fresh", reason=reason, reauth=reauth)
+    return TongbanError("federation_not_reauthenticated",
+                        message_zh="国家政务服务平台未重新验证您的身份，请重新登录。",
+                        message_en="The national platform did not authenticate you again; sign in again.",
+                        status=403)
 
 
 def _refuse(message: str) -> TongbanError:

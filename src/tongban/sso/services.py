@@ -18,7 +18,7 @@ from tongban.audit.actions import Action
 from tongban.audit.services import Actor, Subject, audit_record
 from tongban.core.logging import get_logger
 from tongban.crypto.jose import JWSError, jws_verify
-from tongban.sso import auditing
+from tongban.sso import auditing, federation
 from tongban.sso import claims as claims_mod
 from tongban.sso.logout import SID_KEY
 from tongban.sso.models import Client, ClientAuthMethod, Consent, IdTokenAlg, SessionParticipation
@@ -218,9 +218,15 @@ def _login_row(request: HttpRequest, user: Any) -> Any:
 
 def session_auth_time(request: HttpRequest, user: Any) -> dt.datetime | None:
     """When the person signed in to this browser session — the server's own record (the session's
-    LoginSession row, written at login), never anything the client says. None if unknown."""
+    LoginSession row, written at login), never anything the client says; for a sign-in through the national
+    platform, when that platform last authenticated them if earlier (federation.national_auth_time). None if
+    unknown."""
     row = _login_row(request, user)
-    return row.created_at if row is not None else None
+    if row is None:
+        return None
+    if row.method == federation.PROVIDER:
+        return federation.national_auth_time(request, row.created_at)
+    return row.created_at
 
 
 def _login_method(request: HttpRequest, user: Any) -> tuple[str, Any]:
