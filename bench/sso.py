@@ -199,6 +199,16 @@ for start in range(0, n, 5000):
             tokens.append(raw)
         RefreshToken.objects.bulk_create(rts)
         SessionParticipation.objects.bulk_create(parts)
+# The delete above (the last run's clients, cascading to their tokens) and the bulk insert leave dead rows
+# and stale statistics behind: vacuum and analyze the tables the refresh grant touches, as autovacuum
+# would before long, so every run measures the same state (without it, the refresh grant's PostgreSQL
+# CPU measured 0.6 ms on a new database and 1.7 ms a run later).
+from django.db import connection
+if connection.vendor == "postgresql":
+    with connection.cursor() as cursor:
+        for table in ("oauth2_provider_accesstoken", "oauth2_provider_refreshtoken", "oauth2_provider_idtoken",
+                      "sso_sessionparticipation", "audit_auditentry"):
+            cursor.execute(f"VACUUM (ANALYZE) {table}")
 print(json.dumps({"cc": [cc.client.client_id, cc.secret], "code": [code.client.client_id, code.secret],
                   "refresh_tokens": tokens}))
 """
