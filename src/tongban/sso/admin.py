@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
 from tongban.audit.actions import Action
@@ -19,6 +20,8 @@ class ClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ("client_type", "algorithm", "is_active")
     search_fields = ("name", "organisation", "client_id")
     readonly_fields = ("created", "updated")
+    # An address typed without a scheme is an https one (Django 6's default; said now, not warned about).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # noqa: RUF012 - Django's own shape
     fieldsets = (
         ("应用", {"fields": ("name", "organisation", "contacts", "is_active")}),
         ("接入", {"fields": ("client_id", "client_secret", "client_type", "token_endpoint_auth_method", "jwks",
