@@ -230,9 +230,15 @@ def session_auth_time(request: HttpRequest, user: Any) -> dt.datetime | None:
 
 
 def _login_method(request: HttpRequest, user: Any) -> tuple[str, Any]:
+    """How and when the person authenticated, for the ID token's `amr` and `auth_time`. A sign-in through
+    the national platform authenticated them when that platform says it did (national_auth_time), which
+    may be earlier than the sign-in here; if its ID token did not say, the sign-in here is the best known."""
     row = _login_row(request, user)
     if row is not None:
-        return row.method or "password", row.created_at
+        auth_time = row.created_at
+        if row.method == federation.PROVIDER:
+            auth_time = federation.national_auth_time(request, row.created_at) or row.created_at
+        return row.method or "password", auth_time
     return "password", user.last_login or timezone.now()
 
 
