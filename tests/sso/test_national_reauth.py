@@ -155,6 +155,31 @@ def test_a_national_sign_in_that_is_not_new_is_refused_for_signing_in_again(flow
     assert again.status_code == 302 and "/o/authorize/login/" in again["Location"]
 
 
+def test_signing_in_again_as_someone_else_at_the_national_platform_is_refused(flow, person, national, np_person):
+    """Signing in again must prove the same person: another person's national account changes nothing."""
+    from tests.sso.conftest import make_person
+    from tongban.audit.actions import Action
+    from tongban.audit.models import AuditEntry
+
+    other = make_person("p2", phone="13900000002", seq=2, name="李四")
+    national.add_person(name="李四", id_number=other.id_number, level=2)
+    flow.code()
+    _signed_in_at(person, _hours_ago(1))
+    before = _login_row(person).created_at
+
+    response = _reauth_through_national(flow, national, other.id_number)
+    text = response.content.decode()
+    assert response.status_code == 403 and "federation_different_person" in text
+    assert "与当前登录的账号不是同一人" in text and 'id="retry"' in text
+    assert int(flow.http.session["_auth_user_id"]) == person.pk  # still the same person signed in
+    row = _login_row(person)
+    assert row.created_at == before and row.method != "national"
+    entry = AuditEntry.objects.filter(action=Action.AUTH_LOGIN_FAILURE.value).order_by("-id").first()
+    assert entry is not None and entry.details["reason"] == "different_person"
+    assert (entry.subject_type, entry.subject_id) == ("accounts.user", str(person.pk))
+    assert other.id_number not in str(entry.details)
+
+
 def test_first_sign_in_through_the_national_platform_is_unchanged(client, rp, person, national, np_person):
     """No prompt, no max_age: the national platform's live session signs the person in silently, as before;
     the ID token's auth_time is when the national platform authenticated the person, not this sign-in."""

@@ -218,6 +218,11 @@ def callback(request: HttpRequest) -> HttpResponse:
                                request=request)
     except TongbanError as exc:
         return render(request, "sso/error.html", {"message": exc.message("zh-hans")}, status=exc.http_status())
+    if pending.get("reauth") and request.user.is_authenticated and user.pk != request.user.pk:
+        refused = _someone_else(request, signed_in=request.user)
+        return render(request, "sso/error.html", {"message": refused.message("zh-hans"), "code": refused.code,
+                                                  "retry_url": pending.get("next") or ""},
+                      status=refused.http_status())
     setattr(request, "tongban_login_method", PROVIDER)  # noqa: B010  (LoginSession.method → amr "fed")
     django_login(request, user, backend="tongban.accounts.backends.TongbanBackend")
     # What this sign-in proves about how recently the person authenticated (national_auth_time): checked
@@ -254,6 +259,23 @@ def _not_fresh(request: HttpRequest, *, claims: dict[str, Any], auth_time: float
     return TongbanError("federation_not_reauthenticated",
                         message_zh="国家政务服务平台未重新验证您的身份，请重新登录。",
                         message_en="The national platform did not authenticate you again; sign in again.",
+                        status=403)
+
+
+def _someone_else(request: HttpRequest, *, signed_in: Any) -> TongbanError:
+    """Signing in again must prove the same person: a national identity that belongs to another account
+    is refused, audited under the account signed in (auth.login.failure), and changes nothing — that
+    account stays signed in, its login request waits on the sign-in-again page."""
+    from tongban.accounts.events import SecurityEvent, record_security_event
+
+    record_security_event(SecurityEvent.LOGIN_FAILED, user=signed_in, request=request, outcome="failure",
+                          details={"via": "national_platform", "reason": "different_person", "reauth": True})
+    log.warning("sso.national_reauth_different_person")
+    return TongbanError("federation_different_person",
+                        message_zh="您使用的国家政务服务平台账号与当前登录的账号不是同一人。请使用本人的国家政务服务平台账号，"
+                                   "或改用本平台的登录密码、短信验证码重新验证。",
+                        message_en="The national platform account is not the person signed in here; use your own, "
+                                   "or sign in again with your password or an SMS code.",
                         status=403)
 
 
