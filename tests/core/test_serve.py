@@ -51,3 +51,27 @@ def test_serve_answers_and_logs_json(server, tmp_path):
     events = [json.loads(line) for line in lines]
     assert any(server in e.get("logger", "") for e in events), lines  # the server's own lines, as JSON
     assert all("event" in e and "level" in e for e in events)
+
+
+def test_several_processes_on_local_memory_are_warned_about_and_the_demo_runs_one(monkeypatch, settings):
+    import io
+
+    from django.core.management import call_command
+
+    from tongban.core.management.commands import demo, serve
+
+    started: list[dict] = []
+    monkeypatch.setattr(serve, "_serve_granian", lambda options: started.append(options))
+    settings.CACHES = {"default": {"BACKEND": "tongban.core.cache.LocMemCache", "LOCATION": "t"}}
+    err = io.StringIO()
+    call_command("serve", workers=2, stdout=io.StringIO(), stderr=err)
+    assert "TONGBAN_REDIS_URL" in err.getvalue() and "重放" in err.getvalue() and started[-1]["workers"] == 2
+    err = io.StringIO()
+    call_command("serve", workers=1, stdout=io.StringIO(), stderr=err)
+    assert err.getvalue() == ""
+    assert demo.serve_layout() == {"workers": 1, "threads": 4}
+
+    settings.CACHES = {"default": {"BACKEND": "tongban.core.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/15"}}
+    err = io.StringIO()
+    call_command("serve", workers=2, stdout=io.StringIO(), stderr=err)
+    assert err.getvalue() == "" and demo.serve_layout() == {}

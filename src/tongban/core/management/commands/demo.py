@@ -13,6 +13,15 @@ from django.core.management.base import BaseCommand, CommandError
 from tongban.core.demo import demo_accounts_ensure
 
 
+def serve_layout() -> dict[str, int]:
+    """The demo server's processes. Without Redis the cache is each process's own memory: one worker
+    process (its threads share it), so that a partner's nonce cannot be replayed to another process
+    (docs/partner-api.md §8); with Redis, `tongban serve`'s defaults."""
+    from tongban.core.management.commands.serve import local_cache
+
+    return {"workers": 1, "threads": 4} if local_cache() else {}
+
+
 class Command(BaseCommand):
     help = "迁移数据库、生成演示数据与演示账号，并启动平台（仅用于演示环境）。"
 
@@ -70,7 +79,7 @@ class Command(BaseCommand):
         # The server's workers fork from this process, so they send to the simulator just started.
         settings.TONGBAN_SMS_GATEWAY["URL"] = f"http://{options['host']}:{options['sms_port']}/v1/messages"
         try:
-            call_command("serve", host=options["host"], port=options["port"])
+            call_command("serve", host=options["host"], port=options["port"], **serve_layout())
         finally:
             simulator.terminate()
             simulator.wait(10)

@@ -66,6 +66,11 @@ def _serve_granian(options: dict[str, Any]) -> None:
     ).serve()
 
 
+def local_cache() -> bool:
+    """Is the default cache each process's own memory (the embedded default, no Redis)?"""
+    return str(settings.CACHES["default"]["BACKEND"]).endswith("LocMemCache")
+
+
 class Command(BaseCommand):
     help = "启动平台（演示与生产均用此命令，而非 runserver）：默认 granian，可选 gunicorn。"
 
@@ -73,9 +78,10 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("TONGBAN_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("TONGBAN_PORT", "8000")))
         parser.add_argument("--workers", type=int, default=int(os.environ.get("TONGBAN_WEB_WORKERS", "2")))
-        # Default: 2 threads per granian worker (2 workers × 2 threads answered the partner API ~10 % faster,
-        # for ~0.4 ms less CPU a request, than 4 × 1 on 2 cores: docs/performance.md); 1 for gunicorn,
-        # whose sync workers are single-threaded (its gthread workers measured slower).
+        # Default: 2 threads per granian worker, so that a worker keeps answering while one request waits on
+        # an external system; nodes serving only the partner API or the token endpoint run 1 (2 × 1 answered
+        # the partner API ~10 % faster than 2 × 2 on 2 cores: docs/performance.md). 1 for gunicorn, whose
+        # sync workers are single-threaded (its gthread workers measured slower).
         threads = os.environ.get("TONGBAN_WEB_THREADS")
         parser.add_argument("--threads", type=int, default=int(threads) if threads else None)
         parser.add_argument("--timeout", type=int, default=30, help="gunicorn: seconds before a stuck worker is restarted")
@@ -90,6 +96,11 @@ class Command(BaseCommand):
             raise CommandError("--workers 与 --threads 须为正整数")
         if options["server"] not in SERVERS:
             raise CommandError(f"--server 须为 {' 或 '.join(SERVERS)}")
+        if options["workers"] > 1 and local_cache():
+            self.stderr.write(
+                "警告：未设置 TONGBAN_REDIS_URL，缓存为各进程的本地内存：合作方请求的 nonce、限流与配额在 "
+                f"{options['workers']} 个工作进程之间不共享，重放到另一进程的请求可能被接受。生产环境必须设置 "
+                "TONGBAN_REDIS_URL（tongban check --deploy 会拒绝本地内存缓存）；单机演示请用 --workers 1。")
         bind = f"{options['host']}:{options['port']}"
         Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
         self.stdout.write(
