@@ -191,3 +191,15 @@ def decode(token: str) -> dict[str, Any]:
 
     alg = jws_header(token)["alg"]
     return json.loads(jws_verify(token, jwk.JWKSet.from_json(json.dumps(signing.jwks())), [alg]))
+
+
+@pytest.fixture
+def signed_in(client, person):
+    """The person signed in to two clients, each with a back-channel logout URI: [(flow, token answer)]."""
+    client.login(username=person.username, password=PASSWORD)
+    flows = []
+    for name, host in (("甲应用", "a.example.cn"), ("乙应用", "b.example.cn")):
+        reg = register(name, redirect=f"https://{host}/cb", backchannel_logout_uri=f"https://{host}/bcl")
+        flow = Flow(http=client, client=reg.client, secret=reg.secret, redirect_uri=f"https://{host}/cb")
+        flows.append((flow, flow.token(flow.code()).json()))
+    return flows

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sso.conftest import Flow, register
-
 pytestmark = pytest.mark.django_db
 
 
@@ -14,17 +12,6 @@ def _jobs() -> list:
     from tongban.jobs.models import Job
 
     return list(Job.objects.filter(task="outbox.oidc_backchannel"))
-
-
-@pytest.fixture
-def signed_in(client, person):
-    client.login(username=person.username, password="Citizen-2026-pw")
-    flows = []
-    for name, host in (("甲应用", "a.example.cn"), ("乙应用", "b.example.cn")):
-        reg = register(name, redirect=f"https://{host}/cb", backchannel_logout_uri=f"https://{host}/bcl")
-        flow = Flow(http=client, client=reg.client, secret=reg.secret, redirect_uri=f"https://{host}/cb")
-        flows.append((flow, flow.token(flow.code()).json()))
-    return flows
 
 
 def test_logout_notifies_every_client_of_the_session_once(signed_in, client):

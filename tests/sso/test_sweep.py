@@ -32,17 +32,6 @@ def _open() -> int:
 
 
 @pytest.fixture
-def signed_in(client, person):
-    client.login(username=person.username, password=PASSWORD)
-    flows = []
-    for name, host in (("甲应用", "a.example.cn"), ("乙应用", "b.example.cn")):
-        reg = register(name, redirect=f"https://{host}/cb", backchannel_logout_uri=f"https://{host}/bcl")
-        flow = Flow(http=client, client=reg.client, secret=reg.secret, redirect_uri=f"https://{host}/cb")
-        flows.append((flow, flow.token(flow.code()).json()))
-    return flows
-
-
-@pytest.fixture
 def bystander(db):
     """Someone else, signed in to the first client in their own browser: never touched."""
     from django.test import Client as Browser

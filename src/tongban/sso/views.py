@@ -212,7 +212,12 @@ def authorize(request: HttpRequest) -> HttpResponse:
         "nonce": credentials.get("nonce"), "scopes": list(scopes), "level": level or 0,
         "prompt": prompt, "at": int(now), "auth_not_before": auth_not_before, "max_age": max_age,
     }
-    return HttpResponseRedirect(f"{reverse('sso:authorize_continue')}?{urlencode({'txn': txn})}")
+    return HttpResponseRedirect(_txn_url("sso:authorize_continue", txn))
+
+
+def _txn_url(view: str, txn: str) -> str:
+    """A page of the login request `txn` (the continuation, sign-in-again, step-up)."""
+    return f"{reverse(view)}?{urlencode({'txn': txn})}"
 
 
 def _txn(request: HttpRequest) -> tuple[str, dict[str, Any] | None]:
@@ -249,7 +254,7 @@ def authorize_continue(request: HttpRequest) -> HttpResponse:
     if client is None:
         return _error_page(request, "该应用已停用。")
     prompt = set(data["prompt"])
-    here = f"{reverse('sso:authorize_continue')}?{urlencode({'txn': txn})}"
+    here = _txn_url("sso:authorize_continue", txn)
 
     def fail(error: str, description: str) -> HttpResponse:
         request.session.pop(TXN_PREFIX + txn, None)
@@ -263,7 +268,7 @@ def authorize_continue(request: HttpRequest) -> HttpResponse:
     if not _fresh_enough(request, user, data):
         if "none" in prompt:
             return fail("login_required", "the person's sign-in is older than max_age allows")
-        return HttpResponseRedirect(f"{reverse('sso:reauthenticate')}?{urlencode({'txn': txn})}")
+        return HttpResponseRedirect(_txn_url("sso:reauthenticate", txn))
 
     level = services.person_level(user)
     wanted = int(data["level"])
@@ -271,7 +276,7 @@ def authorize_continue(request: HttpRequest) -> HttpResponse:
         if "none" in prompt or AssuranceLevel(wanted) not in SUPPORTED_LEVELS:
             return fail("unmet_authentication_requirements",
                         f"the person is verified to level {level}; level {wanted} cannot be reached here")
-        return HttpResponseRedirect(f"{reverse('sso:step_up')}?{urlencode({'txn': txn})}")
+        return HttpResponseRedirect(_txn_url("sso:step_up", txn))
 
     scopes = services.grantable_scopes(user=user, client=client, requested=data["scopes"])
     consent = Consent.objects.filter(user=user, client=client, revoked_at__isnull=True).first()
@@ -316,8 +321,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     txn, data = _txn(request)
     if data is None:
         return _error_page(request, "登录请求已过期或无效，请返回应用重新登录。")
-    back = f"{reverse('sso:authorize_continue')}?{urlencode({'txn': txn})}"
-    here = f"{reverse('sso:reauthenticate')}?{urlencode({'txn': txn})}"
+    back, here = _txn_url("sso:authorize_continue", txn), _txn_url("sso:reauthenticate", txn)
     user = _citizen(request)
     if user is None or _fresh_enough(request, user, data):
         return HttpResponseRedirect(back)  # signing in from scratch is fresh anyway (the continuation sees to it)
@@ -395,8 +399,7 @@ def step_up(request: HttpRequest) -> HttpResponse:
     txn, data = _txn(request)
     if data is None:
         return _error_page(request, "登录请求已过期或无效，请返回应用重新登录。")
-    here = f"{reverse('sso:step_up')}?{urlencode({'txn': txn})}"
-    back = f"{reverse('sso:authorize_continue')}?{urlencode({'txn': txn})}"
+    back, here = _txn_url("sso:authorize_continue", txn), _txn_url("sso:step_up", txn)
     user = _citizen(request)
     if user is None:
         return HttpResponseRedirect(f"{reverse('portal:login')}?{urlencode({'next': here})}")
