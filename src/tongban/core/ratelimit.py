@@ -87,26 +87,9 @@ class Limit:
 
 
 def _redis_runner(store: BaseCache) -> Callable[[list[tuple[Any, ...]]], list[Any]] | None:
-    """Runs raw Redis commands in one round trip on the store behind Django's RedisCache, or None for
-    any other backend."""
-    execute_many = getattr(store, "execute_many", None)
-    if execute_many is not None:  # tongban.core.cache.RedisCache: a connection of the thread's own
-        return cast(Callable[[list[tuple[Any, ...]]], list[Any]], execute_many)
-    try:
-        from django.core.cache.backends.redis import RedisCache
-    except ImportError:  # pragma: no cover
-        return None
-    if not isinstance(store, RedisCache):
-        return None
-    client = store._cache.get_client(None, write=True)
-
-    def run(commands: list[tuple[Any, ...]]) -> list[Any]:
-        pipe = client.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
-        return list(pipe.execute())
-
-    return run
+    """Runs raw Redis commands in one round trip (tongban.core.cache.RedisCache.execute_many, on a
+    connection of the thread's own), or None for any other backend (which goes through the cache API)."""
+    return cast(Callable[[list[tuple[Any, ...]]], list[Any]] | None, getattr(store, "execute_many", None))
 
 
 def _check_limits(limits: Sequence[Limit]) -> None:
@@ -115,10 +98,9 @@ def _check_limits(limits: Sequence[Limit]) -> None:
             raise ValueError("limit and cost must be >= 0 and window > 0")
 
 
-def _hit_many_redis(limits: Sequence[Limit], store: BaseCache,
-                    run: Callable[[list[tuple[Any, ...]]], list[Any]], now: float) -> list[RateLimitResult]:
-    """hit_many on Redis: SET NX EX, INCRBY, GET per counted limit (GET, GET for a read one), one round trip."""
-    keys = [_keys(lim.key, lim.window, now) for lim in limits]
+def _redis_commands(limits: Sequence[Limit], store: BaseCache,
+                    keys: list[tuple[str, str, float]]) -> list[tuple[Any, ...]]:
+    """hit_many's Redis commands: SET NX EX, INCRBY, GET per counted limit (GET, GET for a read one)."""
     commands: list[tuple[Any, ...]] = []
     for lim, (current_key, previous_key, _) in zip(limits, keys, strict=True):
         full = store.make_and_validate_key(current_key)
@@ -128,13 +110,19 @@ def _hit_many_redis(limits: Sequence[Limit], store: BaseCache,
         else:
             commands.append(("GET", full))
         commands.append(("GET", store.make_and_validate_key(previous_key)))
-    replies = iter(run(commands))
+    return commands
+
+
+def _redis_results(limits: Sequence[Limit], keys: list[tuple[str, str, float]],
+                   replies: Sequence[Any]) -> list[RateLimitResult]:
+    """The results from the replies to _redis_commands, in the same order."""
+    answers = iter(replies)
     results = []
     for lim, (_, _, elapsed) in zip(limits, keys, strict=True):
         if lim.cost:
-            next(replies)
-        current = int(next(replies) or 0)
-        previous = int(next(replies) or 0)
+            next(answers)
+        current = int(next(answers) or 0)
+        previous = int(next(answers) or 0)
         results.append(_result(lim.limit, lim.window, previous, current, elapsed))
     return results
 
@@ -147,10 +135,10 @@ def hit_many(limits: Sequence[Limit], *, cache: BaseCache | None = None,
     _check_limits(limits)
     store = _cache(cache)
     now = time.time() if now is None else now
+    keys = [_keys(lim.key, lim.window, now) for lim in limits]
     run = _redis_runner(store)
     if run is not None:
-        return _hit_many_redis(limits, store, run, now)
-    keys = [_keys(lim.key, lim.window, now) for lim in limits]
+        return _redis_results(limits, keys, run(_redis_commands(limits, store, keys)))
     currents: list[int] = []
     wanted: list[str] = []
     for lim, (current_key, previous_key, _) in zip(limits, keys, strict=True):
@@ -185,15 +173,11 @@ def claim_and_hit(claim_key: str, claim_ttl: int, limits: Sequence[Limit], *, ca
     run = _redis_runner(store)
     if run is None:
         return bool(store.add(claim_key, 1, timeout=claim_ttl)), hit_many(limits, cache=store, now=now)
-    claimed: list[bool] = []
-
-    def with_claim(commands: list[tuple[Any, ...]]) -> list[Any]:
-        replies = run([("SET", store.make_and_validate_key(claim_key), 1, "EX", claim_ttl, "NX"), *commands])
-        claimed.append(replies[0] is not None)
-        return replies[1:]
-
-    results = _hit_many_redis(limits, store, with_claim, time.time() if now is None else now)
-    return claimed[0], results
+    now = time.time() if now is None else now
+    keys = [_keys(lim.key, lim.window, now) for lim in limits]
+    claim = ("SET", store.make_and_validate_key(claim_key), 1, "EX", claim_ttl, "NX")
+    replies = run([claim, *_redis_commands(limits, store, keys)])
+    return replies[0] is not None, _redis_results(limits, keys, replies[1:])
 
 
 def counter_add(key: str, delta: int, *, timeout: int, cache: BaseCache | None = None) -> int:

@@ -6,7 +6,8 @@
 On PostgreSQL, a statement is prepared once per connection and then run with libpq's
 `PQexecPrepared` on the psycopg connection Django already holds: parameters and results in text
 format, no cursor object, no query conversion, no adaptation machinery. Through a psycopg cursor the
-same look-up costs about 75-95 µs of Python; this way about 35 µs (bench/verify_inprocess.py).
+same look-up costs about 75-95 µs of Python; this way about 40 µs, of which libpq's own send and
+receive are ~30 (docs/performance.md, "Third pass").
 
 It runs this way only where that is exactly equivalent to a cursor: the connection is in
 autocommit (each statement is its own transaction, as the database commits it before answering), no
@@ -28,17 +29,20 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, OperationalError, connections
+from psycopg import pq
 
 __all__ = ["Statement", "text_param"]
 
 _names = itertools.count(1)
 _names_lock = threading.Lock()
 
+_TUPLES_OK, _COMMAND_OK, _FATAL = (int(pq.ExecStatus.TUPLES_OK), int(pq.ExecStatus.COMMAND_OK),
+                                   int(pq.ExecStatus.FATAL_ERROR))
 # SQLSTATE classes: 23 integrity constraint violation; 08 connection exception, 57P01-03 the server
 # shutting down or the backend terminated, 53 insufficient resources: all "the database is unavailable".
-_TUPLES_OK, _COMMAND_OK, _FATAL = 2, 1, 7  # libpq's ExecStatus values (checked at import below)
 _INTEGRITY = "23"
 _ALREADY_PREPARED = "42P05"
 _NOT_PREPARED = "26000"
@@ -165,8 +169,6 @@ class Statement:
 
     @staticmethod
     def _call(wrapper: Any, function: Callable[..., Any], *args: Any) -> Any:
-        import psycopg
-
         try:
             return function(*args)
         except psycopg.Error as exc:  # libpq gave no result at all: the connection is gone
@@ -175,9 +177,7 @@ class Statement:
 
     @staticmethod
     def _check(wrapper: Any, pgconn: Any, result: Any) -> None:
-        from psycopg import pq
-
-        if result.status in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
+        if result.status in (_COMMAND_OK, _TUPLES_OK):
             return
         wrapper.errors_occurred = True
         state = _sqlstate(result)
@@ -191,8 +191,6 @@ class Statement:
 
 
 def _sqlstate(result: Any) -> str:
-    from psycopg import pq
-
     return (result.error_field(pq.DiagnosticField.SQLSTATE) or b"").decode()
 
 
@@ -213,15 +211,3 @@ _DECODERS: dict[int, Callable[[bytes], Any]] = {
     1082: lambda v: dt.date.fromisoformat(v.decode()),  # date
 }
 
-
-def _check_constants() -> None:
-    from psycopg import pq
-
-    assert (_TUPLES_OK, _COMMAND_OK, _FATAL) == (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK,
-                                                 pq.ExecStatus.FATAL_ERROR)
-
-
-try:
-    _check_constants()
-except ImportError:  # no psycopg (SQLite only): the lean path never runs
-    pass
