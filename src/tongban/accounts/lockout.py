@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from tongban.accounts.conf import security
 from tongban.accounts.events import SecurityEvent, record_security_event, username_digest
+from tongban.accounts.models import UserKind
 from tongban.core import ratelimit
 from tongban.core.errors import TongbanError
 from tongban.core.security import client_ip
@@ -109,7 +110,7 @@ def password_recheck(*, user: Any, password: str, request: HttpRequest | None = 
     Errors: login_locked (429), password_wrong (401)."""
     key = user.username
     ip = client_ip(request) if request is not None else "-"
-    staff = getattr(user, "kind", None) == "staff"
+    staff = getattr(user, "kind", None) == UserKind.STAFF
     if (request is not None and address_blocked(ip)) or login_locked(key, user):
         record_security_event(SecurityEvent.LOGIN_REFUSED, user=user, request=request, outcome="refused",
                               details={"via": reason})
