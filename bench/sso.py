@@ -214,6 +214,88 @@ print(json.dumps({"cc": [cc.client.client_id, cc.secret], "code": [code.client.c
 """
 
 
+# The ceiling of a durable refresh on this machine: tongban's own rotation statement (tongban.sso.grants) and
+# one audit INSERT, committed, with psycopg directly in N processes; each process refreshes its own token
+# chain (the refresh token one rotation returns is the one the next presents). No HTTP, no Python framework,
+# no client authentication, no ID token: only what a refresh that survives a crash must make PostgreSQL do.
+CEILING_PY = r"""
+import datetime as dt, json, multiprocessing, secrets, sys, time, django
+django.setup()
+import psycopg
+from django.conf import settings
+from oauth2_provider.settings import oauth2_settings
+from tongban.sso import grants
+from tongban.sso.models import Client
+url, client_id, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+procs = [int(x) for x in sys.argv[4].split(",")]
+tokens = sys.stdin.read().split()
+client = Client.objects.get(client_id=client_id).pk
+ENTRY = ("INSERT INTO ssobench_ceiling (occurred_at, actor_type, actor_id, action, subject_type, subject_id, "
+         "outcome, client_ip, request_id, details, chain_id, seq, prev_hash, hash) VALUES (now(), 'partner_app', "
+         "%s, 'sso.token.refresh', 'accounts.user', %s, 'success', '127.0.0.1', %s, %s, %s, %s, %s, %s)")
+LIFETIME = dt.timedelta(seconds=int(oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS))
+
+def worker(token, start_at, queue):
+    conn = psycopg.connect(url)
+    chain, prev, n = secrets.token_hex(16), "0" * 64, 0
+    while time.time() < start_at:
+        time.sleep(0.005)
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        now = dt.datetime.now(dt.UTC)
+        access, refresh = grants._new_token(), grants._new_token()
+        row = conn.execute(grants._ROTATE_POSTGRESQL, {
+            "now": now, "checksum": grants._checksum(token), "client": client, "cutoff": grants._cutoff(now),
+            "wanted": None, "access": grants._stored(access), "access_checksum": grants._checksum(access),
+            "expires": now + LIFETIME, "scope": None, "refresh": grants._stored(refresh),
+            "refresh_checksum": grants._checksum(refresh)}, prepare=True).fetchone()
+        if row is None:
+            raise SystemExit("the ceiling's rotation matched nothing")
+        digest = secrets.token_hex(32)
+        details = json.dumps({"client_id": client_id, "participation": row[6], "family": digest[:24],
+                              "scopes": ["openid"], "path": "fast"})
+        conn.execute(ENTRY, (f"oidc:{client_id}", str(row[0]), secrets.token_hex(16), details, chain, n + 1, prev,
+                             digest), prepare=True)
+        conn.commit()
+        token, prev, n = refresh, digest, n + 1
+    queue.put(n)
+    conn.close()
+
+with psycopg.connect(url, autocommit=True) as c:
+    c.execute("DROP TABLE IF EXISTS ssobench_ceiling")
+    c.execute("CREATE TABLE ssobench_ceiling (LIKE audit_auditentry INCLUDING ALL)")
+out = {}
+try:
+    ctx = multiprocessing.get_context("fork")
+    for count in procs:
+        mine, tokens = tokens[:count], tokens[count:]
+        queue = ctx.Queue()
+        start_at = time.time() + 1.0
+        workers = [ctx.Process(target=worker, args=(t, start_at, queue)) for t in mine]
+        for w in workers:
+            w.start()
+        total = sum(queue.get(timeout=seconds + 60) for _ in workers)
+        for w in workers:
+            w.join()
+        out[count] = total / seconds
+        print(f"refresh ceiling: {count} processes -> {out[count]:,.0f} refreshes/s", file=sys.stderr, flush=True)
+finally:
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("DROP TABLE IF EXISTS ssobench_ceiling")
+print(json.dumps(out))
+"""
+
+
+def refresh_ceiling(args: argparse.Namespace, env: dict[str, str], client_id: str, tokens: list[str]
+                    ) -> dict[int, float]:
+    """Refreshes/s of the durable rotation done directly with psycopg, per process count (CEILING_PY)."""
+    out = subprocess.run([sys.executable, "-c", CEILING_PY, args.database_url, client_id, str(args.ceiling_seconds),
+                          ",".join(str(n) for n in args.ceiling_procs)], env=env, cwd=ROOT, check=True,
+                         input="\n".join(tokens), capture_output=True, text=True)
+    sys.stderr.write(out.stderr)
+    return {int(k): v for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
+
+
 def tongban_setup(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     subprocess.run([str(BIN / "tongban"), "setup"], env=env, cwd=ROOT, check=True, capture_output=True)
     out = subprocess.run([sys.executable, "-c", SETUP_PY, str(args.refresh_tokens)], env=env, cwd=ROOT, check=True,
@@ -327,6 +409,10 @@ def main() -> None:
     parser.add_argument("--refresh-tokens", type=int, default=60000,
                         help="tongban's pool (each is spent once: more than req/s x seconds)")
     parser.add_argument("--node-refresh-tokens", type=int, default=150000)
+    parser.add_argument("--ceiling-procs", type=lambda v: [int(x) for x in v.split(",")], default=[2, 4, 6],
+                        help="process counts for the durable-refresh ceiling (psycopg directly)")
+    parser.add_argument("--ceiling-seconds", type=float, default=8)
+    parser.add_argument("--skip-ceiling", action="store_true")
     args = parser.parse_args()
     if not shutil.which("wrk") or not shutil.which("npm"):
         raise SystemExit("needs wrk and npm (apt-get install wrk nodejs npm)")
@@ -338,7 +424,13 @@ def main() -> None:
     try:
         env = env_for(args)
         data = tongban_setup(args, env)
-        (tmp / "refresh.txt").write_text("\n".join(data["refresh_tokens"]) + "\n")
+        pool = data["refresh_tokens"]
+        ceiling: dict[int, float] = {}
+        if not args.skip_ceiling:
+            reserved = sum(args.ceiling_procs)
+            ceiling = refresh_ceiling(args, env, data["code"][0], pool[:reserved])
+            pool = pool[reserved:]
+        (tmp / "refresh.txt").write_text("\n".join(pool) + "\n")
         (tmp / "refresh.lua").write_text(REFRESH_LUA)
         (tmp / "cc.lua").write_text(CC_LUA)
         log = open(tmp / "tongban.log", "ab")
@@ -407,6 +499,16 @@ def main() -> None:
             if a and b and b["rps"]:
                 print(f"ratio tongban/oidc-provider {what}: {a['rps'] / b['rps']:.2f}x "
                       f"(p99 {a['p99']:.1f} vs {b['p99']:.1f} ms)")
+        if ceiling:
+            best_n, best = max(ceiling.items(), key=lambda kv: kv[1])
+            line = (f"durable refresh ceiling (tongban's rotation + audit INSERT + COMMIT, psycopg, {best_n} "
+                    f"processes): {best:,.0f}/s")
+            ours, theirs = results.get("tongban refresh_token"), results.get("oidc-provider refresh_token")
+            if ours:
+                line += f"; tongban/ceiling {ours['rps'] / best:.0%}"
+            if theirs:
+                line += f"; oidc-provider (in memory) / ceiling {theirs['rps'] / best:.2f}x"
+            print(line)
         cc = results.get("tongban client_credentials")
         if cc:
             cores = os.cpu_count() or 1
