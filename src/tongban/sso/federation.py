@@ -9,6 +9,8 @@ L1 carries no verified identity and is refused. A person not yet known gets an a
 Freshness (OIDC Core §3.1.2.1, docs/sso.md): signing in again for prompt=login / max_age through the national
 platform asks it to authenticate the person again (`prompt=login`, `max_age=0`) and accepts its answer only
 if its `auth_time` says it did; a national sign-in otherwise counts as recent only as of that `auth_time`.
+It must also be the person signed in: decided by reading (federated_account) before anything is written,
+so a refusal links or creates nothing for the other person.
 """
 
 from __future__ import annotations
@@ -212,26 +214,39 @@ def callback(request: HttpRequest) -> HttpResponse:
             return render(request, "sso/error.html", {"message": refused.message("zh-hans"), "code": refused.code,
                                                       "retry_url": pending.get("next") or ""},
                           status=refused.http_status())
-    try:
-        user = federated_login(subject=str(claims["sub"]), level=asserted_level(cfg, claims.get("acr")),
-                               id_number=str(claims.get("id_number") or ""), name=str(claims.get("name") or ""),
-                               request=request)
-    except TongbanError as exc:
-        return render(request, "sso/error.html", {"message": exc.message("zh-hans")}, status=exc.http_status())
-    if pending.get("reauth") and request.user.is_authenticated and user.pk != request.user.pk:
-        refused = _someone_else(request, signed_in=request.user)
+    # Signing in again is for the account signed in here: the national identity must be that account's
+    # (federated_account, a read) before anything is written; another person's is refused with nothing
+    # written for them. Linking or creating the account and signing in are one transaction.
+    reauth_of = request.user if pending.get("reauth") and request.user.is_authenticated else None
+    refused_as: TongbanError | None = None
+    someone_else = False
+    with transaction.atomic():
+        try:
+            user = _account_for(cfg, claims, reauth_of=reauth_of, request=request)
+        except _SomeoneElse:
+            someone_else = True
+            transaction.set_rollback(True)
+        except TongbanError as exc:
+            refused_as = exc
+            transaction.set_rollback(True)  # federated_login may have written before refusing
+        else:
+            setattr(request, "tongban_login_method", PROVIDER)  # noqa: B010  (LoginSession.method → amr "fed")
+            django_login(request, user, backend="tongban.accounts.backends.TongbanBackend")
+            # What this sign-in proves about how recently the person authenticated (national_auth_time):
+            # checked above, as of now; otherwise only as of the national platform's own auth_time.
+            now = time.time()
+            if not_before:
+                request.session[AUTH_TIME_KEY] = now
+            else:
+                request.session[AUTH_TIME_KEY] = min(float(auth_time), now) if auth_time is not None else None
+    if someone_else:
+        refused = _someone_else(request, signed_in=reauth_of)
         return render(request, "sso/error.html", {"message": refused.message("zh-hans"), "code": refused.code,
                                                   "retry_url": pending.get("next") or ""},
                       status=refused.http_status())
-    setattr(request, "tongban_login_method", PROVIDER)  # noqa: B010  (LoginSession.method → amr "fed")
-    django_login(request, user, backend="tongban.accounts.backends.TongbanBackend")
-    # What this sign-in proves about how recently the person authenticated (national_auth_time): checked
-    # above, as of now; otherwise only as of the national platform's own auth_time.
-    now = time.time()
-    if not_before:
-        request.session[AUTH_TIME_KEY] = now
-    else:
-        request.session[AUTH_TIME_KEY] = min(float(auth_time), now) if auth_time is not None else None
+    if refused_as is not None:
+        return render(request, "sso/error.html", {"message": refused_as.message("zh-hans")},
+                      status=refused_as.http_status())
     return HttpResponseRedirect(pending.get("next") or "/me/")
 
 
@@ -262,6 +277,27 @@ def _not_fresh(request: HttpRequest, *, claims: dict[str, Any], auth_time: float
                         status=403)
 
 
+class _SomeoneElse(Exception):  # noqa: N818  (a control-flow signal inside callback, never shown)
+    """The national identity is not the account signed in again."""
+
+
+def _account_for(cfg: dict[str, Any], claims: dict[str, Any], *, reauth_of: Any, request: HttpRequest) -> Any:
+    """The account the national identity signs in to (linked or made by federated_login). Signing in again
+    (`reauth_of`, the account signed in) first checks, reading only, that the identity is that account's —
+    by its link, else by its verified ID number — so nothing is linked, made or touched for another person;
+    raises _SomeoneElse if not. Called inside callback's transaction."""
+    subject, level = str(claims["sub"]), asserted_level(cfg, claims.get("acr"))
+    id_number, name = str(claims.get("id_number") or ""), str(claims.get("name") or "")
+    if reauth_of is not None:
+        known = federated_account(subject=subject, level=level, id_number=id_number, name=name)
+        if known is None or known.pk != reauth_of.pk:
+            raise _SomeoneElse
+    user = federated_login(subject=subject, level=level, id_number=id_number, name=name, request=request)
+    if reauth_of is not None and user.pk != reauth_of.pk:
+        raise _SomeoneElse  # linked to someone else since the check (a concurrent sign-in): rolled back
+    return user
+
+
 def _someone_else(request: HttpRequest, *, signed_in: Any) -> TongbanError:
     """Signing in again must prove the same person: a national identity that belongs to another account
     is refused, audited under the account signed in (auth.login.failure), and changes nothing — that
@@ -284,29 +320,59 @@ def _refuse(message: str) -> TongbanError:
                         "cannot be used to sign in here.", status=403)
 
 
+def _linked(subject: str) -> FederatedIdentity | None:
+    return FederatedIdentity.objects.filter(provider=PROVIDER, subject=subject).select_related("user").first()
+
+
+def _verified_number(*, level: int, id_number: str, name: str) -> str:
+    """The ID number an identity not yet linked is matched by: only a verified one (L1 and up, with a name)."""
+    from tongban.core.identifiers import validate_resident_id
+
+    if level < 1 or not id_number or not name:
+        raise _refuse("国家政务服务平台未提供已核验的身份，无法登录本平台。请先在国家政务服务平台完成实名认证。")
+    return validate_resident_id(id_number).number
+
+
+def _profile_holding(number: str, *, lock: bool = False) -> Any:
+    """The open citizen profile holding this ID number, found by its blind index."""
+    from tongban.accounts.models import CitizenProfile
+    from tongban.crypto.fields import blind_lookup
+
+    rows = CitizenProfile.objects.filter(**blind_lookup(CitizenProfile, "person_key", number), closed_at__isnull=True)
+    return (rows.select_for_update() if lock else rows.select_related("user")).first()
+
+
+def federated_account(*, subject: str, level: int, id_number: str, name: str) -> Any | None:
+    """The account federated_login would sign this national identity in to, found the same way — its link,
+    else the blind index of its verified ID number — but reading only: None if it would make a new one.
+    Refuses (federation_refused) what federated_login refuses before matching (no link, no verified identity)."""
+    link = _linked(subject)
+    if link is not None:
+        return link.user
+    profile = _profile_holding(_verified_number(level=level, id_number=id_number, name=name))
+    return profile.user if profile is not None else None
+
+
 def federated_login(*, subject: str, level: int, id_number: str, name: str, request: HttpRequest | None = None
                     ) -> Any:
     """The account for a national-platform identity: the one already linked, else the one holding the
-    same verified ID number (by its blind index), else a new one — never matched by phone or e-mail."""
+    same verified ID number (by its blind index), else a new one — never matched by phone or e-mail.
+    Writes (the link, a new account, a raised level); the caller runs it in a transaction and rolls it
+    back on a refusal raised after those writes (an account that is not active)."""
     from tongban.accounts.auditing import account_subject, audit_account_event
     from tongban.accounts.citizens import _generated_username
     from tongban.accounts.models import CitizenProfile, IdType, User, UserKind
-    from tongban.core.identifiers import validate_resident_id
-    from tongban.crypto.fields import blind_lookup
 
-    link = FederatedIdentity.objects.filter(provider=PROVIDER, subject=subject).select_related("user").first()
+    link = _linked(subject)
     if link is not None:
-        FederatedIdentity.objects.filter(pk=link.pk).update(last_login_at=timezone.now())
         if not link.user.is_active:
             raise _refuse("该账号已注销或停用。")
+        FederatedIdentity.objects.filter(pk=link.pk).update(last_login_at=timezone.now())
         return link.user
-    if level < 1 or not id_number or not name:
-        raise _refuse("国家政务服务平台未提供已核验的身份，无法登录本平台。请先在国家政务服务平台完成实名认证。")
-    number = validate_resident_id(id_number).number
+    number = _verified_number(level=level, id_number=id_number, name=name)
     try:
         with transaction.atomic():
-            profile = CitizenProfile.objects.select_for_update().filter(
-                **blind_lookup(CitizenProfile, "person_key", number), closed_at__isnull=True).first()
+            profile = _profile_holding(number, lock=True)
             created = profile is None
             if profile is None:
                 user = User(username=_generated_username(), kind=UserKind.CITIZEN)
@@ -332,7 +398,7 @@ def federated_login(*, subject: str, level: int, id_number: str, name: str, requ
                                 details={"via": "national_platform", "federated": True, "linked_by": "id_number_bidx",
                                          "level": level, "created": created})
     except IntegrityError:
-        link = FederatedIdentity.objects.filter(provider=PROVIDER, subject=subject).select_related("user").first()
+        link = _linked(subject)
         if link is None:
             raise
         return link.user
