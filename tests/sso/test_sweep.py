@@ -252,9 +252,12 @@ def test_exactly_the_limit_leaves_nothing_more(many_expired):
 def test_the_limit_setting_must_be_a_positive_whole_number(settings):
     from django.core.exceptions import ImproperlyConfigured
 
-    from tongban.sso.services import SWEEP_LIMIT, sweep_limit
+    from tongban.sso.services import sweep_limit
 
-    assert sweep_limit() == SWEEP_LIMIT == 500
+    assert sweep_limit() == 500  # config/env.py's default
+    settings.TONGBAN_SSO_SWEEP_LIMIT = None
+    with pytest.raises(ImproperlyConfigured):
+        sweep_limit()
     settings.TONGBAN_SSO_SWEEP_LIMIT = "25"
     assert sweep_limit() == 25
     for bad in (0, -3, "many", True):

@@ -324,18 +324,15 @@ class SweepResult:
 
 
 SWEEP_BATCH = 500  # candidate sessions read (and their LoginSession rows loaded) per query
-SWEEP_LIMIT = 500  # sessions ended per run unless TONGBAN_SSO_SWEEP_LIMIT says otherwise
 
 
 def sweep_limit() -> int:
-    """How many sessions one run of the sweep ends at most: the setting TONGBAN_SSO_SWEEP_LIMIT (500 if
-    unset), read at call time like the other sso settings."""
+    """How many sessions one run of the sweep ends at most: the setting TONGBAN_SSO_SWEEP_LIMIT (its default,
+    500, is config/env.py's), read at call time like the other sso settings."""
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
     value = getattr(settings, "TONGBAN_SSO_SWEEP_LIMIT", None)
-    if value is None or value == "":
-        return SWEEP_LIMIT
     try:
         limit = int(value)
     except (TypeError, ValueError):

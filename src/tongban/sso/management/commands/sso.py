@@ -18,8 +18,8 @@ class Command(BaseCommand):
         sweep = sub.add_parser("sweep", help=f"立即运行一次会话清理（后台任务每 {SWEEP_EVERY_SECONDS} 秒自动运行一次）：已空闲超时、"
                                              "已过期或已删除的会话结束其单点登录，令牌吊销，退出通知经发件箱送达各应用。")
         sweep.add_argument("--limit", type=int, default=None, metavar="N",
-                           help="本次最多结束的会话数（默认为设置 TONGBAN_SSO_SWEEP_LIMIT，未设置时为 "
-                                f"{services.SWEEP_LIMIT}）。")
+                           help="本次最多结束的会话数（默认为设置 TONGBAN_SSO_SWEEP_LIMIT，当前为 "
+                                f"{services.sweep_limit()}）。")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "sweep":
