@@ -296,3 +296,25 @@ def test_an_identity_linked_to_another_account_after_the_check_is_still_refused(
     _assert_refused_with_nothing_written(flow, person, response, code="federation_different_person",
                                          reason="different_person", rows=rows, session=session, login_row=login_row,
                                          audit_from=audit_from, secrets=(other.id_number, "李四"))
+
+
+def test_a_link_made_concurrently_to_an_inactive_account_is_refused(person, monkeypatch):
+    """federated_login's race recovery (another sign-in of the same national identity linked it between the
+    look-up and the insert): the account it then returns is checked like any linked one, so a deactivated
+    account is refused, not signed in."""
+    from tongban.core.errors import TongbanError
+    from tongban.sso import federation
+
+    _link(person, "np-race")
+    type(person).objects.filter(pk=person.pk).update(is_active=False)
+    real, calls = federation._linked, []
+
+    def linked_after_the_first_look(subject: str) -> Any:
+        calls.append(subject)
+        return None if len(calls) == 1 else real(subject)
+
+    monkeypatch.setattr(federation, "_linked", linked_after_the_first_look)
+    with pytest.raises(TongbanError) as refused:
+        federation.federated_login(subject="np-race", level=2, id_number=resident_id(11), name="周九")
+    assert refused.value.code == "federation_refused"
+    assert len(calls) == 2  # the insert collided with the existing link and the recovery looked it up again

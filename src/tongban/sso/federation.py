@@ -397,10 +397,12 @@ def federated_login(*, subject: str, level: int, id_number: str, name: str, requ
                                 subject=account_subject(user), request=request,
                                 details={"via": "national_platform", "federated": True, "linked_by": "id_number_bidx",
                                          "level": level, "created": created})
-    except IntegrityError:
+    except IntegrityError:  # a concurrent sign-in of the same identity linked it first
         link = _linked(subject)
         if link is None:
             raise
+        if not link.user.is_active:
+            raise _refuse("该账号已注销或停用。") from None
         return link.user
     if not user.is_active:
         raise _refuse("该账号已注销或停用。")
