@@ -1,4 +1,4 @@
-"""Account screens in Django admin, for the security admin: roles, unlock, second-factor reset.
+"""Account screens in Django admin, for the security admin: roles, disable/enable, unlock, second-factor reset.
 
 Changes go through the services, so separation of duties is checked and every change is recorded.
 TOTP devices get no admin page: nobody but the owner ever sees a secret.
@@ -80,8 +80,11 @@ class UserAdmin(admin.ModelAdmin):
                                                                             obj.region_code):
                 services.staff_roles_set(actor=request.user, user=current, roles=roles, department=obj.department,
                                          region_code=obj.region_code, request=request)
-            if current.is_active != obj.is_active or current.username != obj.username:
-                User.objects.filter(pk=obj.pk).update(is_active=obj.is_active, username=obj.username)
+            if current.username != obj.username:
+                User.objects.filter(pk=obj.pk).update(username=obj.username)
+            if current.is_active != obj.is_active:
+                # Disabling ends the account's sessions and single sign-on, audited (the service).
+                services.account_active_set(actor=request.user, user=current, active=obj.is_active, request=request)
         except TongbanError as exc:
             messages.error(request, exc.message("zh"))
 

@@ -26,6 +26,10 @@ ACCOUNT_ACTIONS: dict[str, Action] = {
     "agent_revoked": Action.ENTERPRISE_AGENT_REVOKE,
     "enterprise_act_as": Action.ENTERPRISE_ACT_AS,
     "personal_data_read": Action.PERSONAL_DATA_READ,
+    # Staff shutting an account out, and letting it back in (accounts.services.account_active_set).
+    "account_disabled": Action.ACCOUNT_DISABLE,
+    "account_enabled": Action.AUTH_UNLOCK,  # until the audit enumeration gets an `account.enable`
+    "sessions_ended": Action.AUTH_SESSION_REVOKE,
 }
 
 
@@ -39,7 +43,9 @@ def account_subject(user: Any) -> Subject:
 
 def audit_account_event(event: str, *, actor: Any, subject: Subject, request: HttpRequest | None = None,
                         outcome: Outcome = Outcome.SUCCESS, details: dict[str, Any] | None = None) -> None:
-    """One audit entry; `actor` is a user (or None for the anonymous visitor of a public page)."""
-    audit_record(action=action_for(event), outcome=outcome,
-                 actor=Actor.user(actor) if actor is not None else Actor.anonymous(),
+    """One audit entry; `actor` is a user (or None for the anonymous visitor of a public page), or an
+    `Actor` already made (Actor.cli() for an operator at the console)."""
+    if not isinstance(actor, Actor):
+        actor = Actor.user(actor) if actor is not None else Actor.anonymous()
+    audit_record(action=action_for(event), outcome=outcome, actor=actor,
                  subject=subject, request=request, details={"event": event, **(details or {})})

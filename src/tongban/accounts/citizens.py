@@ -20,6 +20,7 @@ from tongban.accounts.auditing import account_subject, audit_account_event
 from tongban.accounts.events import SecurityEvent, record_security_event
 from tongban.accounts.lockout import (
     address_blocked,
+    counter_name,
     locked_error,
     login_counters_clear,
     login_failure_record,
@@ -27,8 +28,8 @@ from tongban.accounts.lockout import (
     login_success_record,
     password_recheck,
 )
-from tongban.accounts.models import CitizenProfile, IdType, OtpPurpose, User, UserKind
-from tongban.accounts.otp import otp_verify, phone_ref, profile_for_phone
+from tongban.accounts.models import CitizenProfile, IdType, OneTimeCode, OtpPurpose, User, UserKind
+from tongban.accounts.otp import OtpWrongCode, otp_verify, phone_ref, profile_for_phone
 from tongban.audit.actions import Outcome
 from tongban.audit.services import Actor
 from tongban.core.errors import TongbanError
@@ -76,7 +77,8 @@ def password_check_policy(password: str, user: Any = None) -> None:
 
 
 def login_key(phone: str) -> str:
-    """The lockout counters' name for a phone: a keyed reference, so logs and counters hold no number."""
+    """The lockout counters' name for a phone without an account: a keyed reference, so logs and counters
+    hold no number. (A phone's account is counted under its account name: lockout.counter_name.)"""
     return f"phone:{phone_ref(phone)}"
 
 
@@ -259,15 +261,27 @@ def citizen_account_view(*, user: User, request: HttpRequest | None = None) -> d
 
 def _citizen_by_identifier(identifier: str) -> tuple[User | None, str]:
     """The account for a phone number (or, for citizens who know it, their account name) and the
-    name its failure counters go by."""
+    name its failure counters go by: the account's name, whichever was typed (lockout.counter_name)."""
     identifier = (identifier or "").strip()[:150]
     try:
         phone = validate_mobile(identifier)
     except TongbanError:
         user = User.objects.filter(username=identifier, kind=UserKind.CITIZEN).first()
-        return user, identifier
+        return user, counter_name(user, identifier)
     profile = profile_for_phone(phone)
-    return (profile.user if profile else None), login_key(phone)
+    user = profile.user if profile else None
+    return user, counter_name(user, login_key(phone))
+
+
+def _code_ticket_account(ticket_id: int | None) -> tuple[User | None, str]:
+    """The account a login code was sent for (None for a phone without one) and the name its failures
+    count under; (None, "") when there is no such login ticket."""
+    row = OneTimeCode.objects.select_related("user").filter(pk=ticket_id or 0, purpose=OtpPurpose.LOGIN).first()
+    if row is None:
+        return None, ""
+    if row.user is not None:
+        return row.user, counter_name(row.user, "")
+    return None, login_key(row.phone or "")
 
 
 def login_refused_error(locked: bool) -> TongbanError:
@@ -297,14 +311,34 @@ def citizen_login_password(*, request: HttpRequest, identifier: str, password: s
     return user
 
 
-def citizen_login_code(*, request: HttpRequest, ticket_id: int | None, code: str) -> User:
-    """Sign a citizen in by a code sent to their phone."""
-    otp = otp_verify(ticket_id=ticket_id, purpose=OtpPurpose.LOGIN, code=code, request=request)
+def citizen_login_code(*, request: HttpRequest, ticket_id: int | None, code: str, reason: str = "sms_code"
+                       ) -> User:
+    """Sign a citizen in by a code sent to their phone (the portal's /login/code/, and the SSO sign-in-again
+    page through tongban.sso.services.reauth_code_check).
+
+    A wrong code counts in the accounts lockout exactly as a wrong password does: the same account counter
+    and the same client-address counter (lockout.login_failure_record), so the account has one budget of
+    TONGBAN_LOGIN_MAX_FAILURES for passwords and codes mixed in any order, and the wrong one that reaches it
+    locks the account row. (The code's own five tries and the per-address check limit apply as well.) While
+    the account or the address is locked out, even the right code is refused — before it is checked, so it
+    is not used up. The right code resets the account's count, as a password login does. `reason` goes into
+    the audit entry of a failure. Errors: otp_invalid, otp_expired, rate_limited, login_locked."""
+    user, key = _code_ticket_account(ticket_id)
+    ip = client_ip(request)
+    if address_blocked(ip) or (key and login_locked(key, user)):
+        record_security_event(SecurityEvent.LOGIN_REFUSED, user=user, request=request, outcome="refused",
+                              details={"via": reason})
+        raise login_refused_error(True)
+    try:
+        otp = otp_verify(ticket_id=ticket_id, purpose=OtpPurpose.LOGIN, code=code, request=request)
+    except OtpWrongCode as exc:
+        if login_failure_record(username=key, ip=ip, user=user, request=request, reason=reason):
+            raise login_refused_error(True) from exc
+        raise
     profile = profile_for_phone(otp.phone)
     if profile is None or not profile.user.is_active or otp.user_id != profile.user_id:
         raise _error("otp_expired", "验证码已失效，请重新获取。", "The code no longer works.", field="code")
-    key = login_key(otp.phone)
-    if login_locked(key, profile.user):
+    if login_locked(key, profile.user):  # locked by another attempt while this code was being checked
         raise login_refused_error(True)
     _finish_login(request, profile.user, key, "sms_code")
     return profile.user

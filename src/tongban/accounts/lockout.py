@@ -1,13 +1,21 @@
 """Failed-login counting and account lockout, per account and per client address.
 
-Every place that takes a password counts through here: the login pages (the authentication backend and
-the citizen login), and `password_recheck`, the current password asked again before a sensitive change
-(/me/phone/, /me/close/, /me/password/, /backoffice/password/).
+Every place that takes a secret that signs a person in counts through here, in one budget per account:
+the login pages (the authentication backend and the citizen login by password), the login by SMS code
+(`citizens.citizen_login_code`, also behind the SSO sign-in-again page), the staff TOTP step, and
+`password_recheck`, the current password asked again before a sensitive change (/me/phone/, /me/close/,
+/me/password/, /backoffice/password/).
 
-Counters live in the cache (tongban.core.ratelimit). An account is locked after N failures within the
-window (TONGBAN_LOGIN_MAX_FAILURES, default 5) for TONGBAN_LOCKOUT_SECONDS; the lock is written to the
-user row too, so operators see it and it survives a cache flush. A username that does not exist is
-counted and "locked" the same way, in the cache only, so the answers never tell whether it exists.
+Counters live in the cache (tongban.core.ratelimit). An account's failures are counted under its account
+name (`counter_name`), whichever identifier was typed, so a phone, an account name and a code all draw
+on the same budget. An account is locked after N failures within the window (TONGBAN_LOGIN_MAX_FAILURES,
+default 5) for TONGBAN_LOCKOUT_SECONDS; the lock is written to the user row too, so operators see it and
+it survives a cache flush. A username that does not exist is counted and "locked" the same way, in the
+cache only, so the answers never tell whether it exists.
+
+The automatic lock does not end the account's open sessions: anyone who knows a phone number or an account
+name can cause it by guessing wrong, and ending sessions would let them sign the owner out at will. Staff
+shutting an account out (accounts.services.account_active_set, password_reset, totp_reset) do end them.
 """
 
 from __future__ import annotations
@@ -55,9 +63,34 @@ def login_locked(username: str, user: Any = None) -> bool:
     return user is not None and user.is_locked()
 
 
+def counter_name(user: Any, identifier: str) -> str:
+    """The name an attempt's failures are counted under: the account's name when there is an account (one
+    budget for the account, whether the person typed a phone or the account name, or a code was sent to
+    it), the identifier otherwise (a phone's keyed reference, a typed name)."""
+    username = getattr(user, "username", None) if user is not None else None
+    return username or identifier
+
+
+# The names of the counters a request has already counted a failure in (see login_failure_record).
+_COUNTED_ATTR = "_tongban_login_failures_counted"
+
+
 def login_failure_record(*, username: str, ip: str, user: Any = None, request: HttpRequest | None = None,
                          reason: str = "bad_credentials") -> bool:
-    """Count a failed attempt; lock the account when it reaches the limit. True when now locked."""
+    """Count a failed attempt; lock the account when it reaches the limit. True when now locked.
+
+    One request presents one secret, so it counts at most one failure per account: when a caller reports a
+    failure that a service it called has already counted (the SSO sign-in-again page reports the wrong code
+    that `citizen_login_code` counted), the second report changes nothing and only answers whether the
+    account is locked."""
+    if request is not None:
+        counted: set[str] | None = getattr(request, _COUNTED_ATTR, None)
+        if counted is None:
+            counted = set()
+            setattr(request, _COUNTED_ATTR, counted)
+        if _account_key(username) in counted:
+            return login_locked(username, user)
+        counted.add(_account_key(username))
     conf = security()
     ratelimit.hit(_ip_key(ip), limit=conf.login_ip_max_failures, window=conf.login_failure_window)
     state = ratelimit.hit(_account_key(username), limit=conf.login_max_failures, window=conf.login_failure_window)
@@ -71,6 +104,8 @@ def login_failure_record(*, username: str, ip: str, user: Any = None, request: H
 
 
 def account_lock(*, username: str, user: Any = None, request: HttpRequest | None = None) -> dt.datetime:
+    """The automatic lock after too many failures. It deliberately leaves the account's sessions open: the
+    failures may be anyone's (see the module's docstring)."""
     conf = security()
     until = timezone.now() + dt.timedelta(seconds=conf.lockout_seconds)
     cache.set(_lock_key(username), 1, timeout=conf.lockout_seconds)

@@ -233,7 +233,8 @@ class OneTimeCode(EncryptedModel):
 
 
 class LoginSession(EncryptedModel):
-    """One signed-in session, so the citizen can see where they are signed in and end any of them.
+    """One signed-in session (citizens and staff), so the citizen can see where they are signed in and end
+    any of them, and so the sessions of an account shut out by staff can be ended.
 
     The session key is a credential: it is kept encrypted (to delete the session from the store on
     revoke) and found by its SHA-256.

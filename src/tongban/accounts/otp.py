@@ -58,6 +58,12 @@ def _error(code: str, zh: str, en: str, *, status: int = 422, field: str | None 
                         details=[{"field": field, "type": code}] if field else None)
 
 
+class OtpWrongCode(TongbanError):
+    """A wrong code tried against a live ticket: a guess, which used one of the ticket's tries (the one that
+    used the last try too). Callers that sign someone in count it in the accounts lockout; a malformed code
+    or a ticket already dead is not a guess and is never this."""
+
+
 def phone_ref(phone: str) -> str:
     """A keyed, non-reversible reference to a phone number, for rate-limit and lockout keys."""
     return blind_index(phone, scope="accounts.phone.ref", normalizer="phone")[2:18].hex()
@@ -144,7 +150,8 @@ def otp_verify(*, ticket_id: int | None, purpose: str, code: str, request: HttpR
 
     Commits its own transaction, so a wrong try counts even when the caller then fails: call it
     before (outside) the transaction of the change the code authorises. Errors: otp_invalid (wrong
-    code, with the tries left), otp_expired (expired, used, superseded or out of tries).
+    code, with the tries left), otp_expired (expired, used, superseded or out of tries); a wrong guess
+    (the otp_invalid of a wrong code, the otp_expired of the last try) is raised as `OtpWrongCode`.
     """
     purpose = OtpPurpose(purpose)
     code = (code or "").strip()
@@ -180,7 +187,9 @@ def otp_verify(*, ticket_id: int | None, purpose: str, code: str, request: HttpR
         wrong_left = MAX_ATTEMPTS - row.attempts
     log.info("otp.rejected", purpose=str(purpose), otp_id=ticket_id, tries_left=wrong_left)
     if not wrong_left:
-        raise _error("otp_expired", "验证码错误次数过多，已失效，请重新获取。",
-                     "Too many wrong tries; the code no longer works. Ask for a new one.")
-    raise _error("otp_invalid", f"验证码不正确，还可尝试 {wrong_left} 次。",
-                 f"The code is wrong; {wrong_left} tries left.")
+        raise OtpWrongCode("otp_expired", message_zh="验证码错误次数过多，已失效，请重新获取。",
+                           message_en="Too many wrong tries; the code no longer works. Ask for a new one.",
+                           status=422, details=[{"field": "code", "type": "otp_expired"}])
+    raise OtpWrongCode("otp_invalid", message_zh=f"验证码不正确，还可尝试 {wrong_left} 次。",
+                       message_en=f"The code is wrong; {wrong_left} tries left.", status=422,
+                       details=[{"field": "code", "type": "otp_invalid"}])

@@ -1,6 +1,10 @@
-"""Writes on accounts: staff creation, roles, unlock, passwords, the second factor.
+"""Writes on accounts: staff creation, roles, unlock, disabling, passwords, the second factor.
 
 `actor` is the staff user doing it, or None for an operator at the console (`tongban staff`).
+
+Whatever shuts an account out — disabling it, a password reset, a second-factor reset — ends all of the
+account's sessions (and the single sign-on they carry) in the same transaction, audited. The automatic
+lock after failed attempts does not (tongban.accounts.lockout says why).
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 
+from tongban.accounts.auditing import account_subject, audit_account_event
 from tongban.accounts.events import SecurityEvent, record_security_event
 from tongban.accounts.lockout import login_counters_clear, password_recheck
-from tongban.accounts.models import StaffTOTPDevice, User, UserKind
+from tongban.accounts.models import CitizenProfile, StaffTOTPDevice, User, UserKind
 from tongban.accounts.regions import region_exists
 from tongban.accounts.roles import ROLE_FIELDS, Department, StaffRole, role_conflicts
+from tongban.accounts.sessions import account_sessions_end
 from tongban.core.errors import TongbanError
 
 CLI = "cli"
@@ -126,6 +132,42 @@ def account_unlock(*, actor: Any, user: User, request: HttpRequest | None = None
     return user
 
 
+@transaction.atomic
+def account_active_set(*, actor: Any, user: User, active: bool, request: HttpRequest | None = None) -> User:
+    """Disable (`active=False`) or enable again a staff or citizen account: Django admin's 启用 box,
+    `tongban staff disable|enable`. Disabling ends every session of the account in the same transaction
+    (web sessions deleted from the session store, their single sign-on ended, relying parties told), with
+    the change's audit entry `account_disabled` and `sessions_ended`. Nobody disables their own account;
+    a closed citizen account stays closed. Setting what is already set changes nothing and records nothing.
+    Errors: not_found (the actor is not a security admin), forbidden, conflict."""
+    _require_security_admin(actor)
+    if not active and actor is not None and actor.pk == user.pk:
+        raise TongbanError("forbidden", message_zh="不能停用自己的账号。", message_en="You cannot disable your own account.")
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if locked.is_active == active:
+        user.is_active = active
+        return locked
+    if active and CitizenProfile.objects.filter(user_id=locked.pk, closed_at__isnull=False).exists():
+        raise TongbanError("conflict", message_zh="该账号已注销，不能重新启用。",
+                           message_en="The account was closed; it cannot be enabled again.")
+    locked.is_active = active
+    locked.save(update_fields=["is_active"])
+    user.is_active = active
+    audit_account_event("account_disabled" if not active else "account_enabled", actor=_audit_actor(actor),
+                        subject=account_subject(locked), request=request,
+                        details={"old": {"is_active": not active}, "new": {"is_active": active},
+                                 "kind": locked.kind})
+    if not active:
+        account_sessions_end(user=locked, actor=actor, reason="account_disabled", request=request)
+    return locked
+
+
+def _audit_actor(actor: Any) -> Any:
+    from tongban.audit.services import Actor
+
+    return Actor.user(actor) if actor is not None else Actor.cli()
+
+
 def password_change(*, user: User, old_password: str, new_password: str,
                     request: HttpRequest | None = None) -> User:
     """The user changes their own password (also how an expired or temporary one is replaced).
@@ -149,13 +191,15 @@ def password_change(*, user: User, old_password: str, new_password: str,
 
 @transaction.atomic
 def password_reset(*, actor: Any, user: User, new_password: str, request: HttpRequest | None = None) -> User:
-    """A security admin sets a temporary password; the user must change it at the next login."""
+    """A security admin sets a temporary password; the user must change it at the next login. The old
+    password no longer signs anyone in, so the sessions it opened end too (in this transaction)."""
     _require_security_admin(actor)
     _password_validate(new_password, user)
     user.set_password(new_password)
     user.must_change_password = True
     user.save(update_fields=["password", "password_changed_at", "must_change_password"])
     record_security_event(SecurityEvent.PASSWORD_RESET, user=user, actor=actor or CLI, request=request)
+    account_sessions_end(user=user, actor=actor, reason="password_reset", request=request)
     return user
 
 
@@ -195,7 +239,9 @@ def totp_verify(*, user: User, device: StaffTOTPDevice, token: str, request: Htt
 
 @transaction.atomic
 def totp_reset(*, actor: Any, user: User, request: HttpRequest | None = None) -> None:
-    """Remove the user's devices: at the next login they enrol a new one (a lost phone)."""
+    """Remove the user's devices: at the next login they enrol a new one (a lost phone). The sessions the
+    old device verified end too (in this transaction): whoever holds the phone may hold them."""
     _require_security_admin(actor)
     StaffTOTPDevice.objects.filter(user=user).delete()
     record_security_event(SecurityEvent.TOTP_RESET, user=user, actor=actor or CLI, request=request)
+    account_sessions_end(user=user, actor=actor, reason="totp_reset", request=request)

@@ -1,8 +1,11 @@
-"""The list of a citizen's signed-in sessions, and ending them (works with the db and cache session engines).
+"""Every account's signed-in sessions, the list a citizen sees, and ending them (works with the db and
+cache session engines).
 
-A row per login (LoginSession): when, from where (masked address), on what (a short device summary),
-last seen. Revoking deletes the session from Django's session store — whichever engine holds it — so
-the next request from that browser is signed out.
+A row per login (LoginSession), staff and citizens alike: when, from where (masked address), on what (a
+short device summary), last seen. Revoking deletes the session from Django's session store — whichever
+engine holds it — so the next request from that browser is signed out; deleting the row ends the single
+sign-on the session carried (tongban.sso.logout). Staff rows exist so that an account shut out by the
+security admin (accounts.services) loses its open sessions too.
 """
 
 from __future__ import annotations
@@ -56,9 +59,9 @@ def _store() -> Any:
 
 
 def session_record(request: HttpRequest, user: Any) -> LoginSession | None:
-    """Called on login (tongban.accounts.signals): one row for the new session of a citizen."""
+    """Called on login (tongban.accounts.signals): one row for the new session of a citizen or staff user."""
     session = getattr(request, "session", None)
-    if session is None or getattr(user, "kind", None) != "citizen":
+    if session is None or getattr(user, "pk", None) is None:
         return None
     if session.session_key is None:
         session.save()
@@ -134,9 +137,49 @@ def sessions_revoke_others(*, user: User, request: HttpRequest) -> int:
     return len(rows)
 
 
-def sessions_end_all(user: Any) -> int:
-    """Every session of the account (password recovered, account closed)."""
-    rows = list(LoginSession.objects.filter(user_id=user.pk))
+def sessions_end_all(user: Any, *, reason: str = "session_ended") -> int:
+    """Every session of the account (password recovered, account closed, account shut out by staff), in the
+    caller's transaction: each is deleted from the session store, and its row with it — which ends the
+    single sign-on it carried (tongban.sso.logout: tokens revoked, relying parties told by back-channel
+    through the outbox). Sign-ins at relying parties that no row carries any more are ended too. The number
+    of web sessions ended."""
+    rows = list(LoginSession.objects.filter(user_id=user.pk).order_by("pk"))
     for row in rows:
         _end(row)
+    _sso_sign_ins_end(user, reason=reason)
     return len(rows)
+
+
+def _sso_sign_ins_end(user: Any, *, reason: str) -> int:
+    """The account's sign-ins at relying parties still open once its sessions' rows are gone (made before
+    sign-ins were tied to a session key, or whose row went without its signal), ended through the sso app's
+    own `session_end`, one browser session at a time. tongban.sso has no "every session of this user"
+    function; this is that, from the outside. The number of sessions whose sign-ins were ended."""
+    from django.apps import apps
+
+    if not apps.is_installed("tongban.sso"):
+        return 0
+    from tongban.sso.models import SessionParticipation
+    from tongban.sso.services import session_end
+
+    open_ = SessionParticipation.objects.filter(user_id=user.pk, ended_at__isnull=True).order_by()
+    keyed = sorted(set(open_.exclude(session_key_hash="").values_list("session_key_hash", flat=True)))
+    by_sid = sorted(set(open_.filter(session_key_hash="").exclude(sid="").values_list("sid", flat=True)))
+    for value in keyed:
+        session_end(session_key_hash=value, reason=reason)
+    for sid in by_sid:
+        session_end(sid=sid, reason=reason)
+    return len(keyed) + len(by_sid)
+
+
+def account_sessions_end(*, user: Any, actor: Any, reason: str, request: HttpRequest | None = None) -> int:
+    """Staff shut an account out (disabled, its password or second factor reset): every session of the
+    account ends, with an audit entry `sessions_ended`, in the caller's transaction (the change's). `actor`
+    is the staff user, or None for an operator at the console. The number of web sessions ended."""
+    from tongban.audit.services import Actor
+
+    ended = sessions_end_all(user, reason=reason)
+    audit_account_event("sessions_ended", actor=Actor.user(actor) if actor is not None else Actor.cli(),
+                        subject=account_subject(user), request=request,
+                        details={"sessions": ended, "reason": reason})
+    return ended

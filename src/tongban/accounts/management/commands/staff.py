@@ -1,4 +1,5 @@
-"""`tongban staff`: staff accounts from the console (create, roles, unlock, password, second factor)."""
+"""`tongban staff`: staff accounts from the console (create, roles, unlock, disable/enable, password, second
+factor)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def _password(options: dict[str, Any]) -> str:
 
 
 class Command(BaseCommand):
-    help = "工作人员账号：新建、角色、解锁、重置密码、动态口令。"
+    help = "工作人员账号：新建、角色、解锁、停用/启用、重置密码、动态口令。"
 
     def add_arguments(self, parser: Any) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -50,6 +51,10 @@ class Command(BaseCommand):
         roles.add_argument("--region")
         unlock = sub.add_parser("unlock", help="解锁因登录失败被锁定的账号")
         unlock.add_argument("username")
+        disable = sub.add_parser("disable", help="停用账号（立即结束其全部会话与单点登录）")
+        disable.add_argument("username")
+        enable = sub.add_parser("enable", help="重新启用已停用的账号")
+        enable.add_argument("username")
         reset = sub.add_parser("password-reset", help="设置临时密码（下次登录须修改）")
         reset.add_argument("username")
         reset.add_argument("--password-stdin", action="store_true")
@@ -82,6 +87,14 @@ class Command(BaseCommand):
     def _unlock(self, options: dict[str, Any]) -> None:
         user = services.account_unlock(actor=None, user=_user(options["username"]))
         self.stdout.write(f"已解锁 {user.username}")
+
+    def _disable(self, options: dict[str, Any]) -> None:
+        user = services.account_active_set(actor=None, user=_user(options["username"]), active=False)
+        self.stdout.write(f"已停用 {user.username}，其全部会话已结束")
+
+    def _enable(self, options: dict[str, Any]) -> None:
+        user = services.account_active_set(actor=None, user=_user(options["username"]), active=True)
+        self.stdout.write(f"已启用 {user.username}")
 
     def _password_reset(self, options: dict[str, Any]) -> None:
         user = services.password_reset(actor=None, user=_user(options["username"]), new_password=_password(options))
