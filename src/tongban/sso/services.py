@@ -332,7 +332,7 @@ def sweep_limit() -> int:
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
-    value = getattr(settings, "TONGBAN_SSO_SWEEP_LIMIT", None)
+    value: Any = getattr(settings, "TONGBAN_SSO_SWEEP_LIMIT", None)
     try:
         limit = int(value)
     except (TypeError, ValueError):
