@@ -204,8 +204,8 @@ def test_log_lines_and_audit_details_hold_no_phone(sms_sim, caplog):
 
 
 def test_the_sso_sign_in_again_page_counts_a_wrong_code_once(sms_sim):
-    """tongban.sso.services.reauth_code_check calls citizen_login_code (which counts the wrong code) and then
-    reports the failure itself: the same request counts once, in the account and the address counters."""
+    """tongban.sso.services.reauth_code_check goes through citizen_login_code, which counts the wrong code:
+    once per request, in the account and the address counters."""
     from django.contrib.sessions.backends.db import SessionStore
 
     from tongban.sso.services import reauth_code_check, reauth_code_send

@@ -71,26 +71,9 @@ def counter_name(user: Any, identifier: str) -> str:
     return username or identifier
 
 
-# The names of the counters a request has already counted a failure in (see login_failure_record).
-_COUNTED_ATTR = "_tongban_login_failures_counted"
-
-
 def login_failure_record(*, username: str, ip: str, user: Any = None, request: HttpRequest | None = None,
                          reason: str = "bad_credentials") -> bool:
-    """Count a failed attempt; lock the account when it reaches the limit. True when now locked.
-
-    One request presents one secret, so it counts at most one failure per account: when a caller reports a
-    failure that a service it called has already counted (the SSO sign-in-again page reports the wrong code
-    that `citizen_login_code` counted), the second report changes nothing and only answers whether the
-    account is locked."""
-    if request is not None:
-        counted: set[str] | None = getattr(request, _COUNTED_ATTR, None)
-        if counted is None:
-            counted = set()
-            setattr(request, _COUNTED_ATTR, counted)
-        if _account_key(username) in counted:
-            return login_locked(username, user)
-        counted.add(_account_key(username))
+    """Count a failed attempt; lock the account when it reaches the limit. True when now locked."""
     conf = security()
     ratelimit.hit(_ip_key(ip), limit=conf.login_ip_max_failures, window=conf.login_failure_window)
     state = ratelimit.hit(_account_key(username), limit=conf.login_max_failures, window=conf.login_failure_window)

@@ -164,32 +164,20 @@ def reauth_code_send(*, user: Any, request: HttpRequest) -> Any:
 
 def reauth_code_check(*, user: Any, request: HttpRequest, ticket_id: int | None, code: str) -> None:
     """The person signs in again by the code sent by `reauth_code_send`: the accounts app's
-    `citizen_login_code` (the code's five tries, the per-address limit, the lockout check, the login that
-    renews the session's LoginSession and so its auth_time). A wrong or used-up code also counts in the
-    accounts lockout, under the account, as a wrong password on this page does: a stolen session cannot
-    guess codes for long. Errors: otp_invalid, otp_expired, rate_limited, login_locked."""
+    `citizen_login_code` (the code's five tries, the per-address limit, the lockout — a wrong code counts
+    in the account's one budget for passwords and codes, and a locked account is refused before the code is
+    checked — and the login that renews the session's LoginSession and so its auth_time).
+    Errors: otp_invalid, otp_expired, rate_limited, login_locked."""
     from tongban.accounts import citizens
-    from tongban.accounts.lockout import address_blocked, login_failure_record, login_locked
-    from tongban.accounts.models import OneTimeCode, OtpPurpose, User
+    from tongban.accounts.models import OneTimeCode, OtpPurpose
     from tongban.core.errors import TongbanError
-    from tongban.core.security import client_ip
 
-    user = User.objects.get(pk=user.pk)  # the row itself, up to date
-    key, ip = user.username, client_ip(request)
-    if address_blocked(ip) or login_locked(key, user):
-        raise citizens.login_refused_error(True)
     if not OneTimeCode.objects.filter(pk=ticket_id or 0, purpose=OtpPurpose.LOGIN, user_id=user.pk).exists():
         # Not a code sent to this account (the page keeps only its own ticket, so this is a stale one).
         raise TongbanError("otp_expired", message_zh="验证码已失效，请重新获取。",
                            message_en="The code no longer works; ask for a new one.", status=422,
                            details=[{"field": "code", "type": "otp_expired"}])
-    try:
-        citizens.citizen_login_code(request=request, ticket_id=ticket_id, code=code)
-    except TongbanError as exc:
-        if exc.code in ("otp_invalid", "otp_expired") and login_failure_record(
-                username=key, ip=ip, user=user, request=request, reason="reauth_sms_code"):
-            raise citizens.login_refused_error(True) from exc
-        raise
+    citizens.citizen_login_code(request=request, ticket_id=ticket_id, code=code, reason="reauth_sms_code")
 
 
 # -- sessions and sign-ins ---------------------------------------------------------------------------------------
