@@ -28,7 +28,7 @@ ACCOUNT_ACTIONS: dict[str, Action] = {
     "personal_data_read": Action.PERSONAL_DATA_READ,
     # Staff shutting an account out, and letting it back in (accounts.services.account_active_set).
     "account_disabled": Action.ACCOUNT_DISABLE,
-    "account_enabled": Action.AUTH_UNLOCK,  # until the audit enumeration gets an `account.enable`
+    "account_enabled": Action.ACCOUNT_ENABLE,
     "sessions_ended": Action.AUTH_SESSION_REVOKE,
 }
 
