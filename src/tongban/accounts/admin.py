@@ -81,7 +81,7 @@ class UserAdmin(admin.ModelAdmin):
                 services.staff_roles_set(actor=request.user, user=current, roles=roles, department=obj.department,
                                          region_code=obj.region_code, request=request)
             if current.username != obj.username:
-                User.objects.filter(pk=obj.pk).update(username=obj.username)
+                services.account_username_set(actor=request.user, user=current, username=obj.username, request=request)
             if current.is_active != obj.is_active:
                 # Disabling ends the account's sessions and single sign-on, audited (the service).
                 services.account_active_set(actor=request.user, user=current, active=obj.is_active, request=request)

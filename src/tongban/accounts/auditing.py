@@ -30,6 +30,7 @@ ACCOUNT_ACTIONS: dict[str, Action] = {
     "account_disabled": Action.ACCOUNT_DISABLE,
     "account_enabled": Action.ACCOUNT_ENABLE,
     "sessions_ended": Action.AUTH_SESSION_REVOKE,
+    "username_changed": Action.ACCOUNT_USERNAME_CHANGE,
 }
 
 
@@ -39,6 +40,11 @@ def action_for(event: str) -> Action:
 
 def account_subject(user: Any) -> Subject:
     return Subject("accounts.user", user.pk)
+
+
+def staff_actor(actor: Any) -> Actor:
+    """The actor of a staff change: the staff user, or the operator at the console (None)."""
+    return Actor.user(actor) if actor is not None else Actor.cli()
 
 
 def audit_account_event(event: str, *, actor: Any, subject: Subject, request: HttpRequest | None = None,

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 
-from tongban.accounts.auditing import account_subject, audit_account_event
+from tongban.accounts.auditing import account_subject, audit_account_event, staff_actor
 from tongban.accounts.events import SecurityEvent, record_security_event
 from tongban.accounts.lockout import login_counters_clear, password_recheck
 from tongban.accounts.models import CitizenProfile, StaffTOTPDevice, User, UserKind
@@ -153,7 +153,7 @@ def account_active_set(*, actor: Any, user: User, active: bool, request: HttpReq
     locked.is_active = active
     locked.save(update_fields=["is_active"])
     user.is_active = active
-    audit_account_event("account_disabled" if not active else "account_enabled", actor=_audit_actor(actor),
+    audit_account_event("account_disabled" if not active else "account_enabled", actor=staff_actor(actor),
                         subject=account_subject(locked), request=request,
                         details={"old": {"is_active": not active}, "new": {"is_active": active},
                                  "kind": locked.kind})
@@ -162,10 +162,33 @@ def account_active_set(*, actor: Any, user: User, active: bool, request: HttpReq
     return locked
 
 
-def _audit_actor(actor: Any) -> Any:
-    from tongban.audit.services import Actor
-
-    return Actor.user(actor) if actor is not None else Actor.cli()
+@transaction.atomic
+def account_username_set(*, actor: Any, user: User, username: str, request: HttpRequest | None = None) -> User:
+    """Rename an account (Django admin's 用户名 field): a staff user's username is their police number, no
+    personal data (accounts.models), so the audit entry `username_changed` records the old and the new one.
+    The failure count kept under the old name is dropped with it. Errors: not_found (the actor is not a
+    security admin), validation_error (not a valid username), conflict (taken)."""
+    _require_security_admin(actor)
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    old = locked.username
+    if username == old:
+        return locked
+    try:
+        User._meta.get_field("username").run_validators(username)
+    except ValidationError:
+        raise TongbanError("validation_error", message_zh="用户名只能包含字母、数字和 @.+-_，最长 150 个字符。",
+                           message_en="Letters, digits and @.+-_ only, at most 150 characters.",
+                           details=[{"field": "username", "type": "invalid"}]) from None
+    if not username or len(username) > 150 or User.objects.filter(username=username).exclude(pk=locked.pk).exists():
+        raise TongbanError("conflict", message_zh="该用户名已被使用或为空。", message_en="That username is taken or empty.",
+                           details=[{"field": "username", "type": "conflict"}])
+    locked.username = username
+    locked.save(update_fields=["username"])
+    user.username = username
+    login_counters_clear(old)
+    audit_account_event("username_changed", actor=staff_actor(actor), subject=account_subject(locked),
+                        request=request, details={"old": {"username": old}, "new": {"username": username}})
+    return locked
 
 
 def password_change(*, user: User, old_password: str, new_password: str,

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from tongban.accounts.auditing import account_subject, audit_account_event
+from tongban.accounts.auditing import account_subject, audit_account_event, staff_actor
 from tongban.accounts.models import LoginSession, User
 from tongban.core.errors import TongbanError
 from tongban.core.security import client_ip
@@ -176,10 +176,8 @@ def account_sessions_end(*, user: Any, actor: Any, reason: str, request: HttpReq
     """Staff shut an account out (disabled, its password or second factor reset): every session of the
     account ends, with an audit entry `sessions_ended`, in the caller's transaction (the change's). `actor`
     is the staff user, or None for an operator at the console. The number of web sessions ended."""
-    from tongban.audit.services import Actor
-
     ended = sessions_end_all(user, reason=reason)
-    audit_account_event("sessions_ended", actor=Actor.user(actor) if actor is not None else Actor.cli(),
+    audit_account_event("sessions_ended", actor=staff_actor(actor),
                         subject=account_subject(user), request=request,
                         details={"sessions": ended, "reason": reason})
     return ended

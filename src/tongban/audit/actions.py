@@ -31,6 +31,7 @@ class Action(models.TextChoices):
     ACCOUNT_PASSWORD_EXPIRED = "account.password.expired", "密码过期"
     ACCOUNT_DISABLE = "account.disable", "停用账号"
     ACCOUNT_ENABLE = "account.enable", "启用账号"
+    ACCOUNT_USERNAME_CHANGE = "account.username.change", "变更用户名"
     ACCOUNT_REGISTER = "account.register", "注册账号"
     ACCOUNT_IDENTITY_VERIFY = "account.identity.verify", "账号实名认证"
     ACCOUNT_PHONE_CHANGE = "account.phone.change", "更换手机号"
