@@ -199,6 +199,23 @@ def test_a_token_whose_sign_in_ended_is_refused(flow, path):
     assert _refresh_row(first["refresh_token"]).revoked is None
 
 
+def test_a_deactivated_accounts_token_is_refused_even_if_its_sign_in_is_open(flow, path, fast_answers):
+    """Deactivating an account ends its sign-ins (accounts.services.account_active_set); should one be left
+    open (a row changed behind the platform's back), the refresh still refuses a deactivated account."""
+    from tongban.accounts.models import User
+
+    first = _tokens(flow)
+    row = _refresh_row(first["refresh_token"])
+    User.objects.filter(pk=row.user_id).update(is_active=False)
+    refused = flow.refresh(first["refresh_token"])
+    assert refused.status_code == 400 and refused.json() == {"error": "invalid_grant"}
+    assert _refresh_row(first["refresh_token"]).revoked is None  # refused, not rotated
+    if path == "fast":
+        assert fast_answers == [400]
+    User.objects.filter(pk=row.user_id).update(is_active=True)
+    assert flow.refresh(first["refresh_token"]).status_code == 200
+
+
 def test_logout_ends_refresh(client, rp, person, path):
     client.login(username=person.username, password="Citizen-2026-pw")
     flow = Flow(http=client, client=rp.client, secret=rp.secret, redirect_uri="https://rp.example.cn/cb")

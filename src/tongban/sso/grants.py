@@ -154,7 +154,7 @@ def _cutoff(now: datetime) -> datetime | None:
 
 # The whole rotation on PostgreSQL, one statement (atomic by itself):
 # * `claimed` revokes the presented refresh token if it is live, this client's, its access token not
-#   past the refresh lifetime, its sign-in not ended (that row locked first: logout locks it first
+#   past the refresh lifetime, its account active, its sign-in not ended (that row locked first: logout locks it first
 #   too, so the two cannot deadlock) and the scopes asked for among the original ones. A concurrent
 #   use of the same token waits on the row lock, then finds it revoked: it matches nothing;
 #   (a family has one sign-in record; the sub-selects filter on its indexed refresh_family before
@@ -172,6 +172,7 @@ WITH claimed AS (
        AND old.id = rt.access_token_id
        AND (%(cutoff)s::timestamptz IS NULL OR old.expires > %(cutoff)s::timestamptz)
        AND (%(wanted)s::text[] IS NULL OR string_to_array(btrim(old.scope), ' ') @> %(wanted)s::text[])
+       AND EXISTS (SELECT 1 FROM accounts_user AS u WHERE u.id = rt.user_id AND u.is_active)
        AND COALESCE((SELECT bool_and(f.ended_at IS NULL) FROM (
                           SELECT p.ended_at FROM sso_sessionparticipation AS p
                            WHERE p.refresh_family = rt.token_family FOR UPDATE) AS f), TRUE)
@@ -260,7 +261,8 @@ def _rotate_portable(alias: str, *, checksum: str, client: Client, wanted: list[
     cutoff = _cutoff(new.now)
     with transaction.atomic(using=alias, savepoint=False):
         old = (RefreshToken.objects.using(alias).select_related("access_token")
-               .filter(token_checksum=checksum, revoked__isnull=True, application_id=client.pk).first())
+               .filter(token_checksum=checksum, revoked__isnull=True, application_id=client.pk,
+                       user__is_active=True).first())
         access = old.access_token if old is not None else None
         if old is None or access is None or (cutoff is not None and access.expires <= cutoff):
             return None
@@ -295,7 +297,7 @@ def _refusal(request: HttpRequest, *, checksum: str, client: Client, wanted: lis
     """Why the rotation matched nothing, in the order DOT and TongbanValidator check it. A token that was
     already rotated or revoked (reuse, or the loser of a concurrent double use) revokes its whole family,
     audited (`sso.token.reuse`, denied) in the same transaction."""
-    rt = (RefreshToken.objects.filter(token_checksum=checksum).select_related("access_token")
+    rt = (RefreshToken.objects.filter(token_checksum=checksum).select_related("access_token", "user")
           .order_by(F("revoked").desc(nulls_first=True)).first())
     if rt is None:
         return _error(errors.InvalidGrantError())
@@ -311,7 +313,8 @@ def _refusal(request: HttpRequest, *, checksum: str, client: Client, wanted: lis
         return _error(errors.InvalidGrantError())
     cutoff = _cutoff(now)
     access = rt.access_token
-    if access is None or (cutoff is not None and access.expires <= cutoff) or rt.application_id != client.pk:
+    if access is None or (cutoff is not None and access.expires <= cutoff) or rt.application_id != client.pk \
+            or not rt.user.is_active:
         return _error(errors.InvalidGrantError())
     if _participation(rt.token_family)[1]:
         return _error(errors.InvalidGrantError())

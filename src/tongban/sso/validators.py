@@ -262,6 +262,8 @@ class TongbanValidator(OAuth2Validator):
             if not ok:
                 self._audit_reuse(refresh_token, client, request)
                 return False
+        if not request.refresh_token_instance.user.is_active:
+            return False  # a deactivated account's tokens refresh nothing (its sign-ins normally ended with it)
         family = request.refresh_token_instance.token_family
         part = SessionParticipation.objects.filter(refresh_family=family).first() if family else None
         if part is not None and part.ended_at is not None:
