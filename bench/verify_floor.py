@@ -5,7 +5,8 @@ bench/_floor_app.py is a bare WSGI application that does only the unavoidable wo
 (the SM2 check of the request, the two source look-ups, one audit INSERT committed, the SM2 signature of
 the answer) under the same server (granian, the same workers × threads), fed by the same wrk script with
 the same pre-signed requests as bench/verify.py. Runs alternate, floor then tongban, so that drift on a
-shared machine falls on both; the median of each is reported with its CPU per request.
+shared machine falls on both; the median of each is reported with its CPU per request. Then the floor
+alone, paced at --rate (1,000/s: issue 4's latency goal) by bench/verify.py's open-loop client.
 
     .venv/bin/python bench/verify_floor.py                 # 2 runs of each, 20 s (~3 minutes)
     .venv/bin/python bench/verify_floor.py --runs 3 --seconds 30
@@ -72,6 +73,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--port", type=int, default=8191, help="tongban")
     parser.add_argument("--floor-port", type=int, default=8193)
+    parser.add_argument("--rate", type=float, default=1000, help="the floor paced at this rate (0: not paced)")
     args = parser.parse_args()
     # What bench/verify.py's helpers read from its own arguments.
     args.server, args.cache, args.redis_url, args.log_level = "granian", "locmem", "", "INFO"
@@ -94,9 +96,12 @@ def main() -> int:
         conn.execute("CREATE TABLE vbench_floor (LIKE audit_auditentry INCLUDING ALL)")
     per_run = int(args.seconds * 3000) + 2000
     warm_n = 6000
-    people = vb.pick_people(args.database_url, 2 * warm_n + 2 * args.runs * per_run, random.randrange(1 << 30))
+    paced_n = int(args.seconds * args.rate) + 100
+    people = vb.pick_people(args.database_url, 2 * warm_n + 2 * args.runs * per_run + paced_n,
+                            random.randrange(1 << 30))
     slices = iter([people[i:i + warm_n] for i in (0, warm_n)]
-                  + [people[2 * warm_n + i * per_run: 2 * warm_n + (i + 1) * per_run] for i in range(2 * args.runs)])
+                  + [people[2 * warm_n + i * per_run: 2 * warm_n + (i + 1) * per_run] for i in range(2 * args.runs)]
+                  + [people[2 * warm_n + 2 * args.runs * per_run:]])
     work = Path(tempfile.mkdtemp(prefix="vfloor-"))
     lua = work / "verify.lua"
     lua.write_text(vb.WRK_LUA)
@@ -126,6 +131,13 @@ def main() -> int:
                                "client": client / done * 1000}
                 results[name].append(r)
                 print(f"{name:8} run {i + 1}: {vb._fmt(r)}   (load before {load})", flush=True)
+        if args.rate:
+            vb.stop_server(server)  # the floor alone on the machine, as tongban is when bench/verify.py paces it
+            reqs = vb.presign(pool, next(slices), work / "paced.tsv")
+            load = vb._load()
+            paced = vb.run_paced(floor_args, app_id, reqs, args.seconds)
+            print(f"floor    paced at {args.rate:,.0f}/s: {vb._fmt(paced)}   (load before {load})", flush=True)
+            results["floor paced"] = [paced]
         for meter in meters.values():
             meter.close()
     finally:
@@ -139,7 +151,7 @@ def main() -> int:
           f"{args.seconds:.0f} s runs, median of {args.runs}):")
     medians = {name: vb.median_run(runs) for name, runs in results.items()}
     for name, m in medians.items():
-        print(f"  {name:8} {vb._fmt(m)}")
+        print(f"  {name:11} {vb._fmt(m)}")
     print(f"  tongban / floor: {medians['tongban']['throughput'] / medians['floor']['throughput']:.0%}")
     return 0
 
