@@ -128,6 +128,18 @@ def _assert_refused_with_nothing_written(flow: Flow, person: Any, response: Any,
         assert secret not in str(entry.details)
 
 
+def _refused_at_national(flow: Flow, national: NationalPlatformSimulator, person: Any, id_number: str, *,  # noqa: F811
+                         code: str, reason: str, secrets: tuple[str, ...]) -> None:
+    """Sign in again at the national platform as `id_number`; the callback refuses with `code`/`reason` and
+    writes nothing but the refusal's audit entry (rows, session and sign-in record snapshotted around it)."""
+    answer = _at_national(flow, national, id_number)
+    rows, session, login_row, audit_from = _rows(), _session(flow.http), _login_row(person), _last_audit_id()
+    response = _callback(flow, answer)
+    _assert_refused_with_nothing_written(flow, person, response, code=code, reason=reason, rows=rows,
+                                         session=session, login_row=login_row, audit_from=audit_from,
+                                         secrets=secrets)
+
+
 @pytest.mark.parametrize("other_is", ["unknown_here", "known_here", "linked_here", "signed_in_unverified"])
 def test_signing_in_again_as_another_person_writes_nothing_for_them(flow, person, national, other_is):  # noqa: F811
     """unknown_here: no account holds their ID number (one would have been created); known_here: an account
@@ -147,12 +159,8 @@ def test_signing_in_again_as_another_person_writes_nothing_for_them(flow, person
     flow.code()
     _signed_in_at(person, _hours_ago(1))
 
-    answer = _at_national(flow, national, id_number)
-    rows, session, login_row, audit_from = _rows(), _session(flow.http), _login_row(person), _last_audit_id()
-    response = _callback(flow, answer)
-    _assert_refused_with_nothing_written(flow, person, response, code="federation_different_person",
-                                         reason="different_person", rows=rows, session=session, login_row=login_row,
-                                         audit_from=audit_from, secrets=(id_number, "李四"))
+    _refused_at_national(flow, national, person, id_number, code="federation_different_person",
+                         reason="different_person", secrets=(id_number, "李四"))
     # The login request still waits on the sign-in-again page.
     again = flow.follow(flow.http.get(flow.authorize_url(prompt="login")))
     assert again.status_code == 200 and "重新验证身份" in again.content.decode()
@@ -173,12 +181,8 @@ def test_a_national_answer_that_is_not_a_new_sign_in_writes_nothing(flow, person
     flow.code()
     _signed_in_at(person, _hours_ago(1))
 
-    answer = _at_national(flow, national, id_number)
-    rows, session, login_row, audit_from = _rows(), _session(flow.http), _login_row(person), _last_audit_id()
-    response = _callback(flow, answer)
-    _assert_refused_with_nothing_written(flow, person, response, code="federation_not_reauthenticated",
-                                         reason=reason, rows=rows, session=session, login_row=login_row,
-                                         audit_from=audit_from, secrets=(id_number,))
+    _refused_at_national(flow, national, person, id_number, code="federation_not_reauthenticated", reason=reason,
+                         secrets=(id_number,))
 
 
 @pytest.mark.parametrize("linked", [False, True])
@@ -290,12 +294,8 @@ def test_an_identity_linked_to_another_account_after_the_check_is_still_refused(
     flow.code()
     _signed_in_at(person, _hours_ago(1))
 
-    answer = _at_national(flow, national, other.id_number)
-    rows, session, login_row, audit_from = _rows(), _session(flow.http), _login_row(person), _last_audit_id()
-    response = _callback(flow, answer)
-    _assert_refused_with_nothing_written(flow, person, response, code="federation_different_person",
-                                         reason="different_person", rows=rows, session=session, login_row=login_row,
-                                         audit_from=audit_from, secrets=(other.id_number, "李四"))
+    _refused_at_national(flow, national, person, other.id_number, code="federation_different_person",
+                         reason="different_person", secrets=(other.id_number, "李四"))
 
 
 def test_a_link_made_concurrently_to_an_inactive_account_is_refused(person, monkeypatch):
