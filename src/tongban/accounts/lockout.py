@@ -25,6 +25,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -92,12 +93,13 @@ def account_lock(*, username: str, user: Any = None, request: HttpRequest | None
     conf = security()
     until = timezone.now() + dt.timedelta(seconds=conf.lockout_seconds)
     cache.set(_lock_key(username), 1, timeout=conf.lockout_seconds)
-    if user is not None:
-        # Through the user model, not type(user): views pass request.user, a SimpleLazyObject.
-        get_user_model()._default_manager.filter(pk=user.pk).update(locked_until=until)
-        user.locked_until = until
-    record_security_event(SecurityEvent.ACCOUNT_LOCKED, user=user, request=request, outcome="locked",
-                          details={"until": until.isoformat(), "username_digest": username_digest(username)})
+    with transaction.atomic():  # the lock on the row and its audit entry commit together
+        if user is not None:
+            # Through the user model, not type(user): views pass request.user, a SimpleLazyObject.
+            get_user_model()._default_manager.filter(pk=user.pk).update(locked_until=until)
+            user.locked_until = until
+        record_security_event(SecurityEvent.ACCOUNT_LOCKED, user=user, request=request, outcome="locked",
+                              details={"until": until.isoformat(), "username_digest": username_digest(username)})
     return until
 
 

@@ -53,9 +53,19 @@ class UserManager(BaseUserManager["User"]):
         return user
 
     def create_superuser(self, username: str, password: str | None = None, **extra: Any) -> User:
-        """There is no all-powerful account (三权分立): `createsuperuser` makes a system admin."""
+        """There is no all-powerful account (三权分立): `createsuperuser` makes a system admin. An operator at the
+        console made it: audited (`staff_created`, actor the console) in the account's transaction."""
+        from django.db import transaction
+
+        from tongban.accounts.events import SecurityEvent, record_security_event
+
         extra.update(kind=UserKind.STAFF, role_system_admin=True, is_superuser=False, must_change_password=True)
-        return self.create_user(username, password, **extra)
+        with transaction.atomic(using=self._db):
+            user = self.create_user(username, password, **extra)
+            record_security_event(SecurityEvent.STAFF_CREATED, user=user, actor="cli",
+                                  details={"roles": sorted(r.value for r in user.roles), "department": user.department,
+                                           "region_code": user.region_code, "via": "createsuperuser"})
+        return user
 
 
 def _no_role() -> Q:
