@@ -58,10 +58,12 @@ class Action(models.TextChoices):
     SSO_CODE_REUSE = "sso.code.reuse", "授权码重复使用（已吊销令牌）"
     SSO_TOKEN_REFRESH = "sso.token.refresh", "刷新令牌轮换"
     SSO_TOKEN_REUSE = "sso.token.reuse", "刷新令牌重复使用（整组吊销）"
+    SSO_TOKEN_REVOKE = "sso.token.revoke", "接入应用吊销令牌"
     # Keys and configuration
     KEY_GENERATE = "key.generate", "生成密钥"
     KEY_ROTATE = "key.rotate", "轮换密钥"
     KEY_RETIRE = "key.retire", "停用密钥"
+    KEY_DELETE = "key.delete", "删除密钥"
     CONFIG_CHANGE = "config.change", "变更配置"
     # The audit log itself
     AUDIT_READ = "audit.read", "查阅审计日志"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db import models
+from django.db import models, transaction
 from django.http import HttpRequest
 
 from tongban.audit.actions import Action
@@ -39,6 +39,29 @@ class ClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                                                "client_id": obj.client_id,
                                                "fields": sorted(form.changed_data) if form else []})
 
+    # Deleting a client (its page, or the list's bulk action) takes its consents and tokens with it: audited per
+    # client, in the admin's transaction of the delete.
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        _audit_client_deleted(request, obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        with transaction.atomic():
+            for obj in queryset.order_by("pk"):
+                _audit_client_deleted(request, obj)
+            super().delete_queryset(request, queryset)
+
+
+def _audit_client_deleted(request: HttpRequest, obj: Any) -> None:
+    audit_record(action=Action.CONFIG_CHANGE, actor=Actor.user(request.user), subject=Subject.of(obj),
+                 request=request, details={"event": "sso_client_deleted", "client_id": obj.client_id})
+
+
+def _audit_key_deleted(request: HttpRequest, obj: Any) -> None:
+    audit_record(action=Action.KEY_DELETE, actor=Actor.user(request.user), subject=Subject("sso.signingkey", obj.kid),
+                 request=request, details={"event": "sso_signing_key_deleted", "kid": obj.kid, "alg": obj.alg,
+                                           "state": obj.state})
+
 
 @admin.register(SigningKey)
 class SigningKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -52,6 +75,17 @@ class SigningKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    # A key deleted stops verifying what it signed: audited, in the admin's transaction of the delete.
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        _audit_key_deleted(request, obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        with transaction.atomic():
+            for obj in queryset.order_by("pk"):
+                _audit_key_deleted(request, obj)
+            super().delete_queryset(request, queryset)
 
 
 __all__ = ["Client", "ClientAdmin"]

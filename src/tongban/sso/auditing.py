@@ -74,3 +74,13 @@ def refresh_reuse(*, request: Any, client: Any, user_id: int, participation: int
                  subject=account(user_id), request=_http(request),
                  details={"client_id": client.client_id, "participation": participation, "family": ref(family),
                           "family_revoked": bool(family), "presented_by_its_client": own, "path": path})
+
+
+def token_revoke(*, request: Any, client: Any, user_id: int, token_type: str, family: Any,
+                 participation: int | None) -> None:
+    """A relying party revoked one of its tokens at the revocation endpoint (RFC 7009): the token (an access
+    token takes its refresh token with it, a refresh token its access token) stops working."""
+    audit_record(action=Action.SSO_TOKEN_REVOKE, actor=client_actor(client), subject=account(user_id),
+                 request=_http(request),
+                 details={"client_id": client.client_id, "kind": token_type, "family": ref(family),
+                          "participation": participation})

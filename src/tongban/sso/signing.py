@@ -99,8 +99,25 @@ def signing_key_rotate(*, alg: str, actor: Any = None) -> SigningKey:
 
 
 def signing_keys_retire_expired() -> int:
-    return SigningKey.objects.filter(state=SigningKeyState.RETIRING, publish_until__lte=timezone.now()).update(
-        state=SigningKeyState.RETIRED)
+    """Retire the keys whose publication overlap has run out (they leave the JWKS), each with a `key.retire`
+    entry in the transaction of the change. Nothing due: one query, no transaction."""
+    from tongban.audit.actions import Action
+    from tongban.audit.services import Actor, Subject, audit_record
+
+    due = SigningKey.objects.filter(state=SigningKeyState.RETIRING, publish_until__lte=timezone.now())
+    if not due.exists():
+        return 0
+    retired = 0
+    with transaction.atomic():
+        for row in due.select_for_update().order_by("pk"):
+            row.state = SigningKeyState.RETIRED
+            row.save(update_fields=["state"])
+            audit_record(action=Action.KEY_RETIRE, actor=Actor.system("sso.signing"),
+                         subject=Subject("sso.signingkey", row.kid),
+                         details={"alg": row.alg, "publish_until": row.publish_until.isoformat()
+                                  if row.publish_until else None})
+            retired += 1
+    return retired
 
 
 def _load_private(row: SigningKey) -> jwk.JWK:

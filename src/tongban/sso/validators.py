@@ -291,6 +291,47 @@ class TongbanValidator(OAuth2Validator):
                                participation=part.pk if part is not None else None, family=rt.token_family,
                                own=rt.application_id == client.pk, path="general")
 
+    # -- revocation (RFC 7009): DOT revokes, the entry is written with it ----------------------------------
+
+    def revoke_token(self, token: str, token_type_hint: str | None, request: Any, *args: Any, **kwargs: Any) -> None:
+        """DOT's revocation (the client's own tokens only), and an `sso.token.revoke` entry in the same transaction
+        when it revoked a live token; an unknown, another client's or an already revoked token changes nothing
+        and writes nothing (the endpoint answers 200 either way)."""
+        client = request.client
+        with transaction.atomic():
+            live = self._live_token(token, token_type_hint, client)
+            super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+            if live is not None:
+                token_type, user_id, family = live
+                part = (SessionParticipation.objects.filter(refresh_family=family).order_by("pk").first()
+                        if family else None)
+                auditing.token_revoke(request=request, client=client, user_id=user_id, token_type=token_type,
+                                      family=family, participation=part.pk if part is not None else None)
+
+    @staticmethod
+    def _live_token(token: str, token_type_hint: str | None, client: Any) -> tuple[str, int, Any] | None:
+        """(type, user id, refresh family) of the live token DOT's revoke_token will revoke — looked up as it does:
+        the hinted type first (access token without a hint), then the other — or None."""
+        if getattr(client, "pk", None) is None:
+            return None
+        checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+        kinds = ["access_token", "refresh_token"]
+        order = kinds[::-1] if token_type_hint == kinds[1] else kinds
+        for kind in order:
+            if kind == "access_token":
+                access = AccessToken.objects.filter(token_checksum=checksum, application_id=client.pk).first()
+                if access is not None:
+                    refresh = RefreshToken.objects.filter(access_token_id=access.pk).only("token_family").first()
+                    family = refresh.token_family if refresh is not None else None
+                    return ("access_token", access.user_id, family) if access.user_id is not None else None
+            else:
+                found = list(RefreshToken.objects.filter(token_checksum=checksum, application_id=client.pk)
+                             .only("revoked", "user_id", "token_family"))
+                if found:
+                    live = next((r for r in found if r.revoked is None), None)
+                    return ("refresh_token", live.user_id, live.token_family) if live is not None else None
+        return None
+
     # -- ID tokens -----------------------------------------------------------------------------------------
 
     def _load_id_token(self, token: str) -> None:
