@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from django.db import transaction
 
 from tongban.audit.actions import Action, Outcome
 from tongban.audit.services import Actor, Subject, audit_record
@@ -86,12 +87,13 @@ def app_answer_track(*, app_key: str, inconsistent: bool) -> AbuseAlert | None:
     if not cache.add(_throttle_key(app_key), time.time() + cooldown, timeout=cooldown):
         return None  # already throttled: one alert per cool-down
     ratio = round(bad / total, 4)
-    alert = AbuseAlert.objects.create(kind=AlertKind.INCONSISTENT_RATIO, app_key=app_key, window_seconds=window,
-                                      count=int(total), ratio=ratio)
-    audit_record(action=Action.PARTNER_ABUSE_ALERT, outcome=Outcome.DENIED, actor=Actor.system("partners.abuse"),
-                 subject=Subject("partners.partnerapp", app_key),
-                 details={"alert_id": alert.pk, "kind": alert.kind, "window_seconds": window, "count": int(total),
-                          "inconsistent": int(bad), "ratio": ratio, "cooldown_seconds": cooldown})
+    with transaction.atomic():  # the alert and its entry commit together (the caller has no transaction)
+        alert = AbuseAlert.objects.create(kind=AlertKind.INCONSISTENT_RATIO, app_key=app_key, window_seconds=window,
+                                          count=int(total), ratio=ratio)
+        audit_record(action=Action.PARTNER_ABUSE_ALERT, outcome=Outcome.DENIED, actor=Actor.system("partners.abuse"),
+                     subject=Subject("partners.partnerapp", app_key),
+                     details={"alert_id": alert.pk, "kind": alert.kind, "window_seconds": window, "count": int(total),
+                              "inconsistent": int(bad), "ratio": ratio, "cooldown_seconds": cooldown})
     # A fresh window after the cool-down: the app is judged on what it does next.
     ratelimit.reset(f"pv-ratio-all:{app_key}", window=window)
     ratelimit.reset(f"pv-ratio-bad:{app_key}", window=window)

@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.http import HttpRequest
 
 from tongban.audit.actions import Action
@@ -42,6 +43,14 @@ class _Audited(admin.ModelAdmin):  # type: ignore[type-arg]
         audit_record(action=self.audit_action, actor=Actor.user(request.user), subject=Subject.of(obj),
                      request=request, details={"change": "delete"})
         super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        """The list's bulk delete: an entry per row, in one transaction with the delete."""
+        with transaction.atomic():
+            for obj in queryset.order_by("pk"):
+                audit_record(action=self.audit_action, actor=Actor.user(request.user), subject=Subject.of(obj),
+                             request=request, details={"change": "delete", "bulk": True})
+            super().delete_queryset(request, queryset)
 
 
 @admin.register(PartnerOrganisation)

@@ -1,0 +1,81 @@
+"""Invariant 3 for partner changes: the admin list's bulk delete (an entry per row, in the delete's transaction)
+and the inconsistent-ratio alert (the alert row and its entry commit or roll back together)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tests.partners.conftest import make_partner
+from tongban.audit.actions import Action, ActorType
+from tongban.audit.models import AuditEntry
+from tongban.partners import abuse
+from tongban.partners.models import AbuseAlert, AlertKind, PartnerApp, PurposeCode
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def _bulk_delete(admin_client, url: str, pks: list[int]):
+    return admin_client.post(url, {"action": "delete_selected", "post": "yes", "_selected_action": pks})
+
+
+def test_bulk_delete_of_apps_is_audited_per_app(admin_client, admin_user):
+    one, two = make_partner(name="应用一"), make_partner(name="应用二")
+    response = _bulk_delete(admin_client, "/admin/partners/partnerapp/", [one.app.pk, two.app.pk])
+    assert response.status_code == 302
+    assert not PartnerApp.objects.filter(pk__in=[one.app.pk, two.app.pk]).exists()
+    entries = [e for e in AuditEntry.objects.filter(action=Action.PARTNER_APP_CHANGE)
+               if e.details.get("change") == "delete"]
+    assert sorted(e.subject_id for e in entries) == sorted(str(a.app.pk) for a in (one, two))
+    assert all(e.subject_type == "partners.partnerapp" and e.details["bulk"] is True for e in entries)
+    assert all((e.actor_type, e.actor_id) == (ActorType.USER, str(admin_user.pk)) for e in entries)
+
+
+def test_bulk_delete_of_purpose_codes_is_audited(admin_client):
+    code = PurposeCode.objects.create(code="sweep_test", name="测试用途")
+    assert _bulk_delete(admin_client, "/admin/partners/purposecode/", [code.pk]).status_code == 302
+    entry = AuditEntry.objects.get(action=Action.CONFIG_CHANGE, subject_type="partners.purposecode",
+                                   subject_id=str(code.pk))
+    assert entry.details == {"change": "delete", "bulk": True}
+
+
+def test_a_bulk_delete_rolls_back_with_its_entries(admin_client, monkeypatch):
+    from tongban.partners import admin as partners_admin
+
+    code = PurposeCode.objects.create(code="sweep_keep", name="测试用途")
+
+    def boom(**kwargs):
+        raise RuntimeError("audit log unavailable")
+
+    monkeypatch.setattr(partners_admin, "audit_record", boom)
+    with pytest.raises(RuntimeError):
+        _bulk_delete(admin_client, "/admin/partners/purposecode/", [code.pk])
+    assert PurposeCode.objects.filter(pk=code.pk).exists()
+
+
+@pytest.fixture
+def ratio_settings(settings):
+    settings.TONGBAN_PARTNERS = dataclasses.replace(settings.TONGBAN_PARTNERS, inconsistent_min_sample=2,
+                                                    inconsistent_ratio=0.5)
+
+
+def test_the_ratio_alert_and_its_entry_commit_together(ratio_settings):
+    abuse.app_answer_track(app_key="pa_sweep", inconsistent=True)
+    alert = abuse.app_answer_track(app_key="pa_sweep", inconsistent=True)
+    assert alert is not None and alert.kind == AlertKind.INCONSISTENT_RATIO
+    entry = AuditEntry.objects.get(action=Action.PARTNER_ABUSE_ALERT)
+    assert (entry.actor_type, entry.actor_id) == (ActorType.SYSTEM, "partners.abuse")
+    assert (entry.subject_type, entry.subject_id) == ("partners.partnerapp", "pa_sweep")
+    assert entry.details["alert_id"] == alert.pk and entry.details["kind"] == "inconsistent_ratio"
+
+
+def test_the_ratio_alert_rolls_back_with_its_entry(ratio_settings, monkeypatch):
+    def boom(**kwargs):
+        raise RuntimeError("audit log unavailable")
+
+    monkeypatch.setattr(abuse, "audit_record", boom)
+    abuse.app_answer_track(app_key="pa_sweep2", inconsistent=True)
+    with pytest.raises(RuntimeError):
+        abuse.app_answer_track(app_key="pa_sweep2", inconsistent=True)
+    assert not AbuseAlert.objects.filter(app_key="pa_sweep2").exists()
