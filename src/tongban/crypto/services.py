@@ -269,8 +269,22 @@ def rotation_resume(*, rotation_id: int, operator: str) -> KeyRotation:
 @transaction.atomic
 def rotation_fail(*, rotation_id: int, error: str) -> None:
     """Called when the job runs out of attempts: the rotation shows as failed (and can be resumed)."""
-    KeyRotation.objects.filter(pk=rotation_id, state__in=UNFINISHED_ROTATION_STATES).update(
-        state=RotationState.FAILED, last_error=error[:2000], updated_at=clock.now())
+    from tongban.audit.actions import Action, Outcome
+    from tongban.audit.services import Actor, Subject, audit_record
+
+    rotation = KeyRotation.objects.select_for_update().filter(pk=rotation_id,
+                                                              state__in=UNFINISHED_ROTATION_STATES).first()
+    if rotation is not None:
+        previous = rotation.state
+        rotation.state = RotationState.FAILED
+        rotation.last_error = error[:2000]
+        rotation.updated_at = clock.now()
+        rotation.save(update_fields=["state", "last_error", "updated_at"])
+        # The error text stays on the row (it may name rows); the entry says that and where it stopped.
+        audit_record(action=Action.KEY_ROTATE, outcome=Outcome.FAILURE, actor=Actor.system("crypto.keys"),
+                     subject=Subject("crypto.datakey", f"rotation:{rotation.id}"),
+                     details={"purpose": rotation.purpose, "version": rotation.to_version, "failed": True,
+                              "previous_state": previous, "phase": rotation.phase, "done_rows": rotation.done_rows})
     log.error("keys.rotation_failed", rotation_id=rotation_id)
 
 
