@@ -32,6 +32,22 @@ def test_bulk_delete_of_apps_is_audited_per_app(admin_client, admin_user):
     assert all((e.actor_type, e.actor_id) == (ActorType.USER, str(admin_user.pk)) for e in entries)
 
 
+@pytest.mark.parametrize("how", ["single", "bulk"])
+def test_a_deleted_app_is_forgotten_by_this_process_at_once(admin_client, how):
+    """The per-process app cache (partners.selectors.partner_app) is dropped on a delete in admin, as on a
+    change: the deleted app is unknown here at once (other processes within TONGBAN_PARTNER_APP_CACHE_SECONDS)."""
+    from tongban.partners.selectors import partner_app
+
+    partner = make_partner(name="删除后")
+    assert partner_app(partner.app_id) is not None  # cached
+    if how == "single":
+        response = admin_client.post(f"/admin/partners/partnerapp/{partner.app.pk}/delete/", {"post": "yes"})
+    else:
+        response = _bulk_delete(admin_client, "/admin/partners/partnerapp/", [partner.app.pk])
+    assert response.status_code == 302
+    assert partner_app(partner.app_id) is None
+
+
 def test_bulk_delete_of_purpose_codes_is_audited(admin_client):
     code = PurposeCode.objects.create(code="sweep_test", name="测试用途")
     assert _bulk_delete(admin_client, "/admin/partners/purposecode/", [code.pk]).status_code == 302

@@ -43,6 +43,7 @@ class _Audited(admin.ModelAdmin):  # type: ignore[type-arg]
         audit_record(action=self.audit_action, actor=Actor.user(request.user), subject=Subject.of(obj),
                      request=request, details={"change": "delete"})
         super().delete_model(request, obj)
+        forget_apps()
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         """The list's bulk delete: an entry per row, in one transaction with the delete."""
@@ -51,6 +52,7 @@ class _Audited(admin.ModelAdmin):  # type: ignore[type-arg]
                 audit_record(action=self.audit_action, actor=Actor.user(request.user), subject=Subject.of(obj),
                              request=request, details={"change": "delete", "bulk": True})
             super().delete_queryset(request, queryset)
+        forget_apps()
 
 
 @admin.register(PartnerOrganisation)
