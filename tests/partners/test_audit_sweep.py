@@ -33,13 +33,14 @@ def test_bulk_delete_of_apps_is_audited_per_app(admin_client, admin_user):
 
 
 @pytest.mark.parametrize("how", ["single", "bulk"])
-def test_a_deleted_app_is_forgotten_by_this_process_at_once(admin_client, how):
+def test_a_deleted_app_is_forgotten_by_this_process_at_once(admin_client, settings, how):
     """The per-process app cache (partners.selectors.partner_app) is dropped on a delete in admin, as on a
     change: the deleted app is unknown here at once (other processes within TONGBAN_PARTNER_APP_CACHE_SECONDS)."""
     from tongban.partners.selectors import partner_app
 
+    settings.TONGBAN_PARTNERS = dataclasses.replace(settings.TONGBAN_PARTNERS, app_cache_seconds=300)
     partner = make_partner(name="删除后")
-    assert partner_app(partner.app_id) is not None  # cached
+    assert partner_app(partner.app_id) is not None  # cached for 300 s
     if how == "single":
         response = admin_client.post(f"/admin/partners/partnerapp/{partner.app.pk}/delete/", {"post": "yes"})
     else:
