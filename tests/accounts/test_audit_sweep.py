@@ -73,3 +73,28 @@ def test_the_lock_and_its_entry_roll_back_together(monkeypatch):
     user.refresh_from_db()
     assert user.locked_until is None
     assert not AuditEntry.objects.filter(action=Action.AUTH_LOCKOUT).exists()
+
+
+def test_a_login_and_its_session_row_commit_together(client, monkeypatch):
+    """The login's audit entry and its row in the account's session list: one transaction (accounts.signals)."""
+    from tongban.accounts.models import LoginSession
+
+    officer = make_officer("o-login")
+    monkeypatch.setattr("tongban.accounts.signals.record_security_event", _boom)
+    with pytest.raises(RuntimeError):
+        client.force_login(officer)
+    assert not LoginSession.objects.filter(user=officer).exists()
+
+
+def test_a_logout_and_its_entry_commit_together(client, monkeypatch):
+    from tongban.accounts.models import LoginSession
+
+    officer = make_officer("o-logout")
+    client.force_login(officer)
+    assert LoginSession.objects.filter(user=officer).count() == 1
+    before = AuditEntry.objects.filter(action=Action.AUTH_LOGOUT).count()
+    monkeypatch.setattr("tongban.accounts.sessions.session_forget", _boom)
+    with pytest.raises(RuntimeError):
+        client.logout()
+    assert AuditEntry.objects.filter(action=Action.AUTH_LOGOUT).count() == before  # rolled back with it
+    assert LoginSession.objects.filter(user=officer).count() == 1

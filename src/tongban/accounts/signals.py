@@ -1,10 +1,13 @@
-"""Every completed login starts the idle clock and is recorded (a citizen's also in their session list); logouts too."""
+"""Every completed login starts the idle clock and is recorded (in the account's session list too); logouts too.
+The session-list row and the audit entry of a login (or a logout) are written in one transaction
+(DESIGN.md §3, invariant 3)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.db import transaction
 from django.dispatch import receiver
 
 from tongban.accounts.events import SecurityEvent, record_security_event
@@ -13,20 +16,22 @@ from tongban.accounts.middleware import session_touch
 
 @receiver(user_logged_in, dispatch_uid="tongban_accounts_logged_in")
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    if request is not None and hasattr(request, "session"):
-        session_touch(request)
-        from tongban.accounts.sessions import session_record
+    with transaction.atomic():
+        if request is not None and hasattr(request, "session"):
+            session_touch(request)
+            from tongban.accounts.sessions import session_record
 
-        session_record(request, user)  # citizens: the row behind "active sessions"
-    record_security_event(SecurityEvent.LOGIN_SUCCEEDED, user=user, request=request,
-                          details={"kind": getattr(user, "kind", None)})
+            session_record(request, user)  # the row behind "active sessions"
+        record_security_event(SecurityEvent.LOGIN_SUCCEEDED, user=user, request=request,
+                              details={"kind": getattr(user, "kind", None)})
 
 
 @receiver(user_logged_out, dispatch_uid="tongban_accounts_logged_out")
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    if user is not None:
-        record_security_event(SecurityEvent.LOGOUT, user=user, request=request)
-    if request is not None:
-        from tongban.accounts.sessions import session_forget
+    with transaction.atomic():
+        if user is not None:
+            record_security_event(SecurityEvent.LOGOUT, user=user, request=request)
+        if request is not None:
+            from tongban.accounts.sessions import session_forget
 
-        session_forget(request)
+            session_forget(request)
