@@ -19,6 +19,7 @@ from tests.accounts.factories import (
 )
 from tongban.accounts.models import StaffTOTPDevice
 from tongban.accounts.roles import StaffRole
+from tongban.audit.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +118,9 @@ def test_first_login_enrols_a_device(client):
     assert client.get("/backoffice/login/totp/").content.decode().count(uri.split("secret=")[1][:16]) == 1  # stable
     device = StaffTOTPDevice.objects.get(user=officer)
     assert not device.confirmed
+    (started,) = AuditEntry.objects.filter(subject_type="accounts.user", subject_id=str(officer.pk),
+                                           details__event="totp_enrolment_started")  # once, though shown twice
+    assert started.action == "auth.totp.enrol" and started.details["device"] == device.pk
     assert client.post("/backoffice/login/totp/", {"token": "000000" if totp_code(device) != "000000" else "111111"}
                        ).status_code == 200
     device.refresh_from_db()

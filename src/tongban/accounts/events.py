@@ -26,6 +26,7 @@ class SecurityEvent(StrEnum):
     SESSION_IDLE_TIMEOUT = "session_idle_timeout"
     ACCOUNT_LOCKED = "account_locked"
     ACCOUNT_UNLOCKED = "account_unlocked"
+    TOTP_ENROLMENT_STARTED = "totp_enrolment_started"  # a new, unconfirmed device (its secret) made
     TOTP_ENROLLED = "totp_enrolled"
     TOTP_FAILED = "totp_failed"
     TOTP_VERIFIED = "totp_verified"

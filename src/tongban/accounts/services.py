@@ -226,11 +226,15 @@ def password_reset(*, actor: Any, user: User, new_password: str, request: HttpRe
     return user
 
 
-def totp_device_for_enrolment(user: User) -> StaffTOTPDevice:
-    """The user's unconfirmed device (made once, so a reload shows the same QR code)."""
+def totp_device_for_enrolment(user: User, request: HttpRequest | None = None) -> StaffTOTPDevice:
+    """The user's unconfirmed device (made once, so a reload shows the same QR code). Making it — a new
+    secret — is audited (`totp_enrolment_started`) in its transaction; confirming it is `totp_enrolled`."""
     device = StaffTOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
     if device is None:
-        device = StaffTOTPDevice.objects.create(user=user, name="身份验证器", confirmed=False)
+        with transaction.atomic():
+            device = StaffTOTPDevice.objects.create(user=user, name="身份验证器", confirmed=False)
+            record_security_event(SecurityEvent.TOTP_ENROLMENT_STARTED, user=user, request=request,
+                                  details={"device": device.pk})
     return device
 
 

@@ -107,6 +107,7 @@ SECURITY_EVENT_ACTIONS: dict[str, Action] = {
     "session_idle_timeout": Action.AUTH_SESSION_TIMEOUT,
     "account_locked": Action.AUTH_LOCKOUT,
     "account_unlocked": Action.AUTH_UNLOCK,
+    "totp_enrolment_started": Action.AUTH_TOTP_ENROL,
     "totp_enrolled": Action.AUTH_TOTP_ENROL,
     "totp_failed": Action.AUTH_TOTP_VERIFY,
     "totp_verified": Action.AUTH_TOTP_VERIFY,

@@ -101,7 +101,7 @@ def login_totp(request: HttpRequest) -> HttpResponse:
     device = services.totp_device_confirmed(user)
     enrolling = device is None
     if device is None:
-        device = services.totp_device_for_enrolment(user)
+        device = services.totp_device_for_enrolment(user, request)
     context: dict[str, Any] = {"enrolling": enrolling, "username": user.username}
     if request.method == "POST":
         if services.totp_verify(user=user, device=device, token=request.POST.get("token", ""), request=request):
