@@ -236,6 +236,7 @@ def test_claim_and_hit_claims_once_and_counts_every_time(store):
     other = ratelimit.claim_and_hit("nonce-2", 300, limits, cache=store)
     assert (first[0], again[0], other[0]) == (True, False, True)
     assert [r[1][0].count for r in (first, again, other)] == [1, 2, 3]  # a replay is still a request
+    assert first[2] == []
     assert store.add("nonce-1", 1, timeout=300) is False  # the claim is an ordinary cache key
     with pytest.raises(ValueError):
         ratelimit.claim_and_hit("nonce-3", 300, [ratelimit.Limit("cl", -1, 60)], cache=store)
@@ -246,6 +247,16 @@ def test_on_redis_claim_and_hit_is_one_round_trip(store):
     calls = []
     real = store.execute_many
     store.execute_many = lambda commands: calls.append(len(commands)) or real(commands)  # type: ignore[method-assign]
-    ratelimit.claim_and_hit("nonce-rt", 300, [ratelimit.Limit("rt2", 5, 1), ratelimit.Limit("rt2", 50, 60)],
-                            cache=store)
-    assert calls == [7]
+    store.set("rt-int", 1764000000, timeout=60)
+    store.set("rt-float", 1764000000.5, timeout=60)  # pickled by Django's serializer: read through the API
+    _, _, values = ratelimit.claim_and_hit("nonce-rt", 300, [ratelimit.Limit("rt2", 5, 1),
+                                                             ratelimit.Limit("rt2", 50, 60)],
+                                           reads=["rt-int", "rt-none", "rt-float"], cache=store)
+    assert calls == [10]
+    assert values == [1764000000, None, 1764000000.5]
+
+
+def test_claim_and_hit_reads_integers_as_the_cache_api_gives_them(store):
+    store.set("int-value", 42, timeout=60)
+    fresh, _, values = ratelimit.claim_and_hit("nonce-r", 300, [], reads=["int-value", "absent"], cache=store)
+    assert fresh and values == [42, None]

@@ -267,6 +267,39 @@ def test_enumeration_throttles_the_app_and_raises_an_alert(client, registry, par
     assert AuditEntry.objects.filter(action=Action.PARTNER_ABUSE_ALERT).count() == 1
 
 
+def test_on_redis_the_throttle_is_read_with_the_nonce_in_one_round_trip(client, registry, partner, settings):
+    """Production keeps nonces, limits and the throttle in Redis: the throttle the ratio sets (an integer) is
+    read raw in the request's first round trip, and the next call is refused as on local memory."""
+    import socket
+    import uuid
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+    except OSError:
+        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
+    from django.core.cache import cache
+
+    from tongban.partners import abuse
+
+    settings.CACHES = {"default": {"BACKEND": "tongban.core.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/15",
+                                   "KEY_PREFIX": f"tongban-test-{uuid.uuid4().hex}"}}
+    settings.TONGBAN_PARTNERS = dataclasses.replace(settings.TONGBAN_PARTNERS, inconsistent_min_sample=6,
+                                                    inconsistent_ratio=0.5)
+    people = valid_people(registry, 8)
+    for person in people:
+        partner.post(client, PATH, person_body(person, level="l1", name="错名字"))
+    until = cache.get(abuse.throttle_key(partner.app_id))
+    assert isinstance(until, int) and abuse.throttle_wait(until) > 0
+    executed: list[list[tuple[object, ...]]] = []
+    real = cache.execute_many
+    cache.execute_many = lambda commands: executed.append(list(commands)) or real(commands)  # type: ignore[attr-defined]
+    response = partner.post(client, PATH, person_body(people[0], level="l1"))
+    assert response.status_code == 429 and error_code(response) == "app_throttled"
+    assert int(response["Retry-After"]) >= 1
+    first = executed[0]
+    assert first[0][0] == "SET" and first[-1] == ("GET", cache.make_and_validate_key(abuse.throttle_key(partner.app_id)))
+
+
 # -- idempotency -----------------------------------------------------------------------------------------
 
 

@@ -163,21 +163,42 @@ def hit_many(limits: Sequence[Limit], *, cache: BaseCache | None = None,
     return results
 
 
-def claim_and_hit(claim_key: str, claim_ttl: int, limits: Sequence[Limit], *, cache: BaseCache | None = None,
-                  now: float | None = None) -> tuple[bool, list[RateLimitResult]]:
-    """`cache.add(claim_key, 1, claim_ttl)` (True: claimed now; False: it was taken — a replayed nonce)
-    and `hit_many(limits)`, in one round trip on Redis. The limits are counted either way: a replayed
-    request is still a request."""
+def claim_and_hit(claim_key: str, claim_ttl: int, limits: Sequence[Limit], *, reads: Sequence[str] = (),
+                  cache: BaseCache | None = None, now: float | None = None
+                  ) -> tuple[bool, list[RateLimitResult], list[Any]]:
+    """`cache.add(claim_key, 1, claim_ttl)` (True: claimed now; False: it was taken — a replayed nonce),
+    `hit_many(limits)`, and the values of the keys in `reads` (None where absent), in one round trip on
+    Redis. The limits are counted either way: a replayed request is still a request.
+
+    `reads` are keys holding integers (as `counter_add` and `cache.set(key, <int>)` store them: Django's
+    Redis serializer keeps an int as its digits, which a raw GET returns); a value that is not a plain
+    integer is read again through the cache API."""
     _check_limits(limits)
     store = _cache(cache)
     run = _redis_runner(store)
     if run is None:
-        return bool(store.add(claim_key, 1, timeout=claim_ttl)), hit_many(limits, cache=store, now=now)
+        claimed = bool(store.add(claim_key, 1, timeout=claim_ttl))
+        results = hit_many(limits, cache=store, now=now)
+        found = store.get_many(list(reads)) if reads else {}
+        return claimed, results, [found.get(key) for key in reads]
     now = time.time() if now is None else now
     keys = [_keys(lim.key, lim.window, now) for lim in limits]
     claim = ("SET", store.make_and_validate_key(claim_key), 1, "EX", claim_ttl, "NX")
-    replies = run([claim, *_redis_commands(limits, store, keys)])
-    return replies[0] is not None, _redis_results(limits, keys, replies[1:])
+    gets = [("GET", store.make_and_validate_key(key)) for key in reads]
+    replies = run([claim, *_redis_commands(limits, store, keys), *gets])
+    counted = len(replies) - len(gets)
+    return (replies[0] is not None, _redis_results(limits, keys, replies[1:counted]),
+            [_integer(raw, key, store) for raw, key in zip(replies[counted:], reads, strict=True)])
+
+
+def _integer(raw: Any, key: str, store: BaseCache) -> Any:
+    """A raw GET reply as the cache API would give an integer value; anything else through the cache API."""
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return store.get(key)
 
 
 def counter_add(key: str, delta: int, *, timeout: int, cache: BaseCache | None = None) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
@@ -60,16 +61,21 @@ def identity_velocity_alert(*, subject_ref: str, count: int, app_key: str, actor
     return alert
 
 
-def _throttle_key(app_key: str) -> str:
+def throttle_key(app_key: str) -> str:
+    """The cache key that holds, while the app is throttled, the unix time (an integer) its throttle ends."""
     return f"pv-app-throttle:{app_key}"
+
+
+def throttle_wait(until: Any) -> int:
+    """Seconds left of a throttle whose end `until` was read from throttle_key (0: not throttled)."""
+    if until is None:
+        return 0
+    return max(1, int(float(until) - time.time()))
 
 
 def app_throttled_for(app_key: str) -> int:
     """Seconds the app stays throttled for enumeration (0: not throttled)."""
-    until = cache.get(_throttle_key(app_key))
-    if until is None:
-        return 0
-    return max(1, int(float(until) - time.time()))
+    return throttle_wait(cache.get(throttle_key(app_key)))
 
 
 def app_answer_track(*, app_key: str, inconsistent: bool) -> AbuseAlert | None:
@@ -84,7 +90,8 @@ def app_answer_track(*, app_key: str, inconsistent: bool) -> AbuseAlert | None:
     if total < conf.inconsistent_min_sample or bad / total <= conf.inconsistent_ratio:
         return None
     cooldown = conf.inconsistent_cooldown_seconds
-    if not cache.add(_throttle_key(app_key), time.time() + cooldown, timeout=cooldown):
+    # An integer, so the partner API can read it raw in its first cache round trip (ratelimit.claim_and_hit).
+    if not cache.add(throttle_key(app_key), int(time.time()) + cooldown, timeout=cooldown):
         return None  # already throttled: one alert per cool-down
     ratio = round(bad / total, 4)
     with transaction.atomic():  # the alert and its entry commit together (the caller has no transaction)

@@ -34,7 +34,7 @@ from tongban.core.errors import TongbanError, error_body
 from tongban.core.logging import get_logger
 from tongban.core.middleware import request_language
 from tongban.crypto.sm3 import sm3
-from tongban.partners import metering, signing
+from tongban.partners import abuse, metering, signing
 from tongban.partners.conf import partners
 from tongban.partners.schemas import (
     LONG_TERM,
@@ -69,6 +69,7 @@ class Call:
     idempotency_key: str | None = None
     request_hash: str = ""
     level: str = ""
+    throttled: int = 0  # seconds left of the app's enumeration throttle, read with the nonce (abuse)
 
 
 def _dumps(payload: Any) -> bytes:
@@ -148,14 +149,15 @@ def authenticate(request: HttpRequest) -> Call:
     if app is None or app.public_key is None or not signing.verify_request(app.public_key, canonical, signature):
         raise _auth_failure(request, app_id, "app_unknown" if app is None else "signature_invalid",
                             TongbanError("signature_invalid"))
-    # The nonce claimed and the app's rate limits counted in one cache round trip.
+    # The nonce claimed, the app's rate limits counted and its enumeration throttle read: one cache round trip.
     limits = [ratelimit.Limit(f"pa-rate:{app.app_id}", app.rate_per_second, 1),
               ratelimit.Limit(f"pa-rate:{app.app_id}", app.rate_per_minute, 60)]
-    fresh, rates = ratelimit.claim_and_hit(f"pn:{app.app_id}:{nonce}", conf.nonce_ttl_seconds, limits)
+    fresh, rates, (throttle_until,) = ratelimit.claim_and_hit(f"pn:{app.app_id}:{nonce}", conf.nonce_ttl_seconds,
+                                                              limits, reads=[abuse.throttle_key(app.app_id)])
     if not fresh:
         raise _auth_failure(request, app_id, "nonce_replayed", TongbanError("nonce_replayed"))
     request.audit_actor = Actor.partner_app(app.app_id)  # type: ignore[attr-defined]
-    call = Call(app=app, nonce=nonce, body=body)
+    call = Call(app=app, nonce=nonce, body=body, throttled=abuse.throttle_wait(throttle_until))
     if not app.active:
         raise _refused(request, call, TongbanError("app_suspended"))
     for limit, result in zip(limits, rates, strict=True):
@@ -294,11 +296,14 @@ def _outcome(verification_id: str, outcome: VerificationOutcome) -> dict[str, An
     }
 
 
-def _perform(request: HttpRequest, call: Call, person: Person, level: str, purpose: str) -> dict[str, Any]:
+def _perform(request: HttpRequest, call: Call, person: Person, level: str, purpose: str, *,
+             batch: bool = False) -> dict[str, Any]:
     verification_id = new_verification_id()
+    # A batch reads the throttle again for each person: its own answers may throttle the app half-way.
     outcome = verification_perform(claim=_claim(person), level=LEVELS[level], purpose=purpose,
                                    actor=Actor.partner_app(call.app.app_id), request=request, channel=CHANNEL,
-                                   app=call.app, verification_id=verification_id)
+                                   app=call.app, verification_id=verification_id,
+                                   app_throttled=None if batch else call.throttled)
     return _outcome(verification_id, outcome)
 
 
@@ -349,7 +354,7 @@ def _batch(request: HttpRequest, call: Call) -> dict[str, Any]:
                 metering.record(app_key=call.app.app_id, organisation_id=call.app.organisation_id,
                                 level=parsed.level, outcome=metering.INVALID)
                 raise error from None
-            outcome = _perform(request, call, person, parsed.level, parsed.purpose)
+            outcome = _perform(request, call, person, parsed.level, parsed.purpose, batch=True)
             results.append({"index": index, "outcome": outcome, "error": None})
         except TongbanError as exc:
             language = request_language(request)

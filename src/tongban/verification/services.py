@@ -97,6 +97,7 @@ def verification_perform(
     channel: str,
     app: PartnerAppInfo | None = None,
     verification_id: str | None = None,
+    app_throttled: int | None = None,
 ) -> VerificationOutcome:
     """Verify `claim` up to `level` for `actor`, through `channel` ("partner_api", "portal", "backoffice" …).
 
@@ -105,7 +106,8 @@ def verification_perform(
     (429) while `app` is paused for an enumeration-like share of inconsistent answers. Every call,
     refused or answered, writes one audit entry (action verification.request) and is metered.
     `verification_id` (default: a new one) is recorded in the audit entry: give it to the caller for
-    later disputes.
+    later disputes. `app_throttled`: the seconds the app's throttle has left, when the caller already read
+    it for this request (the partner API does, in its first cache round trip); None reads it here.
     """
     level = AssuranceLevel(level)
     verification_id = verification_id or new_verification_id()
@@ -124,7 +126,7 @@ def verification_perform(
         return exc
 
     if app is not None:
-        wait = abuse.app_throttled_for(app.app_id)
+        wait = abuse.app_throttled_for(app.app_id) if app_throttled is None else app_throttled
         if wait:
             raise refuse(TongbanError("app_throttled", headers={"Retry-After": str(wait)},
                                       details=[{"retry_after": wait}]),
