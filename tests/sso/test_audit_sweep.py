@@ -118,11 +118,11 @@ def test_a_bulk_client_delete_rolls_back_with_its_entries(admin_client, monkeypa
     one = register("应用一", redirect="https://one.example.cn/cb").client
     calls = []
 
-    def boom(request, obj):
+    def boom(self, request, obj, *, bulk):
         calls.append(obj.pk)
         raise RuntimeError("audit log unavailable")
 
-    monkeypatch.setattr(sso_admin, "_audit_client_deleted", boom)
+    monkeypatch.setattr(sso_admin.ClientAdmin, "audit_deleted", boom)
     with pytest.raises(RuntimeError):
         admin_client.post("/admin/sso/client/", {"action": "delete_selected", "post": "yes",
                                                  "_selected_action": [one.pk]})

@@ -8,10 +8,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db import transaction
 from django.http import HttpRequest
 
 from tongban.audit.actions import Action
+from tongban.audit.admin_deletes import AuditedDeletes
 from tongban.audit.services import Actor, Subject, audit_record
 from tongban.core.errors import TongbanError
 from tongban.partners.models import (
@@ -31,7 +31,7 @@ def _audit_change(request: HttpRequest, obj: Any, change: bool, fields: list[str
                  details={"change": "update" if change else "create", "fields": sorted(fields)})
 
 
-class _Audited(admin.ModelAdmin):  # type: ignore[type-arg]
+class _Audited(AuditedDeletes, admin.ModelAdmin):  # type: ignore[type-arg]
     audit_action = Action.CONFIG_CHANGE
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
@@ -39,19 +39,16 @@ class _Audited(admin.ModelAdmin):  # type: ignore[type-arg]
         _audit_change(request, obj, change, list(form.changed_data), self.audit_action)
         forget_apps()
 
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+    def audit_deleted(self, request: HttpRequest, obj: Any, *, bulk: bool) -> None:
         audit_record(action=self.audit_action, actor=Actor.user(request.user), subject=Subject.of(obj),
-                     request=request, details={"change": "delete"})
+                     request=request, details={"change": "delete", **({"bulk": True} if bulk else {})})
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
         super().delete_model(request, obj)
         forget_apps()
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        """The list's bulk delete: an entry per row, in one transaction with the delete."""
-        with transaction.atomic():
-            for obj in queryset.order_by("pk"):
-                audit_record(action=self.audit_action, actor=Actor.user(request.user), subject=Subject.of(obj),
-                             request=request, details={"change": "delete", "bulk": True})
-            super().delete_queryset(request, queryset)
+        super().delete_queryset(request, queryset)
         forget_apps()
 
 

@@ -7,15 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db import models, transaction
+from django.db import models
 from django.http import HttpRequest
 
 from tongban.audit.actions import Action
+from tongban.audit.admin_deletes import AuditedDeletes
 from tongban.audit.services import Actor, Subject, audit_record
 from tongban.sso.models import Client, SigningKey
 
 
-class ClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ClientAdmin(AuditedDeletes, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("name", "organisation", "client_id", "client_type", "algorithm", "allowed_levels", "is_active")
     list_filter = ("client_type", "algorithm", "is_active")
     search_fields = ("name", "organisation", "client_id")
@@ -40,31 +41,14 @@ class ClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                                                "fields": sorted(form.changed_data) if form else []})
 
     # Deleting a client (its page, or the list's bulk action) takes its consents and tokens with it: audited per
-    # client, in the admin's transaction of the delete.
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        _audit_client_deleted(request, obj)
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        with transaction.atomic():
-            for obj in queryset.order_by("pk"):
-                _audit_client_deleted(request, obj)
-            super().delete_queryset(request, queryset)
-
-
-def _audit_client_deleted(request: HttpRequest, obj: Any) -> None:
-    audit_record(action=Action.CONFIG_CHANGE, actor=Actor.user(request.user), subject=Subject.of(obj),
-                 request=request, details={"event": "sso_client_deleted", "client_id": obj.client_id})
-
-
-def _audit_key_deleted(request: HttpRequest, obj: Any) -> None:
-    audit_record(action=Action.KEY_DELETE, actor=Actor.user(request.user), subject=Subject("sso.signingkey", obj.kid),
-                 request=request, details={"event": "sso_signing_key_deleted", "kid": obj.kid, "alg": obj.alg,
-                                           "state": obj.state})
+    # client, in the admin's transaction of the delete (AuditedDeletes).
+    def audit_deleted(self, request: HttpRequest, obj: Any, *, bulk: bool) -> None:
+        audit_record(action=Action.CONFIG_CHANGE, actor=Actor.user(request.user), subject=Subject.of(obj),
+                     request=request, details={"event": "sso_client_deleted", "client_id": obj.client_id})
 
 
 @admin.register(SigningKey)
-class SigningKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SigningKeyAdmin(AuditedDeletes, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("kid", "alg", "state", "created_at", "publish_until")
     list_filter = ("alg", "state")
     fields = ("kid", "alg", "state", "public_jwk", "created_at", "retiring_at", "publish_until")
@@ -77,15 +61,10 @@ class SigningKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
     # A key deleted stops verifying what it signed: audited, in the admin's transaction of the delete.
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        _audit_key_deleted(request, obj)
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        with transaction.atomic():
-            for obj in queryset.order_by("pk"):
-                _audit_key_deleted(request, obj)
-            super().delete_queryset(request, queryset)
+    def audit_deleted(self, request: HttpRequest, obj: Any, *, bulk: bool) -> None:
+        audit_record(action=Action.KEY_DELETE, actor=Actor.user(request.user),
+                     subject=Subject("sso.signingkey", obj.kid), request=request,
+                     details={"event": "sso_signing_key_deleted", "kid": obj.kid, "alg": obj.alg, "state": obj.state})
 
 
 __all__ = ["Client", "ClientAdmin"]
