@@ -150,3 +150,41 @@ def test_concurrent_autocommit_writers_verify(settings):
     report = verify_log()
     assert report.ok, report.problems
     assert report.unsealed == 0
+
+
+def test_a_writer_that_appends_and_exits_during_a_checkpoint_is_not_closed_below_its_last_entry(monkeypatch):
+    """The checkpoint decides that a writer's chain closes (its thread has exited) before it reads the chain's
+    head: a writer that was alive when asked may still append, and its chain stays open; read the other way
+    round, a writer appending its last entry and exiting in between left its chain closed below that entry.
+    (PostgreSQL: on SQLite the checkpoint's transaction holds the write lock, so no append lands during it.)"""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers: nothing is appended while a checkpoint runs")
+    go, wrote = threading.Event(), []
+
+    def writer() -> None:
+        try:
+            _record(1)
+            _record(2)
+            go.wait(10)
+            wrote.append(_record(3).seq)  # its last entry, then the thread ends
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    while not any(s.committed.seq == 2 for s in chain._registry.values()):
+        thread.join(0.01)
+    real = chain.ChainState.owner_alive
+
+    def asked(state: chain.ChainState) -> bool:
+        # The writer appends and exits exactly while the checkpoint looks at its chain.
+        if state.thread() is thread and thread.is_alive():
+            go.set()
+            thread.join(10)
+        return real(state)
+
+    monkeypatch.setattr(chain.ChainState, "owner_alive", asked)
+    audit_checkpoint()
+    assert wrote == [3]
+    report = verify_log()
+    assert report.ok, report.problems

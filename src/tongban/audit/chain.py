@@ -434,12 +434,24 @@ def make_checkpoint(*, using: str = "default", close_own: str | None = None, kin
         idle_limit = now - dt.timedelta(seconds=idle_close_seconds())
         heads: dict[str, dict[str, Any]] = {}
         closing: dict[str, str] = {}
+        if close_own:
+            # Before any head is read: an own chain's writer that appends meanwhile opens a new chain.
+            for own_state in own.values():
+                own_state.closing = close_own
         for chain_id, genesis, opened_at in chains:
+            state = own.get(chain_id)
+            # Whether an own chain closes is decided *before* its head is read: a writer found alive may
+            # append after the read (its chain then stays open and the next checkpoint seals the rest); one
+            # found gone or retired appends nothing more, so the head read next is its last. The other
+            # order let a writer append its last entry and exit between the two, and the chain was closed
+            # below an entry it holds (seen as an "inserted" entry by verification).
+            reason = None
+            if state is not None:
+                reason = close_own or state.closing or (None if state.owner_alive() else "thread_exit")
             row = (AuditEntry.objects.using(using).filter(chain_id=chain_id).order_by("-seq")
                    .values_list("seq", "hash", "occurred_at").first())
             head = Head(row[0], row[1]) if row else Head(0, genesis)
             last_at = row[2] if row else opened_at
-            state = own.get(chain_id)
             if state is not None:
                 known = state.pending[-1] if state.pending and connection.in_atomic_block and \
                     _alive(connection, state.pending[-1]) else state.committed
@@ -451,22 +463,11 @@ def make_checkpoint(*, using: str = "default", close_own: str | None = None, kin
                 # Sealed entries are gone: keep asserting what was sealed, so verification flags it.
                 log.critical("audit.sealed_entries_missing", chain=chain_id, db_seq=head.seq, sealed_seq=sealed["seq"])
                 head = Head(sealed["seq"], sealed["hash"])
-            reason = None
-            if state is not None:
-                if close_own:
-                    reason = close_own
-                elif state.closing:
-                    reason = state.closing
-                elif not state.owner_alive():
-                    reason = "thread_exit"
-            elif last_at < idle_limit:
-                reason = "idle"
+            if state is None and last_at < idle_limit:
+                reason = "idle"  # another process's writer, silent for a day (its own append retires it sooner)
             if reason:
                 closing[chain_id] = reason
             heads[chain_id] = {"seq": head.seq, "hash": head.hash, "closed": bool(reason)}
-        if close_own:
-            for state in own.values():
-                state.closing = close_own
         key_id, key = keys.current_signing_key()
         seq = (prev.seq if prev else 0) + 1
         body: dict[str, Any] = {
