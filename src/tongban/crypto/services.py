@@ -116,9 +116,10 @@ def _count_rows(purpose: str) -> int:
     return sum(m._base_manager.using("default").count() for m in models_for(purpose))
 
 
-def _audit(action: str, *, operator: str | None, subject_id: str, details: dict[str, Any]) -> None:
+def _audit(action: str, *, operator: str | None, subject_id: str, details: dict[str, Any],
+           outcome: str = "success") -> None:
     """One audit entry in the caller's transaction (invariant 3): key events are state changes."""
-    from tongban.audit.actions import Action
+    from tongban.audit.actions import Action, Outcome
     from tongban.audit.services import Actor, Subject, audit_record
 
     actor = Actor.system("crypto.keys")
@@ -128,8 +129,8 @@ def _audit(action: str, *, operator: str | None, subject_id: str, details: dict[
         user = get_user_model()._default_manager.filter(username=operator).first()
         actor = Actor.user(user) if user is not None else Actor.cli()
         details = {**details, "operator": operator}
-    audit_record(action=Action(action), actor=actor, subject=Subject("crypto.datakey", subject_id),
-                 details=details)
+    audit_record(action=Action(action), outcome=Outcome(outcome), actor=actor,
+                 subject=Subject("crypto.datakey", subject_id), details=details)
 
 
 def _check_can_rotate(kind: KeyPurpose) -> int:
@@ -269,9 +270,6 @@ def rotation_resume(*, rotation_id: int, operator: str) -> KeyRotation:
 @transaction.atomic
 def rotation_fail(*, rotation_id: int, error: str) -> None:
     """Called when the job runs out of attempts: the rotation shows as failed (and can be resumed)."""
-    from tongban.audit.actions import Action, Outcome
-    from tongban.audit.services import Actor, Subject, audit_record
-
     rotation = KeyRotation.objects.select_for_update().filter(pk=rotation_id,
                                                               state__in=UNFINISHED_ROTATION_STATES).first()
     if rotation is not None:
@@ -281,10 +279,9 @@ def rotation_fail(*, rotation_id: int, error: str) -> None:
         rotation.updated_at = clock.now()
         rotation.save(update_fields=["state", "last_error", "updated_at"])
         # The error text stays on the row (it may name rows); the entry says that and where it stopped.
-        audit_record(action=Action.KEY_ROTATE, outcome=Outcome.FAILURE, actor=Actor.system("crypto.keys"),
-                     subject=Subject("crypto.datakey", f"rotation:{rotation.id}"),
-                     details={"purpose": rotation.purpose, "version": rotation.to_version, "failed": True,
-                              "previous_state": previous, "phase": rotation.phase, "done_rows": rotation.done_rows})
+        _audit("key.rotate", operator=None, subject_id=f"rotation:{rotation.id}", outcome="failure",
+               details={"purpose": rotation.purpose, "version": rotation.to_version, "failed": True,
+                        "previous_state": previous, "phase": rotation.phase, "done_rows": rotation.done_rows})
     log.error("keys.rotation_failed", rotation_id=rotation_id)
 
 
