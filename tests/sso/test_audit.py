@@ -48,7 +48,8 @@ def _family(token: str) -> Any:
 
 
 def _ref(value: Any) -> str:
-    return hashlib.sha256(str(value).encode()).hexdigest()[:24]
+    digest = hashlib.sha256(str(value).encode()).hexdigest()[:24]
+    return ".".join(digest[i:i + 8] for i in range(0, 24, 8))
 
 
 def _participation(token: str) -> Any:

@@ -22,7 +22,8 @@ def _entries(action: Action) -> list[AuditEntry]:
 
 
 def _ref(value: object) -> str:
-    return hashlib.sha256(str(value).encode()).hexdigest()[:24]
+    digest = hashlib.sha256(str(value).encode()).hexdigest()[:24]
+    return ".".join(digest[i:i + 8] for i in range(0, 24, 8))
 
 
 def _refresh_row(token: str):

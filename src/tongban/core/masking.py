@@ -17,6 +17,13 @@ _DIGIT_RUN_RE = re.compile(r"\d{7}")
 _PHONE_RE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?(1[3-9]\d)(\d{4})(\d{4})(?![0-9])")
 
 
+def unmaskable_hex(value: str, group: int = 8) -> str:
+    """A hex digest written in dot-separated groups of `group` characters: no run of digits in it is long
+    enough to look like an ID, permit or phone number, so `scrub` (logs, audit details) leaves it whole. A
+    plain hex digest holds such a run now and then (e.g. `…c36d14183310836c…` has `14183310836`)."""
+    return ".".join(value[i:i + group] for i in range(0, len(value), group))
+
+
 def mask_id_number(value: str) -> str:
     """`110105199001011234` -> `110***********1234`: the first three and the last four stay."""
     value = (value or "").strip()

@@ -12,12 +12,14 @@ from django.http import HttpRequest
 
 from tongban.audit.actions import Action, Outcome
 from tongban.audit.services import Actor, Subject, audit_record
+from tongban.core.masking import unmaskable_hex
 from tongban.sso import claims as claims_mod
 
 
 def ref(value: Any) -> str:
-    """A short, stable reference to a session id or token family: enough to match entries, not the value."""
-    return hashlib.sha256(str(value).encode()).hexdigest()[:24] if value else ""
+    """A short, stable reference to a session id or token family: enough to match entries, not the value
+    (24 hex characters of its SHA-256, in groups the masking never mistakes for a phone number)."""
+    return unmaskable_hex(hashlib.sha256(str(value).encode()).hexdigest()[:24]) if value else ""
 
 
 def client_actor(client: Any) -> Actor:

@@ -21,6 +21,7 @@ from tongban.audit.services import Actor, Subject, audit_record
 from tongban.core.errors import TongbanError
 from tongban.core.identifiers import validate_resident_id, validate_travel_permit
 from tongban.core.ids import new_id
+from tongban.core.masking import unmaskable_hex
 from tongban.crypto.fields import blind_index
 from tongban.partners import abuse, metering
 from tongban.verification import engine
@@ -60,8 +61,7 @@ def identity_reference(id_type: str, id_number: str) -> str:
 
 def _reference(id_type: str, number: str) -> str:
     value = blind_index(number, scope=f"verification.identity.{id_type}", normalizer="id_number")
-    version, mac = int.from_bytes(value[:2], "big"), value[2:].hex()
-    return f"v{version}." + ".".join(mac[i:i + 8] for i in range(0, len(mac), 8))
+    return f"v{int.from_bytes(value[:2], 'big')}." + unmaskable_hex(value[2:].hex())
 
 
 def level_code(level: AssuranceLevel | int) -> str:
