@@ -8,6 +8,7 @@ the chains still verify after concurrent writers.
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -188,3 +189,63 @@ def test_a_writer_that_appends_and_exits_during_a_checkpoint_is_not_closed_below
     assert wrote == [3]
     report = verify_log()
     assert report.ok, report.problems
+
+
+def test_an_entry_committed_while_a_checkpoint_reads_its_chain_is_no_missing_tail(caplog):
+    """Issue 12, finding 5: a checkpoint compares a chain's head in the database with the head its writer
+    holds in memory, and a database that shows less means committed entries were deleted. It must read
+    the memory first: the writer advances its head only after the database has committed the entry, so a
+    read of the database that follows sees at least that. Read the other way round, an entry committed
+    between the two reads looked missing: a false CRITICAL `audit.chain_tail_missing` (db_seq 495,
+    expected 496) for a chain whose entry 496 exists. Here the writer commits exactly after the
+    checkpoint's query for its chain's head has run. (PostgreSQL: on SQLite the checkpoint's transaction
+    holds the write lock, so nothing commits during it.)"""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers: nothing commits while a checkpoint runs")
+    go, wrote, finish = threading.Event(), threading.Event(), threading.Event()
+    seqs: list[int] = []
+
+    def writer() -> None:
+        try:
+            _record(1)
+            _record(2)
+            go.wait(10)
+            seqs.append(_record(3).seq)  # committed (autocommit) and the head in memory advanced
+            wrote.set()
+            finish.wait(10)  # alive throughout the checkpoint: its chain stays open
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    while not any(s.committed.seq == 2 for s in chain._registry.values()):
+        thread.join(0.01)
+    (state,) = chain._registry.values()
+    head_queries: list[str] = []
+
+    def commit_right_after_the_head_query(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith('SELECT "audit_auditentry"."seq"') and state.chain_id in [str(p) for p in params or ()]:
+            head_queries.append(sql)
+            if not go.is_set():
+                go.set()
+                assert wrote.wait(10), "the writer did not append"
+        return result
+
+    try:
+        with connection.execute_wrapper(commit_right_after_the_head_query):
+            checkpoint = audit_checkpoint()
+    finally:
+        go.set()
+        finish.set()
+        thread.join(10)
+    assert head_queries, "the checkpoint did not read the chain's head as expected"
+    assert seqs == [3]
+    missing = [r for r in caplog.records if isinstance(r.msg, dict) and r.msg.get("event") == "audit.chain_tail_missing"]
+    assert missing == []
+    heads = json.loads(checkpoint.body)["heads"]
+    assert heads[state.chain_id]["seq"] == 2 and not heads[state.chain_id]["closed"]  # entry 3 is sealed next time
+    audit_checkpoint()
+    report = verify_log()
+    assert report.ok, report.problems
+    assert report.unsealed == 0

@@ -446,15 +446,25 @@ def make_checkpoint(*, using: str = "default", close_own: str | None = None, kin
             # order let a writer append its last entry and exit between the two, and the chain was closed
             # below an entry it holds (seen as an "inserted" entry by verification).
             reason = None
+            known: Head | _Pending | None = None
             if state is not None:
                 reason = close_own or state.closing or (None if state.owner_alive() else "thread_exit")
+                # The head the writer knows is read before the database's, for the same reason: the writer
+                # advances it only once the database has committed the entry (an on_commit callback, or
+                # after the autocommit INSERT returned), so the query below — a statement that starts
+                # later, READ COMMITTED — sees at least that entry, and a database showing less really
+                # lost committed entries. The other order let an entry commit between the two reads, and
+                # a chain whose entry existed was reported as a missing tail (a false CRITICAL).
+                # `pending` belongs to the writer's thread: one read of it (a slice is atomic), not a test
+                # and then an index that its on_commit callback may empty in between.
+                last_pending = state.pending[-1:]
+                known = last_pending[0] if last_pending and _alive(connection, last_pending[0]) \
+                    else state.committed
             row = (AuditEntry.objects.using(using).filter(chain_id=chain_id).order_by("-seq")
                    .values_list("seq", "hash", "occurred_at").first())
             head = Head(row[0], row[1]) if row else Head(0, genesis)
             last_at = row[2] if row else opened_at
-            if state is not None:
-                known = state.pending[-1] if state.pending and connection.in_atomic_block and \
-                    _alive(connection, state.pending[-1]) else state.committed
+            if known is not None:
                 if head.seq < known.seq:
                     log.critical("audit.chain_tail_missing", chain=chain_id, db_seq=head.seq, expected_seq=known.seq)
                     head = Head(known.seq, known.hash)
