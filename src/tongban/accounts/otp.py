@@ -139,7 +139,8 @@ def otp_send(*, phone: str, purpose: str, request: HttpRequest | None = None, us
         text = f"{SIGNATURE}您的{label}验证码为 {code}，5 分钟内有效。请勿将验证码告诉他人。"
         outcome = "sent"
     if text:
-        sms_queue(phone=phone, text=text, purpose=f"otp.{purpose}")
+        # The code's lifetime is the message's: a code that could not go out in time is not sent late.
+        sms_queue(phone=phone, text=text, purpose=f"otp.{purpose}", expires_at=row.expires_at)
     log.info("otp.issued", purpose=str(purpose), phone=mask_phone(phone), otp_id=row.pk, outcome=outcome)
     return OtpTicket(id=row.pk, purpose=str(purpose), phone_masked=mask_phone(phone))
 

@@ -74,6 +74,7 @@ class Action(models.TextChoices):
     JOB_DEAD = "job.dead", "后台任务失败"
     JOB_RETRY = "job.retry", "重试后台任务"
     JOB_CANCEL = "job.cancel", "取消后台任务"
+    JOB_EXPIRED = "job.expired", "后台任务过期未执行"
 
 
 class ActorType(models.TextChoices):

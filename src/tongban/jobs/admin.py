@@ -24,7 +24,7 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_per_page = 50
     actions = ["retry_jobs", "cancel_jobs"]
     readonly_fields = ("id", "task", "queue", "payload", "status", "attempts", "max_attempts", "run_after",
-                       "locked_by", "lease_expires_at", "last_error", "idempotency_key", "created_at",
+                       "expires_at", "locked_by", "lease_expires_at", "last_error", "idempotency_key", "created_at",
                        "updated_at", "finished_at")
     fields = readonly_fields
 

@@ -24,12 +24,14 @@ class JobStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "已成功"
     DEAD = "dead", "已失败（不再重试）"
     CANCELLED = "cancelled", "已取消"
+    # Its useful life (expires_at) ran out before it ran: a login code past its lifetime is not sent.
+    EXPIRED = "expired", "已过期（未执行）"
 
 
 # A worker may pick these up once run_after has passed.
 RUNNABLE_STATUSES = (JobStatus.PENDING, JobStatus.RETRYING)
 # Nothing happens to these any more unless an operator acts.
-TERMINAL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.DEAD, JobStatus.CANCELLED)
+TERMINAL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.DEAD, JobStatus.CANCELLED, JobStatus.EXPIRED)
 # An operator may send these back to the queue.
 RETRYABLE_STATUSES = (JobStatus.DEAD, JobStatus.CANCELLED)
 # An operator may cancel these (a running job cannot be stopped from outside).
@@ -39,8 +41,16 @@ OUTBOX_PREFIX = "outbox."
 
 
 class JobQuerySet(models.QuerySet["Job"]):
-    def runnable(self, now: dt.datetime) -> QuerySet[Job]:
+    def runnable(self, now: dt.datetime) -> JobQuerySet:
         return self.filter(status__in=RUNNABLE_STATUSES, run_after__lte=now)
+
+    def live(self, now: dt.datetime) -> JobQuerySet:
+        """Within their useful life (or without one): the only jobs a worker may start."""
+        return self.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+    def overdue(self, now: dt.datetime) -> JobQuerySet:
+        """Waiting jobs whose useful life has passed: they are marked expired, never run."""
+        return self.filter(status__in=RUNNABLE_STATUSES, expires_at__lte=now)
 
     def lease_expired(self, now: dt.datetime) -> QuerySet[Job]:
         return self.filter(status=JobStatus.RUNNING, lease_expires_at__lte=now)
@@ -66,6 +76,8 @@ class Job(models.Model):
     lease_expires_at = models.DateTimeField("租约到期", null=True, blank=True)
     last_error = models.TextField("最近错误", blank=True, default="")
     idempotency_key = models.CharField("幂等键", max_length=200, null=True, blank=True)
+    # The end of the job's useful life (a login code's expiry): not started after it (status expired).
+    expires_at = models.DateTimeField("有效期至", null=True, blank=True)
     created_at = models.DateTimeField("创建时间", default=timezone.now)
     updated_at = models.DateTimeField("更新时间", default=timezone.now)
     finished_at = models.DateTimeField("结束时间", null=True, blank=True)
@@ -90,6 +102,12 @@ class Job(models.Model):
                 fields=["lease_expires_at"], condition=Q(status="running"), name="jobs_job_lease_idx"
             ),
             models.Index(fields=["task", "status"], name="jobs_job_task_status_idx"),
+            # Waiting jobs that can outlive their use, for the worker's pass that expires them.
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status__in=["pending", "retrying"], expires_at__isnull=False),
+                name="jobs_job_expiry_idx",
+            ),
         ]
         constraints = [
             # Per task: the same event may go to two channels under one key. NULLs never clash.

@@ -3,8 +3,9 @@
     @job_task("cases.send_receipt", max_attempts=5)
     def send_receipt(*, case_id: int) -> None: ...          # called as send_receipt(**payload)
 
-    @outbox_channel("sms")
+    @outbox_channel("sms", lease_seconds=30, on_expire=forget_sms)
     def deliver_sms(payload: dict, *, idempotency_key: str) -> None: ...
+    def forget_sms(payload: dict) -> None: ...              # its useful life passed: it will not be sent
 
     @job_task("sso.sessions_sweep", every=300)
     def sweep() -> None: ...                                # a recurring task: once per 300 s period
@@ -16,6 +17,7 @@ process — web and worker alike — knows the same names.
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 import inspect
 import threading
 from collections.abc import Callable
@@ -50,6 +52,7 @@ class JobContext:
     attempt: int
     max_attempts: int
     idempotency_key: str | None
+    expires_at: dt.datetime | None = None  # the end of its useful life, if it has one
 
 
 class ChannelHandler(Protocol):
@@ -67,6 +70,9 @@ class TaskSpec:
     queue: str = "default"
     channel: str | None = None
     every: float | None = None  # a recurring task: one job per period of this many seconds (worker.py)
+    # Called with the payload, in the transaction that marks a job of this task expired (its useful life
+    # passed before it ran): the owner of the data forgets what will never be sent.
+    on_expire: Callable[[dict[str, Any]], Any] | None = None
 
     def check_payload(self, payload: dict[str, Any]) -> None:
         """Raise TypeError if the payload does not fit the handler's signature (a permanent failure)."""
@@ -131,17 +137,20 @@ def job_task(
     lease_seconds: int = DEFAULT_LEASE_SECONDS,
     queue: str = "default",
     every: float | None = None,
+    on_expire: Callable[[dict[str, Any]], Any] | None = None,
 ) -> Callable[[F], F]:
     """Register the decorated function as the handler of task `name`; it is called as `func(**payload)`.
 
     With `every` (seconds) the task is recurring: long-running workers enqueue one job of it per
-    period (`services.recurring_enqueue_due`), and it takes no arguments."""
+    period (`services.recurring_enqueue_due`), and it takes no arguments. `on_expire(payload)` runs when
+    a job of it is marked expired (enqueued with `expires_at`, which passed before it ran)."""
     if name.startswith(OUTBOX_PREFIX):
         raise ImproperlyConfigured(f"task names starting with {OUTBOX_PREFIX!r} are reserved for outbox channels")
 
     def decorator(func: F) -> F:
         register(TaskSpec(name=name, func=func, max_attempts=max_attempts, backoff=backoff,
-                          backoff_cap=backoff_cap, lease_seconds=lease_seconds, queue=queue, every=every))
+                          backoff_cap=backoff_cap, lease_seconds=lease_seconds, queue=queue, every=every,
+                          on_expire=on_expire))
         return func
 
     return decorator
@@ -160,16 +169,22 @@ def register_channel(
     backoff_cap: float = DEFAULT_BACKOFF_CAP,
     lease_seconds: int = DEFAULT_LEASE_SECONDS,
     queue: str = "default",
+    on_expire: Callable[[dict[str, Any]], Any] | None = None,
 ) -> None:
     """Make `handler(payload, idempotency_key=...)` the deliverer of outbox messages on `channel`.
 
     The handler must pass the key to the receiver (a header, a request field) so that a message
     delivered twice — after a crash or a timeout whose request did arrive — is applied once.
+    A channel whose messages have a useful life (`outbox_send(expires_at=...)`) needs a lease shorter
+    than the shortest of them, so that a message held by a worker that crashed is sent again in time
+    (enqueueing a message that lives no longer than the lease is refused); `on_expire(payload)` runs in
+    the transaction that marks a message expired.
     """
     if not channel or "." in channel or len(channel) > 100 - len(OUTBOX_PREFIX):
         raise ImproperlyConfigured(f"outbox channel name {channel!r} must be short and without dots")
     register(TaskSpec(name=channel_task_name(channel), func=handler, max_attempts=max_attempts, backoff=backoff,
-                      backoff_cap=backoff_cap, lease_seconds=lease_seconds, queue=queue, channel=channel))
+                      backoff_cap=backoff_cap, lease_seconds=lease_seconds, queue=queue, channel=channel,
+                      on_expire=on_expire))
 
 
 def outbox_channel(channel: str, **options: Any) -> Callable[[F], F]:

@@ -76,11 +76,15 @@ def job_enqueue(
     run_after: dt.datetime | None = None,
     max_attempts: int | None = None,
     queue: str | None = None,
+    expires_at: dt.datetime | None = None,
 ) -> Job:
     """Insert a job in the caller's transaction; with a key already used for this task, return that job.
 
     Call it inside the `transaction.atomic()` block that makes the change the job is about.
-    `max_attempts` and `queue` default to what the task was registered with.
+    `max_attempts` and `queue` default to what the task was registered with. `expires_at` ends the
+    job's useful life (a login code's expiry): a job not started by then is marked `expired` and never
+    runs. It must leave more than the task's lease, or a job held by a worker that crashed could not
+    run again in time: such a job is refused (ValueError), as a task whose lease is too long.
     """
     payload = {} if payload is None else payload
     if not task or len(task) > 100:
@@ -90,6 +94,8 @@ def job_enqueue(
         raise ValueError(f"job {task}: idempotency_key must be 1-200 characters")
     if run_after is not None and timezone.is_naive(run_after):
         raise ValueError(f"job {task}: run_after must be timezone-aware")
+    if expires_at is not None and timezone.is_naive(expires_at):
+        raise ValueError(f"job {task}: expires_at must be timezone-aware")
     spec = registry.get_task(task)
     if spec is not None:
         try:
@@ -103,6 +109,15 @@ def job_enqueue(
         spec.max_attempts if spec else registry.DEFAULT_MAX_ATTEMPTS)
     if attempts_allowed < 1:
         raise ValueError(f"job {task}: max_attempts must be at least 1")
+    now = clock.now()
+    if expires_at is not None:
+        lease = spec.lease_seconds if spec else registry.DEFAULT_LEASE_SECONDS
+        life = (expires_at - max(now, run_after or now)).total_seconds()
+        if life <= lease:
+            raise ValueError(
+                f"job {task}: it would live {life:.0f} s from when it may run, no longer than its lease "
+                f"({lease} s): held by a worker that crashed, it could not run again in time. Register the "
+                "task (channel) with a lease_seconds shorter than the shortest useful life of its jobs")
 
     if idempotency_key is not None:
         existing = Job.objects.filter(task=task, idempotency_key=idempotency_key).first()
@@ -110,7 +125,6 @@ def job_enqueue(
             _note_duplicate(existing, payload)
             return existing
 
-    now = clock.now()
     try:
         with transaction.atomic():  # a savepoint: a clash must not spoil the caller's transaction
             job = Job.objects.create(
@@ -121,6 +135,7 @@ def job_enqueue(
                 max_attempts=attempts_allowed,
                 run_after=run_after or now,
                 idempotency_key=idempotency_key,
+                expires_at=expires_at,
                 created_at=now,
                 updated_at=now,
             )
@@ -147,18 +162,21 @@ def outbox_send(
     payload: dict[str, Any],
     idempotency_key: str,
     run_after: dt.datetime | None = None,
+    expires_at: dt.datetime | None = None,
 ) -> Job:
     """Queue a message to an external counterpart, in the caller's transaction (invariant 4).
 
     The channel's handler gets `payload` and `idempotency_key` on every attempt; the key must
     identify the event (e.g. `case:123:accepted`), so sending it twice queues one message.
+    `expires_at` is the end of the message's useful life (a login code's expiry): a message not sent by
+    then is marked `expired` instead — the person asks again — rather than arriving useless.
     """
     if not idempotency_key:
         raise ValueError(f"outbox {channel}: an idempotency key is required")
     if registry.get_channel(channel) is None:
         raise ValueError(f"outbox channel {channel!r} is not registered (register_channel in the app's ready())")
     return job_enqueue(task=registry.channel_task_name(channel), payload=payload,
-                       idempotency_key=idempotency_key, run_after=run_after)
+                       idempotency_key=idempotency_key, run_after=run_after, expires_at=expires_at)
 
 
 def recurring_slot(every: float, now: dt.datetime) -> tuple[int, dt.datetime]:
@@ -226,6 +244,12 @@ def job_retry(*, job_id: int, actor: str | None = None) -> Job:
     """Operator action: send a dead (or cancelled) job back to the queue with its attempts reset."""
     job = _operator_change(job_id, RETRYABLE_STATUSES, "重试")
     now = clock.now()
+    if job.expires_at is not None and job.expires_at <= now:
+        raise TongbanError(
+            "conflict",
+            message_zh="任务已过有效期，重试也不会执行（例如验证码已失效，请当事人重新获取）。",
+            message_en="The job's useful life has passed; a retry would not run it.",
+        )
     previous = job.status
     job.status = JobStatus.PENDING
     job.attempts = 0
@@ -259,14 +283,14 @@ def job_cancel(*, job_id: int, actor: str | None = None) -> Job:
 
 @transaction.atomic
 def job_purge_finished(*, older_than: dt.timedelta) -> int:
-    """Delete succeeded and cancelled jobs finished before `older_than` ago; dead jobs stay for operators.
+    """Delete succeeded, cancelled and expired jobs finished before `older_than` ago; dead jobs stay for operators.
 
     An idempotency key is remembered only while its job is kept, so keep finished jobs longer than
     any caller might repeat an event.
     """
     cutoff = clock.now() - older_than
     deleted, _ = Job.objects.filter(
-        status__in=[JobStatus.SUCCEEDED, JobStatus.CANCELLED], finished_at__lt=cutoff
+        status__in=[JobStatus.SUCCEEDED, JobStatus.CANCELLED, JobStatus.EXPIRED], finished_at__lt=cutoff
     ).delete()
     if deleted:
         log.info("job.purged", count=deleted, older_than_seconds=int(older_than.total_seconds()))

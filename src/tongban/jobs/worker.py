@@ -4,7 +4,8 @@ Claiming is safe with any number of workers: PostgreSQL skips rows another worke
 (`FOR UPDATE SKIP LOCKED`); SQLite takes the write lock at BEGIN (`transaction_mode=IMMEDIATE`),
 and the claim is a compare-and-set on the status either way. The handler runs outside the claim
 transaction, and every outcome is written only if this worker still holds the lease, so a job
-reclaimed from a worker presumed dead is not finished twice. Time comes from
+reclaimed from a worker presumed dead is not finished twice. A job with a useful life (`expires_at`)
+is never started after it: each pass marks such jobs `expired`. Time comes from
 `tongban.core.clock.now` so tests can move it.
 """
 
@@ -28,6 +29,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from django.db.models import F, QuerySet
 
 from tongban.core import clock
+from tongban.core.clock import to_local
 from tongban.core.logging import get_logger
 from tongban.core.masking import scrub
 from tongban.jobs import registry
@@ -118,8 +120,10 @@ class Worker:
     # -- one pass -------------------------------------------------------------------------------
 
     def run_once(self) -> int:
-        """Reclaim lost jobs, then claim and run due jobs until none is due or `batch_size` ran."""
+        """Reclaim lost jobs, expire those past their useful life, then claim and run due jobs until none
+        is due or `batch_size` ran."""
         self.reclaim_expired()
+        self.expire_overdue()
         done = 0
         while done < self.batch_size:
             job = self.claim()
@@ -130,7 +134,7 @@ class Worker:
         return done
 
     def _runnable(self, now: dt.datetime) -> QuerySet[Job]:
-        qs = Job.objects.using(self.using).runnable(now)
+        qs = Job.objects.using(self.using).runnable(now).live(now)
         if self.queues:
             qs = qs.filter(queue__in=self.queues)
         return qs
@@ -171,7 +175,8 @@ class Worker:
         if spec is None:
             return self._dead(job, f"未注册的任务（unknown task）：{job.task!r} 在本进程中没有处理函数。")
         context = registry.JobContext(job_id=job.id, task=job.task, attempt=job.attempts,
-                                      max_attempts=job.max_attempts, idempotency_key=job.idempotency_key)
+                                      max_attempts=job.max_attempts, idempotency_key=job.idempotency_key,
+                                      expires_at=job.expires_at)
         try:
             spec.check_payload(job.payload)
         except TypeError as exc:
@@ -229,6 +234,8 @@ class Worker:
         now = clock.now()
         delay = backoff_delay(job.attempts, base=spec.backoff, cap=spec.backoff_cap)
         error = format_error(exc)
+        if job.expires_at is not None and now + dt.timedelta(seconds=delay) >= job.expires_at:
+            return self._expired(job, error)  # the next attempt would come after its useful life
         if not self._record(job, status=JobStatus.RETRYING, run_after=now + dt.timedelta(seconds=delay),
                                       updated_at=now, locked_by="", lease_expires_at=None, last_error=error):
             return self._lease_lost(job, JobStatus.RETRYING)
@@ -248,6 +255,44 @@ class Worker:
                   max_attempts=job.max_attempts, error=error.splitlines()[0] if error else "")
         return Outcome(job.id, job.task, JobStatus.DEAD)
 
+    def _expired(self, job: Job, error: str) -> Outcome:
+        now = clock.now()
+        with transaction.atomic(using=self.using):
+            if not self._record(job, status=JobStatus.EXPIRED, finished_at=now, updated_at=now, locked_by="",
+                                lease_expires_at=None, last_error=_expiry_error(job.expires_at, error)):
+                return self._lease_lost(job, JobStatus.EXPIRED)
+            _note_expired(job.id, job.task, job.attempts, job.payload, job.expires_at, using=self.using)
+        return Outcome(job.id, job.task, JobStatus.EXPIRED)
+
+    # -- useful life --------------------------------------------------------------------------------
+
+    def expire_overdue(self, limit: int = 100) -> int:
+        """Waiting jobs whose useful life has passed become `expired` (terminal) without running.
+
+        A login code that could not go out in its five minutes (no worker, a gateway down, a crash that
+        held it) is not sent late: the person asks for a new one. Returns how many jobs expired.
+        """
+        now = clock.now()
+        overdue = Job.objects.using(self.using).overdue(now)
+        if not overdue.exists():
+            return 0
+        skip_locked = connections[self.using].features.has_select_for_update_skip_locked
+        expired = 0
+        with transaction.atomic(using=self.using):
+            qs = overdue.order_by("expires_at", "id")
+            if skip_locked:
+                qs = qs.select_for_update(skip_locked=True)
+            rows = list(qs.values_list("id", "task", "attempts", "payload", "expires_at", "last_error")[:limit])
+            for job_id, task, attempts, payload, expires_at, last_error in rows:
+                # Compare-and-set, as every change of a job: only a row still waiting and still overdue.
+                if Job.objects.using(self.using).filter(pk=job_id, status__in=RUNNABLE_STATUSES,
+                                                        expires_at__lte=now).update(
+                        status=JobStatus.EXPIRED, finished_at=now, updated_at=now,
+                        last_error=_expiry_error(expires_at, last_error)):
+                    expired += 1
+                    _note_expired(job_id, task, attempts, payload, expires_at, using=self.using)
+        return expired
+
     # -- crash recovery ---------------------------------------------------------------------------
 
     def reclaim_expired(self, limit: int = 100) -> int:
@@ -266,20 +311,28 @@ class Worker:
             qs = expired.order_by("id")
             if skip_locked:
                 qs = qs.select_for_update(skip_locked=True)
-            rows = list(qs.values_list("id", "task", "attempts", "max_attempts", "locked_by")[:limit])
-            for job_id, task, attempts, max_attempts, locked_by in rows:
+            rows = list(qs.values_list("id", "task", "attempts", "max_attempts", "locked_by", "expires_at",
+                                       "payload")[:limit])
+            for job_id, task, attempts, max_attempts, locked_by, expires_at, payload in rows:
                 error = scrub(f"租约到期（lease expired）：执行者 {locked_by} 未在期限内报告结果，进程可能已退出。")
+                out_of_life = expires_at is not None and expires_at <= now
                 out_of_attempts = attempts >= max_attempts
                 fields: dict[str, object] = {"updated_at": now, "locked_by": "", "lease_expires_at": None,
                                              "last_error": error}
-                if out_of_attempts:
+                if out_of_life:
+                    # Its useful life passed while the lost worker held it: it is not run again.
+                    fields.update(status=JobStatus.EXPIRED, finished_at=now,
+                                  last_error=_expiry_error(expires_at, error))
+                elif out_of_attempts:
                     fields.update(status=JobStatus.DEAD, finished_at=now)
                 else:
                     fields.update(status=JobStatus.PENDING, run_after=now)
                 if Job.objects.using(self.using).filter(pk=job_id, status=JobStatus.RUNNING,
                                                         lease_expires_at__lte=now).update(**fields):
                     reclaimed += 1
-                    if out_of_attempts:
+                    if out_of_life:
+                        _note_expired(job_id, task, attempts, payload, expires_at, using=self.using)
+                    elif out_of_attempts:
                         _audit_dead(job_id, task, attempts, "lease expired")
                         log.error("job.dead", job_id=job_id, task=task, attempt=attempts,
                                   max_attempts=max_attempts, error="lease expired")
@@ -376,6 +429,37 @@ def stop_inprocess_worker(timeout: float = 10.0) -> None:
     current.stop.set()
     current.worker.wake()
     current.thread.join(timeout)
+
+
+def _expiry_error(expires_at: dt.datetime | None, previous: str) -> str:
+    """What `last_error` says of an expired job: when its life ended, and what had gone wrong before."""
+    when = to_local(expires_at).strftime("%Y-%m-%d %H:%M:%S") if expires_at else "?"
+    text = f"已过有效期（expired）：有效期至 {when}，未执行（未发送）。"
+    if previous:
+        text += f"\n此前：{previous}"
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+
+
+def _note_expired(job_id: int, task: str, attempts: int, payload: Any, expires_at: dt.datetime | None, *,
+                  using: str) -> None:
+    """In the transaction that marked the job expired: the task's own clean-up, the audit entry, a log line."""
+    spec = registry.get_task(task)
+    if spec is not None and spec.on_expire is not None:
+        try:
+            with transaction.atomic(using=using):  # a failing clean-up must not keep the message sendable
+                spec.on_expire(payload if isinstance(payload, dict) else {})
+        except Exception as exc:
+            log.error("job.on_expire_failed", job_id=job_id, task=task, error=format_error(exc).splitlines()[0])
+    from tongban.audit.actions import Action
+    from tongban.audit.actions import Outcome as AuditOutcome
+    from tongban.audit.services import Actor, Subject, audit_record
+
+    audit_record(action=Action.JOB_EXPIRED, outcome=AuditOutcome.FAILURE, actor=Actor.system("jobs.worker"),
+                 subject=Subject("jobs.job", job_id),
+                 details={"task": task, "attempts": attempts,
+                          "expires_at": expires_at.isoformat() if expires_at else None})
+    log.warning("job.expired", job_id=job_id, task=task, attempt=attempts,
+                expires_at=expires_at.isoformat() if expires_at else None)
 
 
 def _audit_dead(job_id: int, task: str, attempts: int, error: str) -> None:

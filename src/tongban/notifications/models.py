@@ -12,6 +12,7 @@ class SmsStatus(models.TextChoices):
     QUEUED = "queued", "待发送"
     SENT = "sent", "已发送"
     FAILED = "failed", "发送失败"
+    EXPIRED = "expired", "已过期未发送"  # its useful life (a code's five minutes) passed before it went out
 
 
 class SmsMessage(EncryptedModel):

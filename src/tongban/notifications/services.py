@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import transaction
 
 from tongban.jobs.services import outbox_send
@@ -11,18 +13,20 @@ SMS_CHANNEL = "sms"
 
 
 @transaction.atomic
-def sms_queue(*, phone: str, text: str, purpose: str) -> SmsMessage:
+def sms_queue(*, phone: str, text: str, purpose: str, expires_at: dt.datetime | None = None) -> SmsMessage:
     """Write the message (encrypted) and queue its delivery; the outbox job holds the id only.
 
     Call it inside the transaction of the change that causes the message (invariant 4): both commit
-    or neither does, and the channel handler sends it once per message row.
+    or neither does, and the channel handler sends it once per message row. `expires_at` is the end of
+    the message's useful life (a one-time code's expiry): not sent by then, it is never sent (status
+    expired, its text erased).
     """
     if not text or len(text) > 500:
         raise ValueError("an SMS text is 1-500 characters")
     message = SmsMessage(phone=phone, text=text, purpose=purpose[:32])
     message.save()
     outbox_send(channel=SMS_CHANNEL, payload={"message_id": message.pk},
-                idempotency_key=f"sms:{message.pk}")
+                idempotency_key=f"sms:{message.pk}", expires_at=expires_at)
     return message
 
 

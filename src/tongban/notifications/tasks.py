@@ -16,7 +16,29 @@ from tongban.notifications.sms import SmsRejected, gateway
 log = get_logger("tongban.notifications")
 
 
-@outbox_channel("sms", max_attempts=8)
+# The lease is how long a message held by a worker that died waits before another worker sends it. It
+# must be shorter than the shortest useful life of an SMS — a login code's five minutes (accounts.otp),
+# which job_enqueue enforces — and above a delivery's worst case (two row reads and writes, and the
+# gateway's timeout, TONGBAN_SMS_GATEWAY_TIMEOUT_SECONDS, 5 s by default).
+SMS_LEASE_SECONDS = 30
+
+
+def forget_sms(payload: dict[str, Any]) -> None:
+    """The message's useful life passed before it was sent: it never will be, so its text goes."""
+    try:
+        message_id = payload_id_parse(payload["message_id"])
+    except (KeyError, TypeError, ValueError):
+        return
+    message = SmsMessage.objects.filter(pk=message_id, status=SmsStatus.QUEUED).first()
+    if message is None:
+        return
+    message.status = SmsStatus.EXPIRED
+    message.text = None
+    message.save(update_fields=["status", "text"])
+    log.info("sms.expired", message_id=message.pk, phone=message.masked("phone"), purpose=message.purpose)
+
+
+@outbox_channel("sms", max_attempts=8, lease_seconds=SMS_LEASE_SECONDS, on_expire=forget_sms)
 def deliver_sms(payload: dict[str, Any], *, idempotency_key: str) -> None:
     try:
         message_id = payload_id_parse(payload["message_id"])

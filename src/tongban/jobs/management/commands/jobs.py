@@ -53,7 +53,7 @@ class Command(BaseCommand):
 
         sub.add_parser("stats", help="按状态、按任务统计任务数。")
 
-        purge = sub.add_parser("purge", help="删除若干天前已成功或已取消的任务（已失败的保留）。")
+        purge = sub.add_parser("purge", help="删除若干天前已成功、已取消或已过期的任务（已失败的保留）。")
         purge.add_argument("--older-than-days", type=int, default=30)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -122,6 +122,7 @@ class Command(BaseCommand):
                 ("次数", f"{job.attempts}/{job.max_attempts}"), ("队列", job.queue),
                 ("幂等键", job.idempotency_key or ""),
                 ("参数", json.dumps(job.payload, ensure_ascii=False, sort_keys=True)), ("最早执行", _local(job.run_after)),
+                ("有效期至", _local(job.expires_at) or "（长期）"),
                 ("执行者", job.locked_by), ("租约到期", _local(job.lease_expires_at)),
                 ("创建", _local(job.created_at)), ("更新", _local(job.updated_at)), ("结束", _local(job.finished_at)),
                 ("最近错误", job.last_error)]
