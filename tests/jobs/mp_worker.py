@@ -6,10 +6,17 @@ busy_timeout) — not the in-memory test database, whose shared cache fails inst
     python -m tests.jobs.mp_worker migrate
     python -m tests.jobs.mp_worker enqueue COUNT
     python -m tests.jobs.mp_worker work RECORD_FILE THREADS
+    python -m tests.jobs.mp_worker issue PHONE OTHER SECONDS  # a login code to PHONE's new account, then a
+                                                              # message to OTHER that lives SECONDS
+    python -m tests.jobs.mp_worker verify TICKET CODE         # use the code, as the login page does
+
+The last two print JSON on stdout (test_processes: a worker killed while it sends a login code).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import sys
 import threading
@@ -69,8 +76,35 @@ def main(argv: list[str]) -> None:
             w.wake()
         for thread in threads:
             thread.join(30)
+    elif command in ("issue", "verify"):
+        print(json.dumps(_sms_command(command, argv[1:])))
     else:
         raise SystemExit(f"unknown command {command}")
+
+
+def _sms_command(command: str, args: list[str]) -> dict[str, object]:
+    from django.utils import timezone
+
+    from tongban.accounts import otp
+    from tongban.accounts.models import CitizenProfile, OneTimeCode, User, UserKind
+    from tongban.notifications.services import sms_queue
+
+    if command == "issue":
+        phone, other, seconds = args
+        user = User.objects.create_user(f"mp-{phone}", "Citizen-2026-pw", kind=UserKind.CITIZEN)
+        CitizenProfile.objects.create(user=user, phone=phone)
+        ticket = otp.otp_send(phone=phone, purpose="login")
+        row = OneTimeCode.objects.get(pk=ticket.id)
+        login_job = Job.objects.get(task="outbox.sms")
+        expires_at = timezone.now() + dt.timedelta(seconds=float(seconds))
+        message = sms_queue(phone=other, text="【一网通办】测试：有效期很短的消息", purpose="test", expires_at=expires_at)
+        short_job = Job.objects.get(task="outbox.sms", idempotency_key=f"sms:{message.pk}")
+        return {"ticket": ticket.id, "issued_at": row.created_at.isoformat(), "login_job": login_job.pk,
+                "short_job": short_job.pk, "short_expires_at": expires_at.isoformat()}
+    if command == "verify":
+        row = otp.otp_verify(ticket_id=int(args[0]), purpose="login", code=args[1])
+        return {"verified": row.pk}
+    raise AssertionError(command)
 
 
 if __name__ == "__main__":
