@@ -1,8 +1,9 @@
 """The demo's single-sign-on counterparts in one process: the national-platform simulator, both ways round
 (sim/national_platform.py), and the demo relying parties (sim/demo_rp.py). `tongban demo` starts it as a
 subprocess and hands it its configuration — client credentials included — on standard input, never on the
-command line (which other users of the machine can read); it keeps that pipe open, and the subprocess exits when
-the pipe closes, so it never outlives the demo, however the demo ended.
+command line (which other users of the machine can read). The subprocess exits when the demo does, however the
+demo ended: it watches its parent process (the pipe is no sign, since the web server's forked workers hold it
+too).
 
     start_demo_sso(config) -> subprocess.Popen     # returns once everything listens; .terminate() stops it
     serve(config)                                  # the same in threads of this process (tests)
@@ -21,9 +22,11 @@ The configuration (JSON, on one line):
 from __future__ import annotations
 
 import json
+import os
 import select
 import subprocess
 import sys
+import time
 from typing import Any
 
 from sim.demo_rp import DemoRelyingParty, Peer
@@ -88,6 +91,7 @@ def start_demo_sso(config: dict[str, Any], *, wait: float = 15.0) -> subprocess.
 
 
 def main() -> None:
+    parent = os.getppid()
     config = json.loads(sys.stdin.readline())
     try:
         serve(config)
@@ -96,8 +100,8 @@ def main() -> None:
         sys.exit(1)
     print(READY, flush=True)
     try:
-        while sys.stdin.read(4096):  # serve (in threads) until terminated or the input ends
-            pass
+        while os.getppid() == parent:  # serve (in threads) until terminated or orphaned
+            time.sleep(0.5)
     except KeyboardInterrupt:
         pass
 

@@ -13,6 +13,13 @@ from django.core.management.base import BaseCommand, CommandError
 from tongban.core.demo import DEMO_ACCOUNTS, NATIONAL_PASSWORD, DemoSso, demo_accounts_ensure, demo_sso_ensure
 
 
+def _width(text: str) -> int:
+    """Columns `text` takes in a terminal: CJK characters take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def serve_layout() -> dict[str, int]:
     """The demo server's processes. Without Redis the cache is each process's own memory: one worker
     process (its threads share it), so that a partner's nonce cannot be replayed to another process
@@ -111,7 +118,7 @@ class Command(BaseCommand):
         out("")
         out("单点登录演示 / single sign-on (docs/sso.md):")
         for app, url in sso.apps:
-            out(f"  {app.name:<10} {url}")
+            out(f"  {app.name}{' ' * (18 - _width(app.name))}{url}")
         out(f"  1. 打开其中一个应用，点“使用一网通办账号登录”，以{citizen.role} {citizen.username} / {citizen.password} 登录并同意授权；")
         out("  2. 打开另一个应用，点“使用一网通办账号登录”：不再输入密码（第一次只需同意授权）；")
         out(f"  3. 两个应用都列在“已授权应用”：{base}/me/authorizations/")
