@@ -6,5 +6,8 @@ client interfaces, configured by URL, so nothing in it knows it is talking to a 
 
     tongban sim sms --port 8025           # the SMS gateway (sim.sms_gateway)
 
+The national government-service platform (sim.national_platform) and the demo's relying parties
+(sim.demo_rp) are started together by `tongban demo` through sim.demo_sso, and by the tests in threads.
+
 `tongban sim` knows them by name (tongban/notifications/management/commands/sim.py, SIMULATORS).
 """

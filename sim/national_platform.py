@@ -36,6 +36,7 @@ from jwcrypto import jwk, jws
 ACR_PREFIX = "urn:cn:gov:zwfw:acr:"
 PASSWORD = "National-2026-pw"  # noqa: S105  (every simulated person's password unless given)
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+IDP_COOKIE = "np_idp_session"  # interactive mode: a browser's sign-in at the national platform
 
 
 def _b64(data: bytes) -> str:
@@ -74,6 +75,7 @@ class State:
     signed_in: str | None = None  # the person signed in at the national platform (the IdP side)
     signed_in_at: float = 0.0  # when they signed in (Unix time): the ID tokens' auth_time
     logins: dict[str, dict[str, str]] = field(default_factory=dict)  # IdP: login form id -> authorization request
+    browsers: dict[str, tuple[str, float]] = field(default_factory=dict)  # IdP, interactive: cookie -> (sub, when)
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # RP: state -> verifier, nonce
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)  # RP: our session id -> what tongban said
@@ -95,6 +97,10 @@ class NationalPlatformSimulator:
         # seconds older than the truth, or left out of its ID tokens.
         self.auth_time_shift = 0
         self.auth_time_omitted = False
+        # People at browsers (the demo) rather than tests: each browser has its own sign-in here (a cookie)
+        # instead of the one `sign_in` sets for everybody, and nobody signed in without a prompt gets the login
+        # form instead of login_required (the simulator's answer since its first version, kept for the tests).
+        self.interactive = False
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -120,7 +126,7 @@ class NationalPlatformSimulator:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"
 
     @property
     def idp_issuer(self) -> str:
@@ -128,8 +134,11 @@ class NationalPlatformSimulator:
 
     # -- the identity-provider side ---------------------------------------------------------------------
 
-    def add_person(self, *, name: str, id_number: str, level: int = 2, password: str = PASSWORD) -> Person:
-        person = Person(sub="np-" + secrets.token_hex(8), name=name, id_number=id_number, level=level,
+    def add_person(self, *, name: str, id_number: str, level: int = 2, password: str = PASSWORD,
+                   sub: str | None = None) -> Person:
+        """Someone registered here; `sub` fixed when the same person must be recognised across restarts (the
+        demo), random otherwise."""
+        person = Person(sub=sub or "np-" + secrets.token_hex(8), name=name, id_number=id_number, level=level,
                         password=password)
         with self._lock:
             self.state.people[person.sub] = person
@@ -264,6 +273,14 @@ def _post_json(url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]
         return json.loads(response.read())  # type: ignore[no-any-return]
 
 
+_HOME = ('<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>国家政务服务平台（模拟）</title>'
+         "<h1>国家政务服务平台（模拟）</h1>"
+         "<p>一网通办的对接方模拟器，两个方向：</p><ul>"
+         '<li><a id="rp-login" href="/rp/login">使用一网通办账号登录国家政务服务平台</a>（本平台是一网通办的接入应用）</li>'
+         "<li>在一网通办的登录页点“使用国家政务服务平台账号登录”：本平台是一网通办的身份提供方，"
+         "在此用身份证号和密码登录。</li></ul></html>")
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "NationalPlatformSim/1"
 
@@ -306,6 +323,8 @@ class _Handler(BaseHTTPRequestHandler):
                                     "response_types_supported": ["code"], "subject_types_supported": ["pairwise"],
                                     "id_token_signing_alg_values_supported": ["ES256"],
                                     "code_challenge_methods_supported": ["S256"]})
+        if path == "/":
+            return self._send(200, _HOME, content_type="text/html")
         if path == "/idp/jwks":
             return self._send(200, {"keys": [json.loads(sim.key.export_public())]})
         if path == "/idp/authorize":
@@ -326,10 +345,10 @@ class _Handler(BaseHTTPRequestHandler):
                               headers={"Set-Cookie": f"np_session={session_id}; Path=/; HttpOnly"})
         if path == "/rp/me":
             cookie = SimpleCookie(self.headers.get("Cookie", ""))
-            record = sim.state.sessions.get(cookie["np_session"].value) if "np_session" in cookie else None
-            if record is None or record["logged_out"]:
+            mine = sim.state.sessions.get(cookie["np_session"].value) if "np_session" in cookie else None
+            if mine is None or mine["logged_out"]:
                 return self._send(401, {"signed_in": False})
-            return self._send(200, {"signed_in": True, "claims": record["id_token_claims"], "userinfo": record["userinfo"]})
+            return self._send(200, {"signed_in": True, "claims": mine["id_token_claims"], "userinfo": mine["userinfo"]})
         return self._send(404, {"error": "not_found"})
 
     def do_POST(self) -> None:  # noqa: N802
@@ -352,28 +371,39 @@ class _Handler(BaseHTTPRequestHandler):
         redirect_uri = q["redirect_uri"]
         if q.get("code_challenge_method") != "S256" or not q.get("code_challenge"):
             return self._redirect(f"{redirect_uri}?{urlencode({'error': 'invalid_request', 'state': q.get('state', '')})}")
-        person = sim.state.people.get(sim.state.signed_in or "")
+        person, signed_in_at = self._signed_in()
         prompt = set(q.get("prompt", "").split())
         max_age = q.get("max_age", "")
         too_old = (person is not None and max_age.isdigit()
-                   and time.time() - sim.state.signed_in_at > int(max_age))
+                   and time.time() - signed_in_at > int(max_age))
         if person is None or too_old or "login" in prompt:
-            if "none" in prompt or ("login" not in prompt and not too_old):
+            if "none" in prompt or ("login" not in prompt and not too_old and not sim.interactive):
                 # Nobody signed in and no form asked for: the simulator's answer since its first version.
                 return self._redirect(f"{redirect_uri}?{urlencode({'error': 'login_required', 'state': q.get('state', '')})}")
             login_id = secrets.token_urlsafe(16)
             with sim._lock:
                 sim.state.logins[login_id] = q
             return self._login_form(login_id)
-        return self._issue_code(q, person, sim.state.signed_in_at)
+        return self._issue_code(q, person, signed_in_at)
 
-    def _issue_code(self, q: dict[str, str], person: Person, auth_time: float) -> None:
+    def _signed_in(self) -> tuple[Person | None, float]:
+        """Who is signed in at the national platform, and since when: this browser's sign-in (interactive), or
+        the one `sign_in` set."""
+        sim = self.sim
+        if sim.interactive:
+            cookie = SimpleCookie(self.headers.get("Cookie", ""))
+            sub, at = sim.state.browsers.get(cookie[IDP_COOKIE].value, ("", 0.0)) if IDP_COOKIE in cookie else ("", 0.0)
+            return sim.state.people.get(sub), at
+        return sim.state.people.get(sim.state.signed_in or ""), sim.state.signed_in_at
+
+    def _issue_code(self, q: dict[str, str], person: Person, auth_time: float,
+                    headers: dict[str, str] | None = None) -> None:
         sim = self.sim
         code = secrets.token_urlsafe(24)
         with sim._lock:
             sim.state.codes[code] = {"sub": person.sub, "nonce": q.get("nonce"), "challenge": q["code_challenge"],
                                      "redirect_uri": q["redirect_uri"], "at": time.time(), "auth_time": auth_time}
-        return self._redirect(f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q.get('state', '')})}")
+        return self._redirect(f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q.get('state', '')})}", headers)
 
     def _login_form(self, login_id: str, *, error: str = "", status: int = 200) -> None:
         page = ('<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>国家政务服务平台（模拟）登录</title>'
@@ -399,6 +429,11 @@ class _Handler(BaseHTTPRequestHandler):
         with sim._lock:
             sim.state.logins.pop(login_id, None)
         now = time.time()
+        if sim.interactive:
+            browser = secrets.token_urlsafe(16)
+            with sim._lock:
+                sim.state.browsers[browser] = (person.sub, now)
+            return self._issue_code(q, person, now, {"Set-Cookie": f"{IDP_COOKIE}={browser}; Path=/idp; HttpOnly"})
         sim.sign_in(person, at=now)
         return self._issue_code(q, person, now)
 

@@ -36,6 +36,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # django-ninja as an app only for its templates and static files: the API docs page (/api/v1/docs) loads
+    # Swagger UI from this site, not from a CDN the site's CSP blocks (no network at run time either).
+    "ninja",
     "django_otp",
     "tongban.core",
     "tongban.accounts",

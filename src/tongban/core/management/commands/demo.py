@@ -10,7 +10,14 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from tongban.core.demo import demo_accounts_ensure
+from tongban.core.demo import DEMO_ACCOUNTS, NATIONAL_PASSWORD, DemoSso, demo_accounts_ensure, demo_sso_ensure
+
+
+def _width(text: str) -> int:
+    """Columns `text` takes in a terminal: CJK characters take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def serve_layout() -> dict[str, int]:
@@ -31,6 +38,9 @@ class Command(BaseCommand):
         parser.add_argument("--people", type=int, default=10000, help="参考数据源生成的人数（至少 10000）")
         parser.add_argument("--seed", type=int, default=2026)
         parser.add_argument("--sms-port", type=int, default=8025, help="短信网关模拟器端口")
+        parser.add_argument("--national-port", type=int, default=8790, help="国家政务服务平台模拟器端口")
+        parser.add_argument("--app-port", type=int, default=8101,
+                            help="演示接入应用的端口：省级政务服务平台在此端口，交管业务系统在下一个端口")
         parser.add_argument("--no-serve", action="store_true", help="只准备数据，不启动服务")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -38,11 +48,17 @@ class Command(BaseCommand):
             raise CommandError("tongban demo 不能在生产环境运行")
         if options["people"] < 1:
             raise CommandError("--people 须为正整数")
+        ports = [options["port"], options["sms_port"], options["national_port"], options["app_port"],
+                 options["app_port"] + 1]
+        if any(not 0 < port < 65536 for port in ports) or len(set(ports)) != len(ports):
+            raise CommandError("--port、--sms-port、--national-port、--app-port（及其下一个端口）须为互不相同的 1-65535 端口")
         call_command("setup", verbosity=0)
         self.stdout.write("数据库已迁移")
         call_command("registry", "generate", "--people", str(options["people"]), "--seed", str(options["seed"]))
         accounts = demo_accounts_ensure()
         base = f"http://{options['host']}:{options['port']}"
+        sso = demo_sso_ensure(base_url=base, host=options["host"], national_port=options["national_port"],
+                              app_ports=[options["app_port"], options["app_port"] + 1])
         out = self.stdout.write
         out("")
         out("=" * 72)
@@ -60,6 +76,7 @@ class Command(BaseCommand):
             out(f"  {account.role:<12} 用户名 {account.username:<11} 密码 {account.password:<20} 登录 {base}{account.where}")
             if account.second_factor:
                 out(f"  {'':<12} {account.second_factor}（演示环境专用；正式环境请用手机验证器扫码绑定）")
+        self._print_sso(sso, base)
         out("")
         out("参考数据源中可用于注册的人（tongban registry sample --n 5 --json 可查看更多）:")
         buffer = io.StringIO()
@@ -71,15 +88,49 @@ class Command(BaseCommand):
         out("=" * 72)
         if options["no_serve"]:
             return
+        from sim.demo_sso import start_demo_sso
         from sim.sms_gateway import start_sms_simulator
 
         sms_db = settings.TONGBAN_VAR_DIR / "sim" / "sms.sqlite3"
         sms_db.parent.mkdir(parents=True, exist_ok=True)
         simulator = start_sms_simulator(options["sms_port"], host=options["host"], db_path=str(sms_db))
-        # The server's workers fork from this process, so they send to the simulator just started.
-        settings.TONGBAN_SMS_GATEWAY["URL"] = f"http://{options['host']}:{options['sms_port']}/v1/messages"
         try:
-            call_command("serve", host=options["host"], port=options["port"], **serve_layout())
+            try:
+                counterparts = start_demo_sso(sso.config)
+            except RuntimeError as exc:
+                raise CommandError(str(exc)) from exc
+            try:
+                # The server's workers fork from this process, so they send to the simulators just started.
+                settings.TONGBAN_SMS_GATEWAY["URL"] = f"http://{options['host']}:{options['sms_port']}/v1/messages"
+                if sso.national_idp is not None:
+                    settings.TONGBAN_NATIONAL_IDP = sso.national_idp
+                call_command("serve", host=options["host"], port=options["port"], **serve_layout())
+            finally:
+                counterparts.terminate()
+                counterparts.wait(10)
         finally:
             simulator.terminate()
             simulator.wait(10)
+
+    def _print_sso(self, sso: DemoSso, base: str) -> None:
+        out = self.stdout.write
+        citizen = DEMO_ACCOUNTS[0]
+        out("")
+        out("单点登录演示 / single sign-on (docs/sso.md):")
+        for app, url in sso.apps:
+            out(f"  {app.name}{' ' * (18 - _width(app.name))}{url}")
+        out(f"  1. 打开其中一个应用，点“使用一网通办账号登录”，以{citizen.role} {citizen.username} / {citizen.password} 登录并同意授权；")
+        out("  2. 打开另一个应用，点“使用一网通办账号登录”：不再输入密码（第一次只需同意授权）；")
+        out(f"  3. 两个应用都列在“已授权应用”：{base}/me/authorizations/")
+        out("  4. 在任一应用点“退出登录”：两个应用都退出（一网通办的后端通道退出通知，约 1 秒）。")
+        out(f"国家政务服务平台（模拟） {sso.national_url}/")
+        out(f"  以一网通办账号登录国家平台：{sso.national_url}/rp/login")
+        if sso.national_idp is None:
+            out("  “使用国家政务服务平台账号登录”：已由 TONGBAN_NATIONAL_IDP_* 配置，未使用模拟器")
+            return
+        out(f"  以国家平台账号登录一网通办：在 {base}/login/ 点“使用国家政务服务平台账号登录”，在模拟器登录页输入")
+        for person in sso.national_people:
+            who = f"即{citizen.role} {citizen.username} 本人" if person.known_here else "在一网通办尚无账号：首次登录即开户"
+            out(f"    身份证号 {person.id_number} 密码 {NATIONAL_PASSWORD}（{person.name}，{who}）")
+        if not sso.national_people:
+            out("    （参考数据源未生成，模拟器中没有可登录的人）")
