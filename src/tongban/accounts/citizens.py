@@ -207,6 +207,12 @@ def citizen_verify_identity(*, user: User, id_type: str, id_number: str, name: s
                                          "level_requested": int(requested), "reason": _reason(outcome)})
     except IntegrityError:
         raise identity_taken_error() from None
+    if new_level != old_level and request is not None:
+        # The session is worth more now (L0 → L2 opens services): a new key, so a key planted or seen before
+        # the verification is worth nothing after it (session fixation).
+        from tongban.accounts.sessions import session_key_rotate
+
+        session_key_rotate(request, user)
     return locked, outcome
 
 
