@@ -250,6 +250,7 @@ class SecurityEnv:
     login_ip_max_failures: int
     staff_idle_seconds: int
     citizen_idle_seconds: int
+    session_max_seconds: int  # the absolute cap after signing in, whatever the activity (staff and citizens)
     staff_password_min_length: int
     password_min_classes: int
     password_history: int
@@ -267,6 +268,7 @@ def load_security(environment: str | None = None) -> SecurityEnv:
         login_ip_max_failures=_positive("TONGBAN_LOGIN_IP_MAX_FAILURES", 30),
         staff_idle_seconds=_positive("TONGBAN_STAFF_IDLE_SECONDS", 900),
         citizen_idle_seconds=_positive("TONGBAN_CITIZEN_IDLE_SECONDS", 1800),
+        session_max_seconds=_positive("TONGBAN_SESSION_MAX_AGE_SECONDS", 12 * 3600),
         staff_password_min_length=_positive("TONGBAN_STAFF_PASSWORD_MIN_LENGTH", 12),
         password_min_classes=min(4, _positive("TONGBAN_PASSWORD_MIN_CLASSES", 3)),
         password_history=_int("TONGBAN_PASSWORD_HISTORY", 5),

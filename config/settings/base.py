@@ -178,7 +178,9 @@ AUTH_PASSWORD_VALIDATORS += [
     {"NAME": "tongban.accounts.passwords.ComplexityValidator"},
     {"NAME": "tongban.accounts.passwords.HistoryValidator"},
 ]
-SESSION_COOKIE_AGE = 12 * 3600  # an absolute cap; IdleTimeoutMiddleware ends idle sessions much sooner
+# The absolute cap (12 h by default): each login sets the session's expiry to a date, sign-in + this, so
+# saving the session later does not move it (tongban.accounts.middleware); idle sessions end much sooner.
+SESSION_COOKIE_AGE = TONGBAN_SECURITY.session_max_seconds
 OTP_TOTP_ISSUER = "一网通办"
 OTP_TOTP_THROTTLE_FACTOR = 1  # after a wrong code, wait 1, 2, 4 ... seconds before the next is tried
 

@@ -105,6 +105,7 @@ SECURITY_EVENT_ACTIONS: dict[str, Action] = {
     "login_refused": Action.AUTH_LOGIN_REFUSED,
     "logout": Action.AUTH_LOGOUT,
     "session_idle_timeout": Action.AUTH_SESSION_TIMEOUT,
+    "session_expired": Action.AUTH_SESSION_TIMEOUT,
     "account_locked": Action.AUTH_LOCKOUT,
     "account_unlocked": Action.AUTH_UNLOCK,
     "totp_enrolment_started": Action.AUTH_TOTP_ENROL,

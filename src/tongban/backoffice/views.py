@@ -21,7 +21,7 @@ from tongban.accounts import services
 from tongban.accounts.backends import REFUSAL_ATTR
 from tongban.accounts.events import SecurityEvent, record_security_event
 from tongban.accounts.lockout import STAFF_LOCKED_MESSAGE, login_failure_record, login_locked, login_success_record
-from tongban.accounts.middleware import IDLE_LOGOUT_KEY
+from tongban.accounts.middleware import CAP_LOGOUT_KEY, IDLE_LOGOUT_KEY
 from tongban.accounts.models import User, UserKind
 from tongban.accounts.passwords import password_change_required, password_expired, password_expires_at
 from tongban.accounts.regions import region_name
@@ -67,6 +67,8 @@ def login_password(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"next": next_url, "username": ""}
     if request.session.pop(IDLE_LOGOUT_KEY, False):
         context["notice"] = "由于长时间未操作，您已自动退出，请重新登录。"
+    elif request.session.pop(CAP_LOGOUT_KEY, False):
+        context["notice"] = "登录已达最长时限，您已自动退出，请重新登录。"
     status = 200
     if request.method == "POST":
         username = request.POST.get("username", "").strip()[:150]
