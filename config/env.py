@@ -354,6 +354,40 @@ def load_sms(environment: str | None = None) -> SmsEnv:
 # --- end of SMS gateway ---
 
 
+# --- SMS cost limits (issue 11; tongban.accounts.otp, docs/accounts.md) ----------------------------------
+
+
+@dataclass(frozen=True)
+class SmsLimitsEnv:
+    cooldown_seconds: int  # one code per phone this often, whatever its purpose
+    phone_per_hour: int  # codes to one phone in any hour, all purposes together
+    phone_per_day: int  # ... and in any 24 hours
+    network_per_hour: int  # codes requested from one client network in any hour
+    ipv4_prefix: int  # the client network: an IPv4 address's /24 by default
+    ipv6_prefix: int  # ... an IPv6 address's /64
+    global_per_hour: int  # every code together: the platform's ceiling; reaching it raises an alert
+
+
+def _prefix(name: str, default: int, top: int) -> int:
+    value = _int(name, default)
+    if not 8 <= value <= top:
+        raise ConfigurationError(f"{name} must be a prefix length between 8 and {top}, not {value}")
+    return value
+
+
+def load_sms_limits() -> SmsLimitsEnv:
+    return SmsLimitsEnv(
+        cooldown_seconds=_positive("TONGBAN_SMS_COOLDOWN_SECONDS", 60),
+        phone_per_hour=_positive("TONGBAN_SMS_PHONE_LIMIT_PER_HOUR", 5),
+        phone_per_day=_positive("TONGBAN_SMS_PHONE_LIMIT_PER_DAY", 10),
+        network_per_hour=_positive("TONGBAN_SMS_NETWORK_LIMIT_PER_HOUR", 30),
+        ipv4_prefix=_prefix("TONGBAN_SMS_IPV4_PREFIX", 24, 32),
+        ipv6_prefix=_prefix("TONGBAN_SMS_IPV6_PREFIX", 64, 128),
+        global_per_hour=_positive("TONGBAN_SMS_GLOBAL_LIMIT_PER_HOUR", 2000),
+    )
+# --- end of SMS cost limits ---
+
+
 # --- Single sign-on (issue 5; tongban.sso, docs/sso.md) --------------------------------------------
 
 

@@ -214,6 +214,8 @@ TONGBAN_PARTNERS = envmod.load_partners()
 # The SMS gateway (tongban.notifications.sms; the simulator outside production: `tongban sim sms`).
 _SMS = envmod.load_sms(ENV.environment)
 TONGBAN_SMS_GATEWAY = {"BACKEND": _SMS.backend, "URL": _SMS.url, "TOKEN": _SMS.token, "TIMEOUT": _SMS.timeout}
+# What one-time codes by SMS may cost: cooldown and caps per phone, per client network, the global ceiling.
+TONGBAN_SMS_LIMITS = envmod.load_sms_limits()
 
 # The OpenID Connect provider (tongban.sso, docs/sso.md): django-oauth-toolkit with tongban's client model,
 # validator and signing keys. Set TONGBAN_SSO_ISSUER in production (else the request's host is used).

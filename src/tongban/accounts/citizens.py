@@ -20,6 +20,7 @@ from tongban.accounts.auditing import account_subject, audit_account_event
 from tongban.accounts.events import SecurityEvent, record_security_event
 from tongban.accounts.lockout import (
     address_blocked,
+    code_failure_record,
     counter_name,
     locked_error,
     login_counters_clear,
@@ -322,37 +323,41 @@ def citizen_login_code(*, request: HttpRequest, ticket_id: int | None, code: str
     """Sign a citizen in by a code sent to their phone (the portal's /login/code/, and the SSO sign-in-again
     page through tongban.sso.services.reauth_code_check).
 
-    A wrong code counts in the accounts lockout exactly as a wrong password does: the same account counter
-    and the same client-address counter (lockout.login_failure_record), so the account has one budget of
-    TONGBAN_LOGIN_MAX_FAILURES for passwords and codes mixed in any order, and the wrong one that reaches it
-    locks the account row. (The code's own five tries and the per-address check limit apply as well.) While
-    the account or the address is locked out, even the right code is refused — before it is checked, so it
-    is not used up. The right code resets the account's count, as a password login does. `reason` goes into
-    the audit entry of a failure. Errors: otp_invalid, otp_expired, rate_limited, login_locked."""
-    user, key = _code_ticket_account(ticket_id)
+    A code is a challenge of its own, bound to the request that asked for it: a wrong code uses up one of
+    its five tries (the fifth burns it) and counts against the client address that sent it
+    (lockout.code_failure_record, the address's failure counter and the per-network check limit) — never
+    against the account. Anyone who knows a phone number can ask for a code and guess wrong, so counting
+    those guesses in the account's lockout let a stranger lock the owner out (issue 11, item 17); and the
+    account's password lock does not stop a sign-in by code either, since whoever holds the phone can
+    recover the account by code anyway. What bounds guessing is the code: 10^6 values, five tries each,
+    and the codes a phone can be sent (TONGBAN_SMS_* caps: at most 50 guesses a day at one phone's codes).
+    The address's refusal (too many failures from it) still applies, before the code is checked.
+
+    A sign-in by code does not reset the account's password failures: it proves the phone, not the
+    password. `reason` goes into the audit entry of a failure. Errors: otp_invalid, otp_expired,
+    rate_limited, login_locked (the address)."""
+    user, _key = _code_ticket_account(ticket_id)
     ip = client_ip(request)
-    if address_blocked(ip) or (key and login_locked(key, user)):
+    if address_blocked(ip):
         record_security_event(SecurityEvent.LOGIN_REFUSED, user=user, request=request, outcome="refused",
                               details={"via": reason})
         raise login_refused_error(True)
     try:
         otp = otp_verify(ticket_id=ticket_id, purpose=OtpPurpose.LOGIN, code=code, request=request)
-    except OtpWrongCode as exc:
-        if login_failure_record(username=key, ip=ip, user=user, request=request, reason=reason):
-            raise login_refused_error(True) from exc
+    except OtpWrongCode:
+        code_failure_record(ip=ip, user=user, request=request, reason=reason)
         raise
     profile = profile_for_phone(otp.phone)
     if profile is None or not profile.user.is_active or otp.user_id != profile.user_id:
         raise _error("otp_expired", "验证码已失效，请重新获取。", "The code no longer works.", field="code")
-    if login_locked(key, profile.user):  # locked by another attempt while this code was being checked
-        raise login_refused_error(True)
-    _finish_login(request, profile.user, key, "sms_code")
+    _finish_login(request, profile.user, profile.user.username, "sms_code", password=False)
     return profile.user
 
 
-def _finish_login(request: HttpRequest, user: User, key: str, method: str) -> None:
-    login_counters_clear(key)
-    login_success_record(username=user.username, user=user)
+def _finish_login(request: HttpRequest, user: User, key: str, method: str, *, password: bool = True) -> None:
+    if password:  # the right password: the account starts again from zero (password) failures
+        login_counters_clear(key)
+        login_success_record(username=user.username, user=user)
     setattr(request, LOGIN_METHOD_ATTR, method)
     django_login(request, user, backend=BACKEND)
 

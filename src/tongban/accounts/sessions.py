@@ -26,7 +26,6 @@ from tongban.accounts.models import LoginSession, User
 from tongban.core.errors import TongbanError
 from tongban.core.security import client_ip
 
-
 # Sent when a signed-in session gets a new key (session_key_rotate), with old_key_hash, new_key_hash and user:
 # whatever is tied to the session by its key's hash follows it (tongban.sso: the session's sign-ins).
 session_key_rotated = Signal()

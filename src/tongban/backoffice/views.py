@@ -20,7 +20,12 @@ from django_otp import login as otp_login
 from tongban.accounts import services
 from tongban.accounts.backends import REFUSAL_ATTR
 from tongban.accounts.events import SecurityEvent, record_security_event
-from tongban.accounts.lockout import STAFF_LOCKED_MESSAGE, login_failure_record, login_locked, login_success_record
+from tongban.accounts.lockout import (
+    STAFF_LOCKED_MESSAGE,
+    login_failure_record,
+    login_locked,
+    login_success_record,
+)
 from tongban.accounts.middleware import CAP_LOGOUT_KEY, IDLE_LOGOUT_KEY
 from tongban.accounts.models import User, UserKind
 from tongban.accounts.passwords import password_change_required, password_expired, password_expires_at

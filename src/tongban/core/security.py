@@ -63,6 +63,18 @@ def address_in(address: str, cidrs: Iterable[str]) -> bool:
     return parsed is not None and any(parsed in network for network in _parse_networks(tuple(cidrs)))
 
 
+def address_network(address: str, *, ipv4_prefix: int = 32, ipv6_prefix: int = 64) -> str:
+    """The network a client address is counted under by rate limits: `203.0.113.0/24` for IPv4 with prefix
+    24, `2001:db8:1:2::/64` for IPv6 with prefix 64 (what one subscriber or host is usually given, so that
+    walking through the addresses of one block is still one client). Anything that does not parse as an
+    address ("-" for no request) is returned as it is."""
+    parsed = _address(address)
+    if parsed is None:
+        return address
+    prefix = ipv4_prefix if parsed.version == 4 else ipv6_prefix
+    return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False))
+
+
 def client_ip(request: HttpRequest) -> str:
     """The client's address. X-Forwarded-For is believed only when the peer is a configured proxy, and
     then read from the right, skipping our own proxies: the first other address is the client's.

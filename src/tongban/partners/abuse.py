@@ -61,6 +61,23 @@ def identity_velocity_alert(*, subject_ref: str, count: int, app_key: str, actor
     return alert
 
 
+def volume_alert(*, kind: str, scope: str, count: int, window_seconds: int, actor: Actor,
+                 details: dict[str, Any] | None = None) -> AbuseAlert | None:
+    """A platform-wide volume alert — AlertKind.SMS_CEILING: one-time codes by SMS reached the global ceiling
+    (tongban.accounts.otp) — raised once per window (the cache add decides, atomically), in its own
+    transaction with its audit entry. `scope` names what was counted (no personal data)."""
+    if not cache.add(f"abuse-volume-alert:{kind}:{scope}", 1, timeout=window_seconds):
+        return None
+    with transaction.atomic():
+        alert = AbuseAlert.objects.create(kind=kind, app_key=scope[:32], window_seconds=window_seconds, count=count)
+        audit_record(action=Action.PARTNER_ABUSE_ALERT, outcome=Outcome.DENIED, actor=actor,
+                     subject=Subject("partners.abusealert", alert.pk),
+                     details={"alert_id": alert.pk, "kind": kind, "scope": scope, "window_seconds": window_seconds,
+                              "count": count, **(details or {})})
+    log.warning("abuse.volume", alert_id=alert.pk, kind=kind, scope=scope, count=count)
+    return alert
+
+
 def throttle_key(app_key: str) -> str:
     """The cache key that holds, while the app is throttled, the unix time (an integer) its throttle ends."""
     return f"pv-app-throttle:{app_key}"
