@@ -12,6 +12,7 @@ from django.dispatch import receiver
 
 from tongban.accounts.events import SecurityEvent, record_security_event
 from tongban.accounts.middleware import session_signed_in_mark, session_touch
+from tongban.core.security import network_denied
 
 
 @receiver(user_logged_in, dispatch_uid="tongban_accounts_logged_in")
@@ -36,3 +37,9 @@ def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
             from tongban.accounts.sessions import session_forget
 
             session_forget(request)
+
+
+@receiver(network_denied, dispatch_uid="tongban_accounts_network_denied")
+def _network_denied(sender: Any, request: Any, **kwargs: Any) -> None:
+    """The back office or Django admin asked for from outside TONGBAN_BACKOFFICE_NETWORKS (core.security)."""
+    record_security_event(SecurityEvent.NETWORK_DENIED, request=request, outcome="denied")

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from django.dispatch import Signal
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import get_resolver
 
@@ -34,6 +35,9 @@ DEFAULT_CSP = "; ".join([
 # The camera stays available to this site only (the real-person check takes a selfie).
 DEFAULT_PERMISSIONS_POLICY = ("camera=(self), microphone=(), geolocation=(), payment=(), usb=(), "
                               "interest-cohort=()")
+# Sent (with `request`) when the network gate turns a request away; tongban.accounts audits it.
+network_denied = Signal()
+
 # The paths only staff on configured networks may reach.
 DEFAULT_BACKOFFICE_PREFIXES = ("/backoffice", "/admin")
 
@@ -114,9 +118,8 @@ class NetworkGateMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if is_backoffice_path(request.path) and \
                 not address_in(client_ip(request), settings.TONGBAN_SECURITY.backoffice_networks):
-            from tongban.accounts.events import SecurityEvent, record_security_event
-
-            record_security_event(SecurityEvent.NETWORK_DENIED, request=request, outcome="denied")
+            # Recorded by whoever listens (tongban.accounts records a security event): core imports no domain app.
+            network_denied.send(sender=NetworkGateMiddleware, request=request)
             return not_found(request)
         return self.get_response(request)
 
