@@ -251,6 +251,10 @@ class SecurityEnv:
     staff_idle_seconds: int
     citizen_idle_seconds: int
     session_max_seconds: int  # the absolute cap after signing in, whatever the activity (staff and citizens)
+    identity_checks_per_account: int  # identity verifications one citizen account may ask for in an hour
+    identity_checks_per_address: int  # ... one client address (an IPv6 /64) in an hour
+    agent_invitations_per_hour: int  # agent invitations one representative may send in an hour
+    agent_invitations_per_day: int  # ... in any 24 hours
     staff_password_min_length: int
     password_min_classes: int
     password_history: int
@@ -269,6 +273,10 @@ def load_security(environment: str | None = None) -> SecurityEnv:
         staff_idle_seconds=_positive("TONGBAN_STAFF_IDLE_SECONDS", 900),
         citizen_idle_seconds=_positive("TONGBAN_CITIZEN_IDLE_SECONDS", 1800),
         session_max_seconds=_positive("TONGBAN_SESSION_MAX_AGE_SECONDS", 12 * 3600),
+        identity_checks_per_account=_positive("TONGBAN_IDENTITY_CHECKS_PER_ACCOUNT_PER_HOUR", 10),
+        identity_checks_per_address=_positive("TONGBAN_IDENTITY_CHECKS_PER_ADDRESS_PER_HOUR", 30),
+        agent_invitations_per_hour=_positive("TONGBAN_AGENT_INVITATIONS_PER_HOUR", 10),
+        agent_invitations_per_day=_positive("TONGBAN_AGENT_INVITATIONS_PER_DAY", 30),
         staff_password_min_length=_positive("TONGBAN_STAFF_PASSWORD_MIN_LENGTH", 12),
         password_min_classes=min(4, _positive("TONGBAN_PASSWORD_MIN_CLASSES", 3)),
         password_history=_int("TONGBAN_PASSWORD_HISTORY", 5),
@@ -298,7 +306,8 @@ class PartnerEnv:
     clock_skew_seconds: int  # a signed request's timestamp may be this far from ours
     nonce_ttl_seconds: int  # how long a nonce is remembered (must exceed twice the skew)
     max_body_bytes: int
-    identity_limit_per_hour: int  # verifications of one identity, all apps and channels together
+    identity_limit_per_hour: int  # verifications of one identity by one caller (app, account) before it is refused
+    identity_alert_per_hour: int  # ... by every caller together before the velocity alert is raised
     inconsistent_ratio: float  # an app above this share of inconsistent answers is throttled
     inconsistent_min_sample: int  # ... once it made at least this many calls in the window
     inconsistent_window_seconds: int
@@ -318,6 +327,7 @@ def load_partners() -> PartnerEnv:
         nonce_ttl_seconds=nonce_ttl,
         max_body_bytes=_positive("TONGBAN_PARTNER_MAX_BODY_BYTES", 256 * 1024),
         identity_limit_per_hour=_positive("TONGBAN_PARTNER_IDENTITY_LIMIT_PER_HOUR", 20),
+        identity_alert_per_hour=_positive("TONGBAN_PARTNER_IDENTITY_ALERT_PER_HOUR", 20),
         inconsistent_ratio=_ratio("TONGBAN_PARTNER_INCONSISTENT_RATIO", 0.5),
         inconsistent_min_sample=_positive("TONGBAN_PARTNER_INCONSISTENT_MIN_SAMPLE", 50),
         inconsistent_window_seconds=_positive("TONGBAN_PARTNER_INCONSISTENT_WINDOW_SECONDS", 600),
