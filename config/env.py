@@ -250,6 +250,11 @@ class SecurityEnv:
     login_ip_max_failures: int
     staff_idle_seconds: int
     citizen_idle_seconds: int
+    session_max_seconds: int  # the absolute cap after signing in, whatever the activity (staff and citizens)
+    identity_checks_per_account: int  # identity verifications one citizen account may ask for in an hour
+    identity_checks_per_address: int  # ... one client address (an IPv6 /64) in an hour
+    agent_invitations_per_hour: int  # agent invitations one representative may send in an hour
+    agent_invitations_per_day: int  # ... in any 24 hours
     staff_password_min_length: int
     password_min_classes: int
     password_history: int
@@ -267,6 +272,11 @@ def load_security(environment: str | None = None) -> SecurityEnv:
         login_ip_max_failures=_positive("TONGBAN_LOGIN_IP_MAX_FAILURES", 30),
         staff_idle_seconds=_positive("TONGBAN_STAFF_IDLE_SECONDS", 900),
         citizen_idle_seconds=_positive("TONGBAN_CITIZEN_IDLE_SECONDS", 1800),
+        session_max_seconds=_positive("TONGBAN_SESSION_MAX_AGE_SECONDS", 12 * 3600),
+        identity_checks_per_account=_positive("TONGBAN_IDENTITY_CHECKS_PER_ACCOUNT_PER_HOUR", 10),
+        identity_checks_per_address=_positive("TONGBAN_IDENTITY_CHECKS_PER_ADDRESS_PER_HOUR", 30),
+        agent_invitations_per_hour=_positive("TONGBAN_AGENT_INVITATIONS_PER_HOUR", 10),
+        agent_invitations_per_day=_positive("TONGBAN_AGENT_INVITATIONS_PER_DAY", 30),
         staff_password_min_length=_positive("TONGBAN_STAFF_PASSWORD_MIN_LENGTH", 12),
         password_min_classes=min(4, _positive("TONGBAN_PASSWORD_MIN_CLASSES", 3)),
         password_history=_int("TONGBAN_PASSWORD_HISTORY", 5),
@@ -296,7 +306,8 @@ class PartnerEnv:
     clock_skew_seconds: int  # a signed request's timestamp may be this far from ours
     nonce_ttl_seconds: int  # how long a nonce is remembered (must exceed twice the skew)
     max_body_bytes: int
-    identity_limit_per_hour: int  # verifications of one identity, all apps and channels together
+    identity_limit_per_hour: int  # verifications of one identity by one caller (app, account) before it is refused
+    identity_alert_per_hour: int  # ... by every caller together before the velocity alert is raised
     inconsistent_ratio: float  # an app above this share of inconsistent answers is throttled
     inconsistent_min_sample: int  # ... once it made at least this many calls in the window
     inconsistent_window_seconds: int
@@ -316,6 +327,7 @@ def load_partners() -> PartnerEnv:
         nonce_ttl_seconds=nonce_ttl,
         max_body_bytes=_positive("TONGBAN_PARTNER_MAX_BODY_BYTES", 256 * 1024),
         identity_limit_per_hour=_positive("TONGBAN_PARTNER_IDENTITY_LIMIT_PER_HOUR", 20),
+        identity_alert_per_hour=_positive("TONGBAN_PARTNER_IDENTITY_ALERT_PER_HOUR", 20),
         inconsistent_ratio=_ratio("TONGBAN_PARTNER_INCONSISTENT_RATIO", 0.5),
         inconsistent_min_sample=_positive("TONGBAN_PARTNER_INCONSISTENT_MIN_SAMPLE", 50),
         inconsistent_window_seconds=_positive("TONGBAN_PARTNER_INCONSISTENT_WINDOW_SECONDS", 600),
@@ -350,6 +362,40 @@ def load_sms(environment: str | None = None) -> SmsEnv:
         timeout=float(_int("TONGBAN_SMS_GATEWAY_TIMEOUT_SECONDS", 5)),
     )
 # --- end of SMS gateway ---
+
+
+# --- SMS cost limits (issue 11; tongban.accounts.otp, docs/accounts.md) ----------------------------------
+
+
+@dataclass(frozen=True)
+class SmsLimitsEnv:
+    cooldown_seconds: int  # one code per phone this often, whatever its purpose
+    phone_per_hour: int  # codes to one phone in any hour, all purposes together
+    phone_per_day: int  # ... and in any 24 hours
+    network_per_hour: int  # codes requested from one client network in any hour
+    ipv4_prefix: int  # the client network: an IPv4 address's /24 by default
+    ipv6_prefix: int  # ... an IPv6 address's /64
+    global_per_hour: int  # every code together: the platform's ceiling; reaching it raises an alert
+
+
+def _prefix(name: str, default: int, top: int) -> int:
+    value = _int(name, default)
+    if not 8 <= value <= top:
+        raise ConfigurationError(f"{name} must be a prefix length between 8 and {top}, not {value}")
+    return value
+
+
+def load_sms_limits() -> SmsLimitsEnv:
+    return SmsLimitsEnv(
+        cooldown_seconds=_positive("TONGBAN_SMS_COOLDOWN_SECONDS", 60),
+        phone_per_hour=_positive("TONGBAN_SMS_PHONE_LIMIT_PER_HOUR", 5),
+        phone_per_day=_positive("TONGBAN_SMS_PHONE_LIMIT_PER_DAY", 10),
+        network_per_hour=_positive("TONGBAN_SMS_NETWORK_LIMIT_PER_HOUR", 30),
+        ipv4_prefix=_prefix("TONGBAN_SMS_IPV4_PREFIX", 24, 32),
+        ipv6_prefix=_prefix("TONGBAN_SMS_IPV6_PREFIX", 64, 128),
+        global_per_hour=_positive("TONGBAN_SMS_GLOBAL_LIMIT_PER_HOUR", 2000),
+    )
+# --- end of SMS cost limits ---
 
 
 # --- Single sign-on (issue 5; tongban.sso, docs/sso.md) --------------------------------------------

@@ -181,7 +181,9 @@ AUTH_PASSWORD_VALIDATORS += [
     {"NAME": "tongban.accounts.passwords.ComplexityValidator"},
     {"NAME": "tongban.accounts.passwords.HistoryValidator"},
 ]
-SESSION_COOKIE_AGE = 12 * 3600  # an absolute cap; IdleTimeoutMiddleware ends idle sessions much sooner
+# The absolute cap (12 h by default): each login sets the session's expiry to a date, sign-in + this, so
+# saving the session later does not move it (tongban.accounts.middleware); idle sessions end much sooner.
+SESSION_COOKIE_AGE = TONGBAN_SECURITY.session_max_seconds
 OTP_TOTP_ISSUER = "一网通办"
 OTP_TOTP_THROTTLE_FACTOR = 1  # after a wrong code, wait 1, 2, 4 ... seconds before the next is tried
 
@@ -215,6 +217,8 @@ TONGBAN_PARTNERS = envmod.load_partners()
 # The SMS gateway (tongban.notifications.sms; the simulator outside production: `tongban sim sms`).
 _SMS = envmod.load_sms(ENV.environment)
 TONGBAN_SMS_GATEWAY = {"BACKEND": _SMS.backend, "URL": _SMS.url, "TOKEN": _SMS.token, "TIMEOUT": _SMS.timeout}
+# What one-time codes by SMS may cost: cooldown and caps per phone, per client network, the global ceiling.
+TONGBAN_SMS_LIMITS = envmod.load_sms_limits()
 
 # The OpenID Connect provider (tongban.sso, docs/sso.md): django-oauth-toolkit with tongban's client model,
 # validator and signing keys. Set TONGBAN_SSO_ISSUER in production (else the request's host is used).

@@ -30,6 +30,22 @@ def deliver() -> int:
     return Worker(worker_id="tests").run_once()
 
 
+def past_cooldown() -> None:
+    """As if the cooldown after every code sent so far had run out (one code per phone per cooldown, whatever
+    its purpose): the code rows made older and the cooldown's cache keys gone."""
+    import datetime as dt
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from tongban.accounts.models import OneTimeCode
+    from tongban.accounts.otp import cooldown_key
+
+    rows = list(OneTimeCode.objects.all())
+    OneTimeCode.objects.update(created_at=timezone.now() - dt.timedelta(minutes=2))
+    cache.delete_many(sorted({cooldown_key(row.phone) for row in rows}))
+
+
 def code_for(sim: SmsSimulator, phone: str) -> str:
     """The code in the newest message the phone received (after delivering the outbox)."""
     deliver()

@@ -33,6 +33,15 @@ def test_a_post_from_outside_is_404_too(client):
                        REMOTE_ADDR=OUTSIDE).status_code == 404
 
 
+def test_a_turned_away_request_is_audited(client):
+    """core.security's gate sends `network_denied`; tongban.accounts records it (core imports no domain app)."""
+    from tongban.audit.models import AuditEntry
+
+    client.get("/backoffice/", REMOTE_ADDR=OUTSIDE)
+    entry = AuditEntry.objects.get(details__event="network_denied")
+    assert entry.action == "auth.network.denied" and entry.outcome == "denied"
+
+
 def test_the_portal_stays_public(client):
     assert client.get("/", REMOTE_ADDR=OUTSIDE).status_code == 200
 

@@ -103,6 +103,51 @@ def test_totp_failures_count_toward_lockout(client):
     assert "账号已暂时锁定" in _password_step(client, "o1").content.decode()
 
 
+def _wrong_code(officer):
+    good = totp_code(device_of(officer))
+    return f"{(int(good) + 1) % 1000000:06d}"
+
+
+def _wrong_totp(client, officer):
+    StaffTOTPDevice.objects.filter(user=officer).update(throttling_failure_count=0)  # skip django-otp's back-off
+    return client.post("/backoffice/login/totp/", {"token": _wrong_code(officer)})
+
+
+def test_the_right_password_does_not_clear_wrong_second_factor_codes(client):
+    """Rounds of the right password and four wrong codes must lock: the password step is half a sign-in
+    and leaves the failure count as it is (it used to reset it, so the rounds never locked)."""
+    officer = make_officer("o1")
+    for _ in range(3):
+        assert _password_step(client, "o1")["Location"] == "/backoffice/login/totp/"
+        for _ in range(4):
+            response = _wrong_totp(client, officer)
+            officer.refresh_from_db()
+            if officer.is_locked():
+                break
+        if officer.is_locked():
+            break
+    assert officer.is_locked() and "账号已暂时锁定" in response.content.decode()
+    failures = AuditEntry.objects.filter(subject_id=str(officer.pk), details__event="login_failed",
+                                         details__reason="totp")
+    assert failures.count() == 5  # the fifth wrong code, in the second round, locked it
+    assert "账号已暂时锁定" in _password_step(client, "o1").content.decode()
+
+
+def test_a_full_sign_in_clears_the_count(client):
+    officer = make_officer("o1")
+    _password_step(client, "o1")
+    for _ in range(4):
+        _wrong_totp(client, officer)
+    StaffTOTPDevice.objects.filter(user=officer).update(throttling_failure_count=0)
+    response = client.post("/backoffice/login/totp/", {"token": totp_code(device_of(officer))})
+    assert response["Location"] == "/backoffice/"
+    client.post("/backoffice/logout/")
+    for _ in range(4):
+        assert "用户名或密码不正确" in _password_step(client, "o1", "wrong-password").content.decode()
+    officer.refresh_from_db()
+    assert not officer.is_locked()
+
+
 def test_totp_step_needs_the_password_step(client):
     assert client.get("/backoffice/login/totp/")["Location"] == "/backoffice/login/"
 

@@ -80,3 +80,22 @@ def test_sso_sweep_limit_reaches_the_setting_and_a_bad_one_stops_the_start():
     assert result.returncode == 0 and result.stdout.strip() == "40", result.stderr
     result = start("0")
     assert result.returncode != 0 and "TONGBAN_SSO_SWEEP_LIMIT must be greater than zero" in result.stderr
+
+
+def _production_check_ids(extra: dict[str, str]) -> list[str]:
+    code = ("import django; django.setup(); from django.core import checks; "
+            "print(' '.join(m.id for m in checks.run_checks()))")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TONGBAN_", "DJANGO_"))}
+    clean.update({"TONGBAN_ENV": "production", "DJANGO_SETTINGS_MODULE": "config.settings.production",
+                  "TONGBAN_SECRET_KEY": "k" * 64, "TONGBAN_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/tongban",
+                  "TONGBAN_REDIS_URL": "redis://127.0.0.1:6379/0", "TONGBAN_ALLOWED_HOSTS": "gov.example.cn", **extra})
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_production_with_hsts_turned_off_warns_at_every_check():
+    """Not only `check --deploy`: the checks every command runs (`tongban serve`, `migrate`) say it."""
+    assert "tongban.W003" in _production_check_ids({"TONGBAN_HSTS_SECONDS": "0"})
+    assert "tongban.W003" not in _production_check_ids({})

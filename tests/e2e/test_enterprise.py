@@ -1,10 +1,10 @@
-"""An enterprise in the browser: the L2 legal representative registers it, authorises an agent, who acts
-for it, and revokes the agent."""
+"""An enterprise in the browser: the L2 legal representative registers it and invites an agent, who is told
+by SMS, accepts in their own account and acts for it; the representative revokes the agent."""
 
 import pytest
 
 from tests.accounts.browser import register_in_browser, verify_mainland_in_browser
-from tests.accounts.conftest import people, sms_sim  # noqa: F401  (fixtures)
+from tests.accounts.conftest import deliver, people, sms_sim  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -32,12 +32,23 @@ def test_enterprise_with_an_agent(browser, live_server, sms_sim, people):  # noq
         rep.wait_for_url("**/enterprise/*/")
         rep.fill("#id_agent_phone", "13912340012")
         rep.fill("#id_scope", "证照办理")
-        rep.click("button:has-text('授权')")
-        assert "已授权经办人" in rep.content()
-        assert "139****0012" in rep.locator("#agents").inner_text()
+        rep.click("button:has-text('发送邀请')")
+        assert "已向 139****0012 发送经办人邀请" in rep.content()
+        assert "139****0012" in rep.locator("#invitations").inner_text()
+        assert "139****0012" not in rep.locator("#agents").inner_text()  # not an agent until they accept
 
-        agent.goto(live_server.url + "/enterprise/")
+        # The invited person is told by SMS, and accepts in their own account.
+        deliver()
+        assert any("邀请您作为其经办人" in m.text for m in sms_sim.messages("13912340012"))
+        agent.goto(live_server.url + "/me/")
+        agent.click("#invitations-badge")
+        agent.wait_for_url("**/enterprise/invitations/")
+        assert "杭州示例科技有限公司" in agent.locator("#invitations").inner_text()
+        agent.click("#invitations button:has-text('接受')")
+        agent.wait_for_url("**/enterprise/")
         assert "杭州示例科技有限公司" in agent.locator("#agencies").inner_text()
+        rep.reload()
+        assert "139****0012" in rep.locator("#agents").inner_text()
         agent.click("#agencies button")
         assert agent.locator("#acting-name").inner_text() == "杭州示例科技有限公司"
 

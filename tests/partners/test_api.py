@@ -235,18 +235,22 @@ def test_rate_limit_per_second_is_429_with_retry_after(client, registry):
     assert error_code(limited[0]) == "rate_limited" and int(limited[0]["Retry-After"]) >= 1
 
 
-def test_identity_velocity_across_apps_throttles_and_alerts(client, registry, partner, settings):
+def test_identity_velocity_throttles_the_app_and_alerts(client, registry, partner, settings):
+    """Counted per app: the app past its limit is refused (and an alert raised); another app is still served
+    the same person (issue 11, item 11: one caller's attempts must not block the person elsewhere)."""
     settings.TONGBAN_PARTNERS = dataclasses.replace(settings.TONGBAN_PARTNERS, identity_limit_per_hour=2)
     other = make_partner(name="第二个应用", org="某部委", kind="ministry", region="")
     person = valid_people(registry, 1)[0]
     assert partner.post(client, PATH, person_body(person)).status_code == 200
-    assert other.post(client, PATH, person_body(person)).status_code == 200
+    assert partner.post(client, PATH, person_body(person)).status_code == 200
     response = partner.post(client, PATH, person_body(person))
     assert response.status_code == 429 and error_code(response) == "identity_throttled"
     assert int(response["Retry-After"]) >= 1
     alert = AbuseAlert.objects.get()
     assert alert.kind == AlertKind.IDENTITY_VELOCITY and person.id_number not in alert.subject_ref
     assert UsageCounter.objects.get(app_key=partner.app_id, outcome="throttled").count == 1
+    response = other.post(client, PATH, person_body(person))
+    assert response.status_code == 200 and response.json()["passed"] is True
 
 
 def test_enumeration_throttles_the_app_and_raises_an_alert(client, registry, partner, settings):

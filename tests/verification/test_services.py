@@ -96,7 +96,7 @@ def test_source_unavailable_never_passes_and_is_metered_as_such(registry, monkey
     assert UsageCounter.objects.get().outcome == "source_unavailable"
 
 
-def test_identity_velocity_throttles_across_channels_and_alerts_once(registry, settings):
+def test_identity_velocity_throttles_the_caller_and_alerts_once(registry, settings):
     settings.TONGBAN_PARTNERS = dataclasses.replace(settings.TONGBAN_PARTNERS, identity_limit_per_hour=3)
     person = registry.person(card="valid")
     for channel in ("portal", "backoffice", "portal"):

@@ -24,6 +24,9 @@ ACCOUNT_ACTIONS: dict[str, Action] = {
     "enterprise_registered": Action.ENTERPRISE_REGISTER,
     "agent_authorised": Action.ENTERPRISE_AGENT_AUTHORISE,
     "agent_revoked": Action.ENTERPRISE_AGENT_REVOKE,
+    "agent_invited": Action.ENTERPRISE_AGENT_INVITE,
+    "agent_invitation_declined": Action.ENTERPRISE_AGENT_DECLINE,
+    "agent_invitation_cancelled": Action.ENTERPRISE_AGENT_INVITE_CANCEL,
     "enterprise_act_as": Action.ENTERPRISE_ACT_AS,
     "personal_data_read": Action.PERSONAL_DATA_READ,
     # Staff shutting an account out, and letting it back in (accounts.services.account_active_set).

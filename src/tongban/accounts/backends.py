@@ -15,6 +15,7 @@ from django.contrib.auth.models import Permission
 from django.http import HttpRequest
 
 from tongban.accounts.lockout import address_blocked, login_failure_record, login_locked, login_success_record
+from tongban.accounts.models import UserKind
 from tongban.accounts.roles import ROLE_ADMIN_APPS
 from tongban.core.security import client_ip
 
@@ -49,7 +50,12 @@ class TongbanBackend(ModelBackend):
             if request is not None:
                 setattr(request, REFUSAL_ATTR, "locked" if locked else "bad_credentials")
             return None
-        login_success_record(username=username, user=user)
+        if getattr(user, "kind", None) != UserKind.STAFF:
+            login_success_record(username=username, user=user)
+        # A staff password is half a sign-in: the failures counted so far (wrong passwords and wrong
+        # second-factor codes) stand until the second factor succeeds too (backoffice.views.login_totp
+        # calls login_success_record then). Clearing them here would let rounds of the right password and
+        # four wrong codes go on for ever without a lock.
         return user
 
     # Permissions: from roles, never from groups, user permissions or a superuser flag.

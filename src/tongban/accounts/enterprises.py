@@ -1,4 +1,5 @@
-"""Enterprise accounts: the legal representative registers the enterprise and authorises agents.
+"""Enterprise accounts: the legal representative registers the enterprise and invites agents, who accept in
+their own accounts.
 
 There is no market-regulation (enterprise registry) source in the platform yet, so the link between
 the unified social credit code and the representative cannot be checked against an authority: the
@@ -20,19 +21,23 @@ from django.utils import timezone
 
 from tongban.accounts.auditing import audit_account_event
 from tongban.accounts.citizens import profile_of
+from tongban.accounts.conf import security
 from tongban.accounts.models import (
     CitizenProfile,
     Enterprise,
     EnterpriseAgent,
+    EnterpriseInvitation,
     EnterpriseStatus,
+    InvitationStatus,
     User,
 )
-from tongban.accounts.otp import profile_for_phone
 from tongban.audit.services import Subject
+from tongban.core import ratelimit
 from tongban.core.errors import TongbanError
 from tongban.core.identifiers import validate_mobile, validate_uscc
-from tongban.core.masking import mask_name
-from tongban.crypto.fields import normalize
+from tongban.core.masking import mask_name, mask_phone
+from tongban.crypto.fields import blind_lookup, normalize
+from tongban.notifications.services import sms_queue
 
 ACTING_SESSION_KEY = "tongban_acting_enterprise"
 MAX_NAME = 100
@@ -141,38 +146,160 @@ def row_name(profile: CitizenProfile | None) -> str:
     return profile.masked("name") if profile is not None and profile.name else "（已注销）"
 
 
-def agent_authorise(*, user: User, enterprise_id: int, agent_phone: str, scope: str = "",
-                    valid_until: dt.date | None = None, request: HttpRequest | None = None) -> EnterpriseAgent:
-    """The representative authorises a citizen (verified to L1 at least), found by phone, as an agent."""
+INVITATION_TTL = dt.timedelta(days=7)
+INVITATION_SMS = ("【一网通办】有企业邀请您作为其经办人。请登录一网通办，在“我的-企业账号-待确认的邀请”中查看并确认；"
+                  "未注册请先注册并完成实名认证。邀请 7 天内有效，如与您无关请忽略。")
+
+
+def _invitation_throttle(user: Any) -> None:
+    """A representative may invite TONGBAN_AGENT_INVITATIONS_PER_HOUR numbers an hour and _PER_DAY a day:
+    each invitation is a text message to a number of their choosing."""
+    conf = security()
+    for key, limit, window in ((f"agent-invite:h:{user.pk}", conf.agent_invitations_per_hour, 3600),
+                               (f"agent-invite:d:{user.pk}", conf.agent_invitations_per_day, 86400)):
+        result = ratelimit.hit(key, limit=limit, window=window)
+        if not result.allowed:
+            raise TongbanError("rate_limited", message_zh="发送邀请过于频繁，请稍后再试。",
+                               message_en="Too many invitations; try again later.", status=429,
+                               headers={"Retry-After": str(result.retry_after)},
+                               details=[{"field": "agent_phone", "type": "rate_limited"}])
+
+
+def agent_invite(*, user: User, enterprise_id: int, agent_phone: str, scope: str = "",
+                 valid_until: dt.date | None = None, request: HttpRequest | None = None) -> EnterpriseInvitation:
+    """The representative invites a phone number to become the enterprise's agent; the number is told by SMS
+    (through the outbox) and its holder accepts in their own account (agent_invitation_accept).
+
+    Nothing is looked up by the number: the answer, and the work behind it, are the same whether or not it
+    has an account (the agent look-up this replaces told a verified account and its owner's surname, for as
+    many numbers as one cared to try). Throttled per representative. A number with an invitation of this
+    enterprise still pending is not sent another message. Errors: validation_error, agent_is_representative
+    (the representative's own number), rate_limited, not_found."""
     enterprise = enterprise_for_representative(user, enterprise_id)
     phone = validate_mobile(agent_phone, field="agent_phone")
     scope_text = _clean_text(scope, field="scope", limit=MAX_SCOPE, required=False)
     if valid_until is not None and valid_until < timezone.localdate():
         raise _error("validation_error", "授权截止日期不能早于今天。", "The end date is in the past.",
                      field="valid_until")
-    agent_profile = profile_for_phone(phone)
-    if agent_profile is None or agent_profile.level < 1 or not agent_profile.user.is_active:
-        raise _error("agent_not_eligible", "该手机号未注册，或尚未完成实名认证（经办人须至少完成 L1 认证）。",
-                     "No account verified to L1 at least has this number.", field="agent_phone")
-    if agent_profile.user_id == user.pk:
-        raise _error("agent_is_representative", "法定代表人无需授权自己。", "You represent the enterprise already.",
+    if profile_of(user).phone == phone:
+        raise _error("agent_is_representative", "法定代表人无需邀请自己。", "You represent the enterprise already.",
                      field="agent_phone")
-    exists = _error("agent_exists", "该经办人已获授权。", "This agent is authorised already.", field="agent_phone",
-                    status=409)
-    try:
+    _invitation_throttle(user)
+    now = timezone.now()
+    with transaction.atomic():
+        pending = (EnterpriseInvitation.objects.select_for_update()
+                   .filter(**blind_lookup(EnterpriseInvitation, "phone", phone), enterprise=enterprise,
+                           status=InvitationStatus.PENDING, expires_at__gt=now).first())
+        if pending is not None:
+            return pending
+        invitation = EnterpriseInvitation(enterprise=enterprise, phone=phone, invited_by=user, scope=scope_text,
+                                          valid_until=valid_until, created_at=now, expires_at=now + INVITATION_TTL)
+        invitation.save()
+        sms_queue(phone=phone, text=INVITATION_SMS, purpose="agent_invitation")
+        audit_account_event("agent_invited", actor=user, subject=_subject(enterprise), request=request,
+                            details={"invitation": invitation.pk, "phone": mask_phone(phone), "scope": scope_text,
+                                     "valid_until": valid_until.isoformat() if valid_until else None,
+                                     "expires_at": invitation.expires_at.isoformat()})
+    return invitation
+
+
+def invitations_of(enterprise: Enterprise, *, user: Any = None, request: HttpRequest | None = None
+                   ) -> list[dict[str, Any]]:
+    """The enterprise's invitations still waiting for an answer, for its representative: the masked number
+    only. Decrypting the numbers is a read of personal data: audited."""
+    now = timezone.now()
+    rows = list(EnterpriseInvitation.objects.filter(enterprise=enterprise, status=InvitationStatus.PENDING,
+                                                    expires_at__gt=now).order_by("-created_at")[:100])
+    result = [{"id": row.pk, "phone": row.masked("phone"), "scope": row.scope, "valid_until": row.valid_until,
+               "created_at": row.created_at, "expires_at": row.expires_at} for row in rows]
+    if rows:
         with transaction.atomic():
-            if EnterpriseAgent.objects.filter(enterprise=enterprise, agent=agent_profile.user,
-                                              revoked_at__isnull=True).exists():
-                raise exists
-            agent = EnterpriseAgent.objects.create(enterprise=enterprise, agent=agent_profile.user,
-                                                   authorised_by=user, scope=scope_text, valid_until=valid_until)
-            audit_account_event("agent_authorised", actor=user, subject=_subject(enterprise), request=request,
-                                details={"agent": str(agent_profile.user_id), "authorisation": agent.pk,
-                                         "scope": scope_text,
-                                         "valid_until": valid_until.isoformat() if valid_until else None})
-    except IntegrityError:
-        raise exists from None
+            audit_account_event("personal_data_read", actor=user, subject=_subject(enterprise), request=request,
+                                details={"fields": ["phone"], "purpose": "enterprise_invitations",
+                                         "invitations": [row.pk for row in rows], "masked": True})
+    return result
+
+
+def invitations_for(user: Any) -> QuerySet[EnterpriseInvitation]:
+    """The invitations waiting for the signed-in citizen: those to the phone on their account, still open,
+    of an open enterprise that they do not represent."""
+    profile = CitizenProfile.objects.filter(user_id=getattr(user, "pk", None) or 0, closed_at__isnull=True).first()
+    if profile is None or not profile.phone:
+        return EnterpriseInvitation.objects.none()
+    return (EnterpriseInvitation.objects.select_related("enterprise")
+            .filter(**blind_lookup(EnterpriseInvitation, "phone", profile.phone), status=InvitationStatus.PENDING,
+                    expires_at__gt=timezone.now(), enterprise__status=EnterpriseStatus.ACTIVE)
+            .exclude(enterprise__legal_representative_id=user.pk).order_by("-created_at"))
+
+
+def _own_invitation(user: Any, invitation_id: int) -> EnterpriseInvitation:
+    """The invitation, locked, if it is open and addressed to the user's phone; not_found otherwise."""
+    invitation = invitations_for(user).select_for_update(of=("self",)).filter(pk=invitation_id).first()
+    if invitation is None:
+        raise TongbanError("not_found")
+    return invitation
+
+
+@transaction.atomic
+def agent_invitation_accept(*, user: User, invitation_id: int, request: HttpRequest | None = None
+                            ) -> EnterpriseAgent:
+    """The invited person accepts in their own account: they become the enterprise's agent (verified to L1
+    at least), with the scope and end date of the invitation. Audited as agent_authorised, the agent the
+    actor. Errors: not_found (not theirs, answered, lapsed), agent_not_eligible (not verified yet)."""
+    invitation = _own_invitation(user, invitation_id)
+    if profile_of(user).level < 1 or not user.is_active:
+        raise _error("agent_not_eligible", "请先完成实名认证（至少实名 L1），再接受经办人邀请。",
+                     "Verify your identity (L1 at least) first.", status=403)
+    if invitation.valid_until is not None and invitation.valid_until < timezone.localdate():
+        raise TongbanError("not_found")
+    enterprise = invitation.enterprise
+    agent = (EnterpriseAgent.objects.select_for_update()
+             .filter(enterprise=enterprise, agent=user, revoked_at__isnull=True).first())
+    created = agent is None
+    if agent is None:
+        agent = EnterpriseAgent.objects.create(enterprise=enterprise, agent=user, authorised_by=invitation.invited_by,
+                                               scope=invitation.scope, valid_until=invitation.valid_until)
+    now = timezone.now()
+    invitation.status = InvitationStatus.ACCEPTED
+    invitation.answered_at = now
+    invitation.answered_by = user
+    invitation.authorisation = agent
+    invitation.save(update_fields=["status", "answered_at", "answered_by", "authorisation"])
+    audit_account_event("agent_authorised", actor=user, subject=_subject(enterprise), request=request,
+                        details={"agent": str(user.pk), "authorisation": agent.pk, "invitation": invitation.pk,
+                                 "authorised_by": str(invitation.invited_by_id), "scope": agent.scope,
+                                 "valid_until": agent.valid_until.isoformat() if agent.valid_until else None,
+                                 "via": "invitation", "created": created})
     return agent
+
+
+@transaction.atomic
+def agent_invitation_decline(*, user: User, invitation_id: int, request: HttpRequest | None = None) -> None:
+    """The invited person declines; the representative sees the invitation no longer pending."""
+    invitation = _own_invitation(user, invitation_id)
+    invitation.status = InvitationStatus.DECLINED
+    invitation.answered_at = timezone.now()
+    invitation.answered_by = user
+    invitation.save(update_fields=["status", "answered_at", "answered_by"])
+    audit_account_event("agent_invitation_declined", actor=user, subject=_subject(invitation.enterprise),
+                        request=request, details={"invitation": invitation.pk})
+
+
+@transaction.atomic
+def agent_invitation_cancel(*, user: User, enterprise_id: int, invitation_id: int,
+                            request: HttpRequest | None = None) -> None:
+    """The representative withdraws an invitation still pending."""
+    enterprise = enterprise_for_representative(user, enterprise_id)
+    invitation = (EnterpriseInvitation.objects.select_for_update()
+                  .filter(pk=invitation_id, enterprise=enterprise, status=InvitationStatus.PENDING).first())
+    if invitation is None:
+        raise TongbanError("not_found")
+    invitation.status = InvitationStatus.CANCELLED
+    invitation.answered_at = timezone.now()
+    invitation.answered_by = user
+    invitation.save(update_fields=["status", "answered_at", "answered_by"])
+    audit_account_event("agent_invitation_cancelled", actor=user, subject=_subject(enterprise), request=request,
+                        details={"invitation": invitation.pk})
 
 
 @transaction.atomic

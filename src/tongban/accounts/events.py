@@ -24,6 +24,7 @@ class SecurityEvent(StrEnum):
     LOGIN_REFUSED = "login_refused"  # locked account or blocked address: the password was not even tried
     LOGOUT = "logout"
     SESSION_IDLE_TIMEOUT = "session_idle_timeout"
+    SESSION_EXPIRED = "session_expired"  # the absolute cap after signing in (TONGBAN_SESSION_MAX_AGE_SECONDS)
     ACCOUNT_LOCKED = "account_locked"
     ACCOUNT_UNLOCKED = "account_unlocked"
     TOTP_ENROLMENT_STARTED = "totp_enrolment_started"  # a new, unconfirmed device (its secret) made

@@ -1,10 +1,13 @@
 """Failed-login counting and account lockout, per account and per client address.
 
-Every place that takes a secret that signs a person in counts through here, in one budget per account:
-the login pages (the authentication backend and the citizen login by password), the login by SMS code
-(`citizens.citizen_login_code`, also behind the SSO sign-in-again page), the staff TOTP step, and
-`password_recheck`, the current password asked again before a sensitive change (/me/phone/, /me/close/,
-/me/password/, /backoffice/password/).
+Every place that takes a secret the account holder knows counts through here, in one budget per account:
+the login pages (the authentication backend and the citizen login by password), the staff TOTP step (a
+staff sign-in is complete, and the count cleared, only after it), and `password_recheck`, the current
+password asked again before a sensitive change (/me/phone/, /me/close/, /me/password/, /backoffice/password/).
+
+One-time codes by SMS are not in that budget (`code_failure_record`): a code is a challenge of its own,
+five tries and burnt, and anyone who knows a phone number can ask for one — counting wrong codes against
+the account let a stranger lock its owner out. They count against the client address that sent them.
 
 Counters live in the cache (tongban.core.ratelimit). An account's failures are counted under its account
 name (`counter_name`), whichever identifier was typed, so a phone, an account name and a code all draw
@@ -85,6 +88,20 @@ def login_failure_record(*, username: str, ip: str, user: Any = None, request: H
         account_lock(username=username, user=user, request=request)
         return True
     return False
+
+
+def code_failure_record(*, ip: str, user: Any = None, request: HttpRequest | None = None,
+                        reason: str = "sms_code") -> bool:
+    """A wrong one-time code: counted against the client address that sent it (the same address counter as
+    failed passwords), never against the account — a code is a challenge of its own, with its own five
+    tries, and anyone who knows the phone number can ask for one (citizens.citizen_login_code). Audited as a
+    failed login of the account. True when the address is now refused."""
+    conf = security()
+    state = ratelimit.hit(_ip_key(ip), limit=conf.login_ip_max_failures, window=conf.login_failure_window)
+    record_security_event(SecurityEvent.LOGIN_FAILED, user=user, request=request, outcome="failure",
+                          details={"reason": reason, "counted": "address",
+                                   "address_failures": round(state.count, 2)})
+    return not state.allowed
 
 
 def account_lock(*, username: str, user: Any = None, request: HttpRequest | None = None) -> dt.datetime:

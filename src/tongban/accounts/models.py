@@ -323,6 +323,47 @@ class EnterpriseAgent(models.Model):
         return self.valid_until is None or self.valid_until >= (today or timezone.localdate())
 
 
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "待确认"
+    ACCEPTED = "accepted", "已接受"
+    DECLINED = "declined", "已拒绝"
+    CANCELLED = "cancelled", "已撤回"
+
+
+class EnterpriseInvitation(EncryptedModel):
+    """The legal representative's invitation to a phone number to act for the enterprise as its agent.
+
+    It is bound to the number, not to an account: inviting looks nothing up, so no answer (and no timing)
+    tells the representative whether the number has an account. The person holding an account with that
+    phone sees the invitation in their own account and accepts (an EnterpriseAgent is made then) or
+    declines; it lapses at `expires_at`. The phone is encrypted like every phone.
+    """
+
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="invitations")
+    phone = EncryptedTextField("被邀请手机号码", max_length=20, mask="phone")
+    phone_bidx = BlindIndexField(source="phone", normalizer="phone")
+    invited_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    scope = models.CharField("授权范围", max_length=200, blank=True)
+    valid_until = models.DateField("授权截止日期", null=True, blank=True)
+    created_at = models.DateTimeField("邀请时间", default=timezone.now)
+    expires_at = models.DateTimeField("邀请有效期至")
+    status = models.CharField("状态", max_length=16, choices=InvitationStatus.choices,
+                              default=InvitationStatus.PENDING)
+    answered_at = models.DateTimeField("处理时间", null=True, blank=True)
+    answered_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    authorisation = models.ForeignKey(EnterpriseAgent, on_delete=models.SET_NULL, null=True, blank=True,
+                                      related_name="+")
+
+    class Meta:
+        verbose_name = "经办人邀请"
+        verbose_name_plural = "经办人邀请"
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["enterprise", "status"], name="accounts_invite_ent_status")]
+
+    def is_open(self, at: dt.datetime | None = None) -> bool:
+        return self.status == InvitationStatus.PENDING and self.expires_at > (at or timezone.now())
+
+
 # --- The staff second factor -----------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.dispatch import Signal
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -24,6 +25,10 @@ from tongban.accounts.auditing import account_subject, audit_account_event, staf
 from tongban.accounts.models import LoginSession, User
 from tongban.core.errors import TongbanError
 from tongban.core.security import client_ip
+
+# Sent when a signed-in session gets a new key (session_key_rotate), with old_key_hash, new_key_hash and user:
+# whatever is tied to the session by its key's hash follows it (tongban.sso: the session's sign-ins).
+session_key_rotated = Signal()
 
 
 def key_hash(session_key: str) -> str:
@@ -88,6 +93,31 @@ def session_touch(request: HttpRequest) -> None:
     key = getattr(getattr(request, "session", None), "session_key", None)
     if key:
         LoginSession.objects.filter(key_hash=key_hash(key)).update(last_seen_at=timezone.now())
+
+
+def session_key_rotate(request: HttpRequest, user: Any) -> bool:
+    """A new session key for the signed-in session of `user`, its data kept (Django's cycle_key), when what
+    the session is worth changes — the person's assurance level went up (citizens.citizen_verify_identity).
+    A key someone planted or saw before (session fixation) is worth nothing after. The session's row and
+    whatever is tied to it by the key's hash (session_key_rotated) follow the new key. False when the request
+    is not that user's signed-in session."""
+    session = getattr(request, "session", None)
+    if session is None or getattr(getattr(request, "user", None), "pk", None) != getattr(user, "pk", None):
+        return False
+    old = session.session_key
+    session.cycle_key()
+    new = session.session_key
+    if not old or not new or old == new:
+        return bool(new)
+    with transaction.atomic():
+        row = LoginSession.objects.select_for_update().filter(key_hash=key_hash(old), user_id=user.pk).first()
+        if row is not None:
+            row.key_hash = key_hash(new)
+            row.session_key = new
+            row.save(update_fields=["key_hash", "session_key"])
+        session_key_rotated.send(sender=LoginSession, old_key_hash=key_hash(old), new_key_hash=key_hash(new),
+                                 user=user)
+    return True
 
 
 def session_forget(request: HttpRequest) -> None:

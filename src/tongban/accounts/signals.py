@@ -1,4 +1,4 @@
-"""Every completed login starts the idle clock and is recorded (in the account's session list too); logouts too.
+"""Every completed login starts the idle clock and the absolute cap and is recorded (in the account's session list too); logouts too.
 The session-list row and the audit entry of a login (or a logout) are written in one transaction
 (DESIGN.md §3, invariant 3)."""
 
@@ -11,7 +11,8 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from tongban.accounts.events import SecurityEvent, record_security_event
-from tongban.accounts.middleware import session_touch
+from tongban.accounts.middleware import session_signed_in_mark, session_touch
+from tongban.core.security import network_denied
 
 
 @receiver(user_logged_in, dispatch_uid="tongban_accounts_logged_in")
@@ -19,6 +20,7 @@ def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     with transaction.atomic():
         if request is not None and hasattr(request, "session"):
             session_touch(request)
+            session_signed_in_mark(request)  # the absolute cap counts from here, whatever the activity
             from tongban.accounts.sessions import session_record
 
             session_record(request, user)  # the row behind "active sessions"
@@ -35,3 +37,9 @@ def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
             from tongban.accounts.sessions import session_forget
 
             session_forget(request)
+
+
+@receiver(network_denied, dispatch_uid="tongban_accounts_network_denied")
+def _network_denied(sender: Any, request: Any, **kwargs: Any) -> None:
+    """The back office or Django admin asked for from outside TONGBAN_BACKOFFICE_NETWORKS (core.security)."""
+    record_security_event(SecurityEvent.NETWORK_DENIED, request=request, outcome="denied")

@@ -41,6 +41,9 @@ class Action(models.TextChoices):
     ENTERPRISE_REGISTER = "enterprise.register", "登记企业"
     ENTERPRISE_AGENT_AUTHORISE = "enterprise.agent.authorise", "授权代理人"
     ENTERPRISE_AGENT_REVOKE = "enterprise.agent.revoke", "撤销代理人"
+    ENTERPRISE_AGENT_INVITE = "enterprise.agent.invite", "邀请经办人"
+    ENTERPRISE_AGENT_DECLINE = "enterprise.agent.decline", "经办人拒绝邀请"
+    ENTERPRISE_AGENT_INVITE_CANCEL = "enterprise.agent.invite.cancel", "撤回经办人邀请"
     ENTERPRISE_ACT_AS = "enterprise.act_as", "以企业身份办事"
     # Personal data and identity verification
     PERSONAL_DATA_READ = "personal_data.read", "读取个人信息"
@@ -106,6 +109,7 @@ SECURITY_EVENT_ACTIONS: dict[str, Action] = {
     "login_refused": Action.AUTH_LOGIN_REFUSED,
     "logout": Action.AUTH_LOGOUT,
     "session_idle_timeout": Action.AUTH_SESSION_TIMEOUT,
+    "session_expired": Action.AUTH_SESSION_TIMEOUT,
     "account_locked": Action.AUTH_LOCKOUT,
     "account_unlocked": Action.AUTH_UNLOCK,
     "totp_enrolment_started": Action.AUTH_TOTP_ENROL,

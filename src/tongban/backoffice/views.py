@@ -20,8 +20,13 @@ from django_otp import login as otp_login
 from tongban.accounts import services
 from tongban.accounts.backends import REFUSAL_ATTR
 from tongban.accounts.events import SecurityEvent, record_security_event
-from tongban.accounts.lockout import STAFF_LOCKED_MESSAGE, login_failure_record, login_locked
-from tongban.accounts.middleware import IDLE_LOGOUT_KEY
+from tongban.accounts.lockout import (
+    STAFF_LOCKED_MESSAGE,
+    login_failure_record,
+    login_locked,
+    login_success_record,
+)
+from tongban.accounts.middleware import CAP_LOGOUT_KEY, IDLE_LOGOUT_KEY
 from tongban.accounts.models import User, UserKind
 from tongban.accounts.passwords import password_change_required, password_expired, password_expires_at
 from tongban.accounts.regions import region_name
@@ -67,6 +72,8 @@ def login_password(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"next": next_url, "username": ""}
     if request.session.pop(IDLE_LOGOUT_KEY, False):
         context["notice"] = "由于长时间未操作，您已自动退出，请重新登录。"
+    elif request.session.pop(CAP_LOGOUT_KEY, False):
+        context["notice"] = "登录已达最长时限，您已自动退出，请重新登录。"
     status = 200
     if request.method == "POST":
         username = request.POST.get("username", "").strip()[:150]
@@ -106,6 +113,9 @@ def login_totp(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if services.totp_verify(user=user, device=device, token=request.POST.get("token", ""), request=request):
             request.session.pop(PENDING_KEY, None)
+            # Only now is the sign-in complete: the account starts again from zero failures (the password
+            # step left the count as it was, so wrong codes add up across rounds of the right password).
+            login_success_record(username=user.username, user=user)
             login(request, user, backend=pending["backend"])
             otp_login(request, device)
             if password_expired(user):

@@ -27,3 +27,16 @@ def check_tongban_deploy(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         if alias != "default" and conf["ENGINE"] != default["ENGINE"]:
             messages.append(Warning(f"权威数据源 {alias} 与平台库使用不同的数据库引擎", id="tongban.W002"))
     return messages
+
+
+@register(Tags.security)
+def check_hsts_in_production(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Not only under --deploy: every command that runs the checks (`tongban serve`, `migrate` …) says it when
+    a production process runs with HSTS turned off (TONGBAN_HSTS_SECONDS=0). Django's own security.W004
+    appears only with --deploy, and then also outside production."""
+    env = getattr(settings, "ENV", None)
+    if env is None or not env.is_production or int(getattr(settings, "SECURE_HSTS_SECONDS", 0) or 0) > 0:
+        return []
+    return [Warning("生产环境未启用 HSTS（TONGBAN_HSTS_SECONDS=0）：浏览器可能被降级到 HTTP，会话与口令可被窃听",
+                    hint="删除 TONGBAN_HSTS_SECONDS（默认一年，31536000）或设为正数；仅在确有需要时短期关闭。",
+                    id="tongban.W003")]

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from django.dispatch import Signal
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import get_resolver
 
@@ -34,6 +35,9 @@ DEFAULT_CSP = "; ".join([
 # The camera stays available to this site only (the real-person check takes a selfie).
 DEFAULT_PERMISSIONS_POLICY = ("camera=(self), microphone=(), geolocation=(), payment=(), usb=(), "
                               "interest-cohort=()")
+# Sent (with `request`) when the network gate turns a request away; tongban.accounts audits it.
+network_denied = Signal()
+
 # The paths only staff on configured networks may reach.
 DEFAULT_BACKOFFICE_PREFIXES = ("/backoffice", "/admin")
 
@@ -61,6 +65,18 @@ def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
 def address_in(address: str, cidrs: Iterable[str]) -> bool:
     parsed = _address(address)
     return parsed is not None and any(parsed in network for network in _parse_networks(tuple(cidrs)))
+
+
+def address_network(address: str, *, ipv4_prefix: int = 32, ipv6_prefix: int = 64) -> str:
+    """The network a client address is counted under by rate limits: `203.0.113.0/24` for IPv4 with prefix
+    24, `2001:db8:1:2::/64` for IPv6 with prefix 64 (what one subscriber or host is usually given, so that
+    walking through the addresses of one block is still one client). Anything that does not parse as an
+    address ("-" for no request) is returned as it is."""
+    parsed = _address(address)
+    if parsed is None:
+        return address
+    prefix = ipv4_prefix if parsed.version == 4 else ipv6_prefix
+    return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False))
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -102,9 +118,8 @@ class NetworkGateMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if is_backoffice_path(request.path) and \
                 not address_in(client_ip(request), settings.TONGBAN_SECURITY.backoffice_networks):
-            from tongban.accounts.events import SecurityEvent, record_security_event
-
-            record_security_event(SecurityEvent.NETWORK_DENIED, request=request, outcome="denied")
+            # Recorded by whoever listens (tongban.accounts records a security event): core imports no domain app.
+            network_denied.send(sender=NetworkGateMiddleware, request=request)
             return not_found(request)
         return self.get_response(request)
 

@@ -1,8 +1,10 @@
 """Abuse controls on identity verification (DESIGN §1: 安全风险发现预警, 阻断数据外泄).
 
 * Identity velocity: one identity (keyed by its blind index, never the number) verified more than
-  TONGBAN_PARTNER_IDENTITY_LIMIT_PER_HOUR times in a sliding hour, across every app and channel, is
-  throttled; the first refusal in an hour raises an alert.
+  TONGBAN_PARTNER_IDENTITY_LIMIT_PER_HOUR times in a sliding hour by one caller (a partner app, a citizen
+  account, a staff member) is throttled for that caller only; verified more than
+  TONGBAN_PARTNER_IDENTITY_ALERT_PER_HOUR times by every caller together, it raises an alert (once an
+  hour) and is still served to callers under their own limit.
 * Enumeration: an app whose share of "inconsistent" answers over the last
   TONGBAN_PARTNER_INCONSISTENT_WINDOW_SECONDS exceeds TONGBAN_PARTNER_INCONSISTENT_RATIO (once it has
   made TONGBAN_PARTNER_INCONSISTENT_MIN_SAMPLE calls) is throttled for the cool-down, and an alert raised.
@@ -34,30 +36,61 @@ _NO_LIMIT = 1 << 40
 
 @dataclass(frozen=True)
 class VelocityResult:
-    allowed: bool
-    count: int
+    allowed: bool  # this caller may verify this identity again now
+    count: int  # this caller's verifications of it in the sliding hour, this one included
     retry_after: int
+    total: int = 0  # every caller's together
+    alert: bool = False  # every caller's together are past the alert threshold
 
 
-def identity_velocity_hit(subject_ref: str) -> VelocityResult:
-    """Count one verification of the identity `subject_ref`; over the hourly limit → not allowed."""
-    limit = partners().identity_limit_per_hour
-    # hit_many: one pipelined round trip on Redis (plain `hit` is add, incr — two for Django — and get)
-    [result] = ratelimit.hit_many([ratelimit.Limit(f"pv-idv:{subject_ref}", limit, HOUR)])
-    return VelocityResult(result.allowed, int(result.count), result.retry_after)
+def identity_velocity_hit(subject_ref: str, caller: str = "") -> VelocityResult:
+    """Count one verification of the identity `subject_ref` by `caller` (a partner app, an account, a channel).
+
+    The limit (TONGBAN_PARTNER_IDENTITY_LIMIT_PER_HOUR) is per caller: a caller past it is refused, and only
+    that caller — a count shared by every channel let anyone's junk attempts on a person's ID number make
+    the partner API refuse that person's true name and number (issue 11, item 11). Every caller's
+    verifications together are counted too, and past TONGBAN_PARTNER_IDENTITY_ALERT_PER_HOUR they raise
+    the velocity alert (identity_velocity_alert) while every caller under its own limit is still served."""
+    conf = partners()
+    # hit_many: one pipelined round trip on Redis for both counters
+    mine, every = ratelimit.hit_many([
+        ratelimit.Limit(f"pv-idv:{subject_ref}:{caller}", conf.identity_limit_per_hour, HOUR),
+        ratelimit.Limit(f"pv-idv-all:{subject_ref}", conf.identity_alert_per_hour, HOUR)])
+    return VelocityResult(mine.allowed, int(mine.count), mine.retry_after, int(every.count), not every.allowed)
 
 
-def identity_velocity_alert(*, subject_ref: str, count: int, app_key: str, actor: Actor) -> AbuseAlert | None:
-    """Raise the alert once per identity per hour (the cache add decides, atomically)."""
+def identity_velocity_alert(*, subject_ref: str, count: int, app_key: str, actor: Actor,
+                            refused: bool = True) -> AbuseAlert | None:
+    """Raise the alert once per identity per hour (the cache add decides, atomically), with its audit entry
+    in one transaction. `refused`: whether this caller was refused (past its own limit) or only the
+    identity's total was past the alert threshold."""
     if not cache.add(f"pv-idv-alert:{subject_ref}", 1, timeout=HOUR):
         return None
-    alert = AbuseAlert.objects.create(kind=AlertKind.IDENTITY_VELOCITY, app_key=app_key, subject_ref=subject_ref,
-                                      window_seconds=HOUR, count=count)
-    audit_record(action=Action.PARTNER_ABUSE_ALERT, outcome=Outcome.DENIED, actor=actor,
-                 subject=Subject("identity", subject_ref),
-                 details={"alert_id": alert.pk, "kind": alert.kind, "window_seconds": HOUR, "count": count,
-                          "app": app_key})
-    log.warning("abuse.identity_velocity", alert_id=alert.pk, app=app_key, count=count)
+    with transaction.atomic():
+        alert = AbuseAlert.objects.create(kind=AlertKind.IDENTITY_VELOCITY, app_key=app_key[:32],
+                                          subject_ref=subject_ref, window_seconds=HOUR, count=count)
+        audit_record(action=Action.PARTNER_ABUSE_ALERT, outcome=Outcome.DENIED, actor=actor,
+                     subject=Subject("identity", subject_ref),
+                     details={"alert_id": alert.pk, "kind": alert.kind, "window_seconds": HOUR, "count": count,
+                              "app": app_key, "refused": refused})
+    log.warning("abuse.identity_velocity", alert_id=alert.pk, app=app_key, count=count, refused=refused)
+    return alert
+
+
+def volume_alert(*, kind: str, scope: str, count: int, window_seconds: int, actor: Actor,
+                 details: dict[str, Any] | None = None) -> AbuseAlert | None:
+    """A platform-wide volume alert — AlertKind.SMS_CEILING: one-time codes by SMS reached the global ceiling
+    (tongban.accounts.otp) — raised once per window (the cache add decides, atomically), in its own
+    transaction with its audit entry. `scope` names what was counted (no personal data)."""
+    if not cache.add(f"abuse-volume-alert:{kind}:{scope}", 1, timeout=window_seconds):
+        return None
+    with transaction.atomic():
+        alert = AbuseAlert.objects.create(kind=kind, app_key=scope[:32], window_seconds=window_seconds, count=count)
+        audit_record(action=Action.PARTNER_ABUSE_ALERT, outcome=Outcome.DENIED, actor=actor,
+                     subject=Subject("partners.abusealert", alert.pk),
+                     details={"alert_id": alert.pk, "kind": kind, "scope": scope, "window_seconds": window_seconds,
+                              "count": count, **(details or {})})
+    log.warning("abuse.volume", alert_id=alert.pk, kind=kind, scope=scope, count=count)
     return alert
 
 

@@ -175,6 +175,7 @@ class IdempotencyRecord(models.Model):
 class AlertKind(models.TextChoices):
     IDENTITY_VELOCITY = "identity_velocity", "同一身份核验过于频繁"
     INCONSISTENT_RATIO = "inconsistent_ratio", "应用不一致比例过高（疑似遍历）"
+    SMS_CEILING = "sms_ceiling", "短信验证码发送量达到全局上限"
 
 
 class AbuseAlert(models.Model):

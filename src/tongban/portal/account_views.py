@@ -228,9 +228,10 @@ def me(request: HttpRequest) -> HttpResponse:
         account = citizens.citizen_account_view(user=request.user, request=request)  # type: ignore[arg-type]
     except TongbanError:
         account = {"username": request.user.get_username(), "level": 0, "level_label": "未认证", "phone": ""}
-    from tongban.accounts.enterprises import acting_enterprise
+    from tongban.accounts.enterprises import acting_enterprise, invitations_for
 
-    return _page(request, "portal/me.html", {"account": account, "acting": acting_enterprise(request)})
+    return _page(request, "portal/me.html", {"account": account, "acting": acting_enterprise(request),
+                                             "invitations_waiting": invitations_for(request.user).count()})
 
 
 @citizen_required

@@ -1,4 +1,5 @@
-"""Enterprise pages: register an enterprise (the legal representative), its agents, acting for it."""
+"""Enterprise pages: register an enterprise (the legal representative), invite its agents, the invitations
+waiting for a citizen (accept, decline), acting for an enterprise."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "agencies": list(enterprises.active_agencies(request.user)),
         "acting": enterprises.acting_enterprise(request),
         "level": level,
+        "invitations_waiting": enterprises.invitations_for(request.user).count(),
     })
 
 
@@ -65,17 +67,72 @@ def detail(request: HttpRequest, enterprise_id: int) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                enterprises.agent_authorise(user=request.user, enterprise_id=enterprise.pk,  # type: ignore[arg-type]
-                                            agent_phone=data["agent_phone"], scope=data.get("scope") or "",
-                                            valid_until=data.get("valid_until"), request=request)
+                invitation = enterprises.agent_invite(
+                    user=request.user,  # type: ignore[arg-type]
+                    enterprise_id=enterprise.pk, agent_phone=data["agent_phone"], scope=data.get("scope") or "",
+                    valid_until=data.get("valid_until"), request=request)
             except TongbanError as exc:
                 form_error(request, form, exc, "agent_phone")
             else:
-                messages.success(request, "已授权经办人。")
+                # The same answer for every number: whether it has an account is not ours to tell.
+                messages.success(request, f"已向 {invitation.masked('phone')} 发送经办人邀请。对方登录一网通办、"
+                                          "在“企业账号”中确认后即成为经办人；邀请 7 天内有效。")
                 return redirect("portal:enterprise_detail", enterprise_id=enterprise.pk)
         status = 422
     return render(request, "portal/enterprise/detail.html", {
-        "enterprise": enterprise, "agents": enterprises.agents_of(enterprise, user=request.user, request=request), "form": form}, status=status)
+        "enterprise": enterprise, "agents": enterprises.agents_of(enterprise, user=request.user, request=request),
+        "invitations": enterprises.invitations_of(enterprise, user=request.user, request=request),
+        "form": form}, status=status)
+
+
+@citizen_required
+@require_POST
+def invitation_cancel(request: HttpRequest, enterprise_id: int, invitation_id: int) -> HttpResponse:
+    try:
+        enterprises.agent_invitation_cancel(user=request.user, enterprise_id=enterprise_id,  # type: ignore[arg-type]
+                                            invitation_id=invitation_id, request=request)
+    except TongbanError as exc:
+        raise Http404 from exc
+    messages.success(request, "已撤回该邀请。")
+    return redirect("portal:enterprise_detail", enterprise_id=enterprise_id)
+
+
+@citizen_required
+@require_http_methods(["GET"])
+def invitations(request: HttpRequest) -> HttpResponse:
+    try:
+        level = profile_of(request.user).level
+    except TongbanError:
+        level = 0
+    return render(request, "portal/enterprise/invitations.html", {
+        "invitations": list(enterprises.invitations_for(request.user)), "level": level})
+
+
+@citizen_required
+@require_POST
+def invitation_accept(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    try:
+        agent = enterprises.agent_invitation_accept(user=request.user, invitation_id=invitation_id,  # type: ignore[arg-type]
+                                                    request=request)
+    except TongbanError as exc:
+        if exc.code == "not_found":
+            raise Http404 from exc
+        messages.error(request, exc.message(getattr(request, "LANGUAGE_CODE", "zh-hans")))
+        return redirect("portal:enterprise_invitations")
+    messages.success(request, f"您已成为“{agent.enterprise.name}”的经办人。")
+    return redirect("portal:enterprise")
+
+
+@citizen_required
+@require_POST
+def invitation_decline(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    try:
+        enterprises.agent_invitation_decline(user=request.user, invitation_id=invitation_id,  # type: ignore[arg-type]
+                                             request=request)
+    except TongbanError as exc:
+        raise Http404 from exc
+    messages.success(request, "已拒绝该邀请。")
+    return redirect("portal:enterprise_invitations")
 
 
 @citizen_required

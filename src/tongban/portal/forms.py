@@ -120,7 +120,7 @@ class EnterpriseForm(forms.Form):
 
 class AgentForm(forms.Form):
     agent_phone = _text("经办人手机号码", max_length=20, inputmode="tel", autocomplete="off",
-                        help_text="经办人须已注册并至少完成实名 L1 认证。")
+                        help_text="我们将向该号码发送邀请短信；对方登录一网通办（须至少完成实名 L1 认证）并确认后，即成为经办人。")
     scope = _text("授权范围", max_length=200, required=False, help_text="例如：企业证照办理、车辆业务（可留空）。")
     valid_until = forms.DateField(label="授权截止日期", required=False, widget=forms.DateInput(attrs={"type": "date"}),
                                   help_text="留空表示长期，直至撤销。",

@@ -13,6 +13,7 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from tongban.accounts.models import LoginSession
+from tongban.accounts.sessions import session_key_rotated
 
 SID_KEY = "tongban_sso_sid"
 
@@ -32,3 +33,13 @@ def _session_deleted(sender: Any, instance: LoginSession, **kwargs: Any) -> None
     from tongban.sso.services import session_end
 
     session_end(session_key_hash=instance.key_hash, reason="session_ended")
+
+
+@receiver(session_key_rotated, dispatch_uid="tongban_sso_session_key_rotated")
+def _session_key_rotated(sender: Any, old_key_hash: str, new_key_hash: str, **kwargs: Any) -> None:
+    """The session got a new key (the person's assurance level changed): its sign-ins follow it, so that its
+    logout, its expiry and the sweep still find them."""
+    from tongban.sso.models import SessionParticipation
+
+    SessionParticipation.objects.filter(session_key_hash=old_key_hash, ended_at__isnull=True).update(
+        session_key_hash=new_key_hash)

@@ -349,7 +349,8 @@ def _session_store_usable(engine: str) -> bool:
     return ok
 
 
-def _session_over(row: Any, user_id: int, *, now: dt.datetime, idle: int, store: Any) -> str | None:
+def _session_over(row: Any, user_id: int, *, now: dt.datetime, idle: int, store: Any, cap: int = 0
+                  ) -> str | None:
     """Why the browser session behind a LoginSession row is over, or None if it may still be in use."""
     from django.contrib.auth import SESSION_KEY
 
@@ -357,6 +358,10 @@ def _session_over(row: Any, user_id: int, *, now: dt.datetime, idle: int, store:
 
     if row is None or row.user_id != user_id:
         return "session_gone"  # the row went without its post_delete reaching us (or never existed)
+    if cap and (now - row.created_at).total_seconds() > cap:
+        # The absolute cap after signing in (row.created_at: the last sign-in), whatever the activity: the
+        # accounts middleware ends the session at its next request; its sign-ins end here, busy or not.
+        return "session_expired"
     if (now - row.last_seen_at).total_seconds() > idle:
         return "session_idle"  # the idle timeout would sign the person out at their next request
     if store is None:
@@ -426,6 +431,7 @@ def sessions_sweep(*, now: dt.datetime | None = None, limit: int | None = None) 
         raise ValueError("the sweep's limit must be at least 1")
     now = now or timezone.now()
     idle = security().citizen_idle_seconds
+    cap = security().session_max_seconds
     engine = settings.SESSION_ENGINE
     store = import_module(engine).SessionStore if _session_store_usable(engine) else None
     if store is None:
@@ -435,7 +441,7 @@ def sessions_sweep(*, now: dt.datetime | None = None, limit: int | None = None) 
     for batch in _keyed_candidates(open_parts):
         rows = {row.key_hash: row for row in LoginSession.objects.filter(key_hash__in=[h for h, _ in batch])}
         for key_hash, user_id in batch:
-            reason = _session_over(rows.get(key_hash), user_id, now=now, idle=idle, store=store)
+            reason = _session_over(rows.get(key_hash), user_id, now=now, idle=idle, store=store, cap=cap)
             if reason is None:
                 continue
             if sessions >= limit:  # one more is over: say so, and leave it to the next run

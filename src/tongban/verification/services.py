@@ -87,6 +87,16 @@ def _audit_outcome(outcome: VerificationOutcome) -> Outcome:
     return Outcome.FAILURE
 
 
+def caller_key(actor: Actor, app: PartnerAppInfo | None, channel: str) -> str:
+    """Who is asking, for the identity velocity: the partner app; else the account (a citizen verifying
+    themself at the portal, a staff member); else the channel (a system component)."""
+    if app is not None:
+        return f"app:{app.app_id}"
+    if actor.id:
+        return f"{actor.type}:{actor.id}"
+    return f"channel:{channel}"
+
+
 def verification_perform(
     *,
     claim: IdentityClaim,
@@ -102,7 +112,8 @@ def verification_perform(
     """Verify `claim` up to `level` for `actor`, through `channel` ("partner_api", "portal", "backoffice" …).
 
     Raises TongbanError for bad input (422, the field named), `identity_throttled` (429 + Retry-After)
-    when this identity was verified too often in the last hour across all apps, and `app_throttled`
+    when this caller (`app`, else the actor's account) verified this identity too often in the last hour
+    (other callers are still served; every caller's together raise an alert), and `app_throttled`
     (429) while `app` is paused for an enumeration-like share of inconsistent answers. Every call,
     refused or answered, writes one audit entry (action verification.request) and is metered.
     `verification_id` (default: a new one) is recorded in the audit entry: give it to the caller for
@@ -137,7 +148,9 @@ def verification_perform(
         raise refuse(exc, metered=metering.INVALID, subject=None, outcome=Outcome.FAILURE) from None
     subject = Subject(SUBJECT_TYPE, _reference(claim.id_type, number))
 
-    velocity = abuse.identity_velocity_hit(str(subject.id))
+    # Counted per caller: one caller's attempts (junk ones too) never refuse this identity to another caller;
+    # all callers' together raise the alert (partners.abuse.identity_velocity_hit).
+    velocity = abuse.identity_velocity_hit(str(subject.id), caller_key(actor, app, channel))
     if not velocity.allowed:
         with transaction.atomic():
             abuse.identity_velocity_alert(subject_ref=str(subject.id), count=velocity.count, app_key=app_key, actor=actor)
@@ -145,6 +158,9 @@ def verification_perform(
                                         details=[{"retry_after": velocity.retry_after}]),
                            metered=metering.THROTTLED, subject=subject, outcome=Outcome.DENIED)
         raise error
+    if velocity.alert:
+        abuse.identity_velocity_alert(subject_ref=str(subject.id), count=velocity.total, app_key=app_key, actor=actor,
+                                      refused=False)
 
     try:
         outcome = engine.verify(claim, level=level)
