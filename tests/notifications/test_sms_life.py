@@ -14,7 +14,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from tests.accounts.conftest import code_for, deliver
+from tests.accounts.conftest import code_for, deliver, past_cooldown
 from tests.accounts.factories import make_citizen
 from tongban.accounts import otp
 from tongban.accounts.models import CitizenProfile, OneTimeCode
@@ -77,7 +77,9 @@ def test_a_code_not_sent_in_its_life_is_expired_and_the_person_asks_again(sms_si
     assert Job.objects.get(task="outbox.sms").status == JobStatus.EXPIRED
     message = SmsMessage.objects.get()
     assert message.status == SmsStatus.EXPIRED and message.text is None  # the code is not kept either
-    # The person asks again once the five minutes are over (rows aged as in the other OTP tests).
+    # The person asks again once the five minutes are over (rows aged as in the other OTP tests, and the
+    # per-phone cooldown past).
+    past_cooldown()
     OneTimeCode.objects.update(created_at=timezone.now() - dt.timedelta(minutes=6),
                                expires_at=timezone.now() - dt.timedelta(minutes=1))
     with pytest.raises(TongbanError) as exc:
