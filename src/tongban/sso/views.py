@@ -527,7 +527,7 @@ def _body_checked(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[Http
         except RequestDataTooBig:
             return error_response(request, "payload_too_large")
         except (SuspiciousOperation, MultiPartParserError):
-            return _token_error("invalid_request", 400, "the request body cannot be read")
+            return _token_error("invalid_request", 400, "the request is malformed")
 
     return checked
 
