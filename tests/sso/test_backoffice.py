@@ -53,3 +53,45 @@ def test_stats_page_is_not_for_officers(client, db):
     officer = make_officer("officer-sso")
     login_verified(client, officer)
     assert client.get("/backoffice/sso/stats/").status_code == 404
+
+
+def test_the_client_form_offers_only_the_supported_grants_in_chinese(admin_client):
+    page = admin_client.get("/admin/sso/client/add/")
+    form = page.context["adminform"].form
+    assert [value for value, _ in form.fields["authorization_grant_type"].choices] == [
+        "authorization-code", "client-credentials"]
+    import re
+
+    text = re.sub(r"<[^>]+>", " ", page.content.decode())  # what the page shows, not attribute values
+    for english in ("Implicit", "Resource owner password", "OpenID connect hybrid", "Device Code",
+                    "Client ID", "Client type", "Redirect URIs", "Skip authorization", "Confidential",
+                    "Authorization grant type", "Post logout"):
+        assert english.lower() not in text.lower(), english
+    for label in ("授权方式", "客户端标识", "客户端类型", "回调地址", "跳过授权确认", "授权码模式", "客户端凭证模式"):
+        assert label in text, label
+    for name, field in form.fields.items():  # every label in Chinese
+        assert re.search(r"[\u4e00-\u9fff]", str(field.label)), (name, field.label)
+        for _, choice in getattr(field, "choices", []) or []:
+            assert not choice or re.search(r"[\u4e00-\u9fff\uff00-\uffef]|^-+$", str(choice)), (name, choice)
+
+
+@pytest.mark.parametrize("grant", ["password", "implicit", "openid-hybrid",
+                                   "urn:ietf:params:oauth:grant-type:device_code"])
+def test_a_client_with_a_grant_not_offered_cannot_be_saved(admin_client, grant):
+    from django.core.exceptions import ValidationError
+
+    from tongban.sso.models import Client
+
+    data = {"name": "某系统", "organisation": "", "contacts": "", "is_active": "on", "client_id": "sys-x",
+            "client_secret": "s" * 43, "client_type": "confidential", "token_endpoint_auth_method": "client_secret_basic",
+            "jwks": "null", "authorization_grant_type": grant, "redirect_uris": "https://sys.example.cn/cb",
+            "post_logout_redirect_uris": "", "backchannel_logout_uri": "", "allowed_scopes": "openid",
+            "allowed_levels": "1,2", "sector_identifier": "", "algorithm": "ES256"}
+    response = admin_client.post("/admin/sso/client/add/", data)
+    assert response.status_code == 200 and "authorization_grant_type" in response.context["adminform"].form.errors
+    assert not Client.objects.filter(client_id="sys-x").exists()
+    model = Client(name="某系统", client_id="sys-y", authorization_grant_type=grant,
+                   redirect_uris="https://sys.example.cn/cb")
+    with pytest.raises(ValidationError) as caught:
+        model.full_clean(exclude=["client_secret", "user"])
+    assert "授权方式" in str(caught.value.message_dict["authorization_grant_type"])

@@ -359,3 +359,18 @@ def test_concurrent_double_use_only_one_wins(client, rp, person):
         winner = next(r for r in results if r.status_code == 200).json()
         assert flow.refresh(winner["refresh_token"]).json()["error"] == "invalid_grant"
         assert _userinfo(flow, winner["access_token"]).status_code == 401
+
+
+def test_new_tokens_are_30_characters_drawn_uniformly_from_62():
+    from collections import Counter
+
+    from oauthlib.common import UNICODE_ASCII_CHARACTER_SET
+
+    from tongban.sso.grants import _new_token
+
+    tokens = [_new_token() for _ in range(4000)]
+    assert all(len(t) == 30 for t in tokens) and len(set(tokens)) == len(tokens)
+    counts = Counter("".join(tokens))
+    assert set(counts) == set(UNICODE_ASCII_CHARACTER_SET)
+    expected = 4000 * 30 / 62  # ≈1935 each; a bias of the modulo kind would shift some by ~3 %
+    assert all(abs(n - expected) < 0.12 * expected for n in counts.values())

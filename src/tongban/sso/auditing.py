@@ -59,6 +59,15 @@ def code_reuse(*, request: Any, client: Any, part: Any) -> None:
                           "revoked": True})
 
 
+def code_refused(*, request: Any, client: Any, part: Any, error: str) -> None:
+    """A code exchange refused after the code was found good (a wrong PKCE verifier, another redirect_uri):
+    the code is spent all the same and its sign-in ended (it gave no token)."""
+    audit_record(action=Action.SSO_CODE_EXCHANGE, outcome=Outcome.DENIED, actor=client_actor(client),
+                 subject=account(part.user_id), request=_http(request),
+                 details={"client_id": client.client_id, "participation": part.pk, "error": error,
+                          "code_spent": True})
+
+
 def refresh(*, request: Any, client: Any, user_id: int, participation: int | None, family: Any,
             scope: str, path: str) -> None:
     """A refresh token rotated: the presented one revoked, a new access and refresh token issued."""

@@ -51,6 +51,19 @@ def _new_client_secret() -> str:
     return generate_secret()
 
 
+# What the provider serves (docs/sso.md): the code flow (with refresh tokens) and client credentials. The
+# other grant types of django-oauth-toolkit's model (implicit, password, hybrid, device code) are not
+# offered: the registry's form does not list them and a client cannot be saved with one.
+GRANT_CHOICES = [
+    (AbstractApplication.GRANT_AUTHORIZATION_CODE, "授权码模式（用户登录，含刷新令牌）"),
+    (AbstractApplication.GRANT_CLIENT_CREDENTIALS, "客户端凭证模式（仅系统间调用）"),
+]
+CLIENT_TYPE_CHOICES = [
+    (AbstractApplication.CLIENT_CONFIDENTIAL, "机密客户端（服务端保存密钥）"),
+    (AbstractApplication.CLIENT_PUBLIC, "公共客户端（不持有密钥，如移动应用）"),
+]
+
+
 class Client(AbstractApplication):
     """A relying party: a provincial platform, the national platform, a business system."""
 
@@ -89,9 +102,16 @@ class Client(AbstractApplication):
         from django.core.exceptions import ValidationError
 
         errors: dict[str, str] = {}
+        if self.authorization_grant_type not in dict(GRANT_CHOICES):
+            errors["authorization_grant_type"] = "不支持该授权方式：仅支持授权码模式和客户端凭证模式。"
+        elif self.authorization_grant_type == self.GRANT_AUTHORIZATION_CODE and not self.redirect_uris.split():
+            errors["redirect_uris"] = "授权码模式须登记至少一个回调地址。"
         for uri in self.redirect_uris.split():
             if "*" in uri or "#" in uri:
                 errors["redirect_uris"] = "回调地址须完整、精确，不可含通配符或片段。"
+        if self.client_type == self.CLIENT_PUBLIC and (
+                self.allow_client_credentials or self.authorization_grant_type == self.GRANT_CLIENT_CREDENTIALS):
+            errors["client_type"] = "公共客户端不持有密钥，不能使用客户端凭证模式。"
         if self.client_type == self.CLIENT_PUBLIC and self.token_endpoint_auth_method != ClientAuthMethod.NONE:
             errors["token_endpoint_auth_method"] = "公共客户端不持有密钥：认证方式应为 none（并须使用 PKCE）。"  # noqa: S105
         if self.token_endpoint_auth_method == ClientAuthMethod.PRIVATE_KEY_JWT and not self.jwks:

@@ -43,8 +43,10 @@ def client_create(*, name: str, redirect_uris: list[str] | None = None, organisa
                   public: bool = False, client_credentials: bool = False, sector_identifier: str = "",
                   backchannel_logout_uri: str = "", post_logout_redirect_uris: list[str] | None = None,
                   auth_method: str | None = None, jwks: dict[str, Any] | None = None, contacts: str = "",
-                  skip_authorization: bool = False, actor: Actor | None = None) -> NewClient:
-    """Register a relying party (the back office's admin screen does the same through the model)."""
+                  skip_authorization: bool = False, client_id: str = "", actor: Actor | None = None) -> NewClient:
+    """Register a relying party — from code, the demo and `tongban sso create-client`; the back office's admin
+    screen does the same through the model: the same validation (`Client.clean`, the fields' own) and the
+    same audit entry (`config.change`, event `sso_client_created`). Raises ValidationError."""
     secret = "" if public else _secrets.token_urlsafe(32)
     method = auth_method or (ClientAuthMethod.NONE if public else ClientAuthMethod.SECRET_BASIC)
     client = Client(
@@ -55,11 +57,16 @@ def client_create(*, name: str, redirect_uris: list[str] | None = None, organisa
         allow_client_credentials=client_credentials, client_secret=secret, algorithm=alg, allowed_scopes=scopes,
         allowed_levels=levels, sector_identifier=sector_identifier, backchannel_logout_uri=backchannel_logout_uri,
         token_endpoint_auth_method=method, jwks=jwks, contacts=contacts, skip_authorization=skip_authorization)
+    if client_id:
+        client.client_id = client_id
     client.full_clean(exclude=["client_secret", "user"])
     client.save()
     audit_record(action=Action.CONFIG_CHANGE, actor=actor or Actor.system("sso"), subject=Subject.of(client),
                  details={"event": "sso_client_created", "client_id": client.client_id, "name": name,
-                          "organisation": organisation, "scopes": scopes, "alg": alg})
+                          "organisation": organisation, "scopes": scopes, "alg": alg,
+                          "grant_type": client.authorization_grant_type,
+                          "client_credentials": client.allow_client_credentials,
+                          "auth_method": client.token_endpoint_auth_method})
     return NewClient(client, secret)
 
 
@@ -294,7 +301,7 @@ def id_token_hint_claims(token: str) -> dict[str, Any] | None:
     try:
         keyset = jwk.JWKSet.from_json(json.dumps(signing.jwks()))
         claims = json.loads(jws_verify(token, keyset, ["ES256", "RS256", "SM2SM3"]))
-    except (JWSError, ValueError, TypeError):
+    except (JWSError, ValueError, TypeError, RecursionError):  # RecursionError: a header nested too deep
         return None
     if not isinstance(claims, dict) or claims.get("iss") != claims_mod.issuer():
         return None

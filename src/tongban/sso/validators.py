@@ -20,9 +20,10 @@ from django.db.models import F
 from django.utils import timezone
 from jwcrypto import jwk
 from jwcrypto.common import base64url_decode
-from oauth2_provider.models import AccessToken, RefreshToken
+from oauth2_provider.models import AccessToken, Grant, RefreshToken
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
+from oauthlib.oauth2.rfc6749 import errors
 
 from tongban.core.logging import get_logger
 from tongban.crypto.jose import JWSError, jws_verify
@@ -69,7 +70,7 @@ def client_from_assertion(body: Mapping[str, str], *, claimed_client_id: str | N
         return None
     try:
         unverified = json.loads(base64url_decode(assertion.split(".")[1]))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than the parser goes
         return None
     client_id = unverified.get("iss") if isinstance(unverified, dict) else None
     if not isinstance(client_id, str) or (claimed_client_id and claimed_client_id != client_id):
@@ -81,7 +82,7 @@ def client_from_assertion(body: Mapping[str, str], *, claimed_client_id: str | N
     try:
         keyset = jwk.JWKSet.from_json(json.dumps(client.jwks))
         payload = json.loads(jws_verify(assertion, keyset, allowed))
-    except (JWSError, ValueError, TypeError) as exc:
+    except (JWSError, ValueError, TypeError, RecursionError) as exc:
         log.info("sso.client_assertion_refused", client=client_id, reason=str(exc)[:100])
         return None
     now = time.time()
@@ -113,6 +114,20 @@ def participation_end(part: SessionParticipation, *, reason: str) -> None:
         if part.ended_at is None:
             SessionParticipation.objects.filter(pk=part.pk).update(ended_at=timezone.now())
     log.info("sso.participation_ended", participation=part.pk, client=part.client_id, reason=reason)
+
+
+def code_exchange_refused(request: Any, body: str) -> None:
+    """A code the validator had claimed was refused afterwards (wrong PKCE verifier, redirect_uri mismatch,
+    …): it stays spent — its grant deleted, its sign-in ended (it gave no token) — and the refusal is
+    audited, in the exchange's transaction (tongban.sso.core.CodeExchange)."""
+    part: SessionParticipation = request.sso_code_claimed
+    try:
+        error = str(json.loads(body).get("error", ""))[:64]
+    except (ValueError, AttributeError):
+        error = ""
+    Grant.objects.filter(code=request.code, application=request.client).delete()
+    participation_end(part, reason="code_exchange_refused")
+    auditing.code_refused(request=request, client=request.client, part=part, error=error)
 
 
 def _body(request: Any) -> dict[str, str]:
@@ -201,15 +216,32 @@ class TongbanValidator(OAuth2Validator):
     def validate_code(self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
         ok = super().validate_code(client_id, code, client, request, *args, **kwargs)
         part = SessionParticipation.objects.filter(code_hash=code_hash(code), client=client).first()
-        if not ok:
-            if part is not None and part.code_used_at is not None:
-                with transaction.atomic():
-                    participation_end(part, reason="code_replayed")
-                    auditing.code_reuse(request=request, client=client, part=part)
-            return False
-        if part is None or part.ended_at is not None:
-            return False
-        request.sso_participation = part
+        if ok and part is not None and part.ended_at is None:
+            # Claimed here, before PKCE and the redirect_uri are checked: from now on the code is spent,
+            # whether the exchange succeeds or not (tongban.sso.core.CodeExchange, in whose transaction
+            # this runs). Of two concurrent exchanges the second waits on this row, then finds it used.
+            now = timezone.now()
+            if SessionParticipation.objects.filter(pk=part.pk, code_used_at__isnull=True).update(code_used_at=now):
+                part.code_used_at = now
+                request.sso_participation = part
+                request.sso_code_claimed = part
+                return True
+            part.refresh_from_db(fields=["code_used_at", "ended_at"])
+        if part is not None and part.code_used_at is not None:
+            with transaction.atomic():
+                Grant.objects.filter(code=code, application=client).delete()
+                participation_end(part, reason="code_replayed")
+                auditing.code_reuse(request=request, client=client, part=part)
+        return False
+
+    def confirm_redirect_uri(self, client_id: str, code: str, redirect_uri: str, client: Any,
+                             *args: Any, **kwargs: Any) -> bool:
+        """RFC 6749 §4.1.3 / §5.2: a redirect_uri that is not the one of the authorization request makes the
+        grant invalid — `invalid_grant`, not oauthlib's `invalid_request`."""
+        if not super().confirm_redirect_uri(client_id, code, redirect_uri, client, *args, **kwargs):
+            raise errors.InvalidGrantError(
+                description="redirect_uri does not match the one of the authorization request",
+                request=args[0] if args else kwargs.get("request"))
         return True
 
     def invalidate_authorization_code(self, client_id: str, code: str, request: Any, *args: Any, **kwargs: Any) -> None:

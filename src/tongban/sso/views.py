@@ -5,28 +5,39 @@ revocation, RP-initiated logout; and the citizen's list of authorisations at /me
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import json
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from jwcrypto import jwk
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
+from oauth2_provider.models import AccessToken
+from oauthlib.common import add_params_to_uri
 
+from tongban.core.middleware import error_response
+from tongban.crypto.jose import JWSError, jws_verify
 from tongban.sso import claims as claims_mod
 from tongban.sso import services, signing
-from tongban.sso.core import oauthlib_core
+from tongban.sso.core import GRANT_TYPES, oauthlib_core
 from tongban.sso.models import Client, ClientAuthMethod, Consent
 from tongban.sso.secrets import verify_secret
 from tongban.sso.validators import client_by_id
@@ -85,6 +96,8 @@ def discovery_document(request: HttpRequest) -> dict[str, Any]:
         "prompt_values_supported": ["none", "login", "consent"],
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,  # its default is true (OIDC Discovery §3): said explicitly
+        "authorization_response_iss_parameter_supported": True,  # RFC 9207
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
         "frontchannel_logout_supported": False,
@@ -136,12 +149,22 @@ def _hand_back(request: HttpRequest, uri: str) -> HttpResponse:
     return _to_client(uri)
 
 
-def _redirect_error(redirect_uri: str, error: str, description: str, state: str | None) -> HttpResponse:
-    params = {"error": error, "error_description": description}
+def _with_iss(request: HttpRequest, uri: str) -> str:
+    """An authorization response (a code or an error) carries our issuer identifier: RFC 9207, so that a
+    client talking to several providers can tell which one answered (mix-up defence)."""
+    return add_params_to_uri(uri, [("iss", claims_mod.issuer(request))])
+
+
+def _redirect_error(request: HttpRequest, redirect_uri: str, error: str, description: str,
+                    state: str | None) -> HttpResponse:
+    """An error answered at the client's (already validated) redirect URI, in the query: the code flow's one
+    response mode (RFC 6749 §4.1.2.1), with `iss` (RFC 9207)."""
+    params = [("error", error)]
+    if description:
+        params.append(("error_description", description))
     if state:
-        params["state"] = state
-    sep = "&" if "?" in redirect_uri else "?"
-    return _to_client(f"{redirect_uri}{sep}{urlencode(params)}")
+        params.append(("state", state))
+    return _to_client(_with_iss(request, add_params_to_uri(redirect_uri, params)))
 
 
 def _oauth_error(request: HttpRequest, error: OAuthToolkitError) -> HttpResponse:
@@ -149,7 +172,8 @@ def _oauth_error(request: HttpRequest, error: OAuthToolkitError) -> HttpResponse
     if isinstance(error, FatalClientError) or not getattr(err, "redirect_uri", None):
         description = getattr(err, "description", "") or getattr(err, "error", "")
         return _error_page(request, f"应用发起的登录请求无效：{description}", status=400)
-    return _to_client(err.in_uri(err.redirect_uri))
+    # Always in the query, even if the request asked for response_mode=fragment (refused: it is not offered).
+    return _redirect_error(request, err.redirect_uri, err.error, err.description, err.state)
 
 
 def _requested_level(acr_values: str) -> int | None:
@@ -187,18 +211,18 @@ def authorize(request: HttpRequest) -> HttpResponse:
     redirect_uri = credentials["redirect_uri"]
     state = credentials.get("state")
     if credentials.get("response_type") != "code":
-        return _redirect_error(redirect_uri, "unsupported_response_type", "only response_type=code", state)
+        return _redirect_error(request, redirect_uri, "unsupported_response_type", "only response_type=code", state)
     if credentials.get("code_challenge_method") != "S256" or not credentials.get("code_challenge"):
-        return _redirect_error(redirect_uri, "invalid_request", "PKCE with code_challenge_method=S256 is required",
+        return _redirect_error(request, redirect_uri, "invalid_request", "PKCE with code_challenge_method=S256 is required",
                                state)
     client = Client.objects.get(client_id=credentials["client_id"])
     level = _requested_level(request.GET.get("acr_values", ""))
     if level is not None and (level < 1 or level not in client.levels):
-        return _redirect_error(redirect_uri, "invalid_request", "acr_values names no level this client may ask",
+        return _redirect_error(request, redirect_uri, "invalid_request", "acr_values names no level this client may ask",
                                state)
     max_age = _max_age(request.GET.get("max_age", ""))
     if max_age == -1:
-        return _redirect_error(redirect_uri, "invalid_request", "max_age must be a whole number of seconds", state)
+        return _redirect_error(request, redirect_uri, "invalid_request", "max_age must be a whole number of seconds", state)
     prompt = sorted(credentials.get("prompt") or [])
     now = time.time()
     # The sign-in must be at least this recent (a Unix time; 0: any): now for prompt=login and max_age=0,
@@ -258,7 +282,7 @@ def authorize_continue(request: HttpRequest) -> HttpResponse:
 
     def fail(error: str, description: str) -> HttpResponse:
         request.session.pop(TXN_PREFIX + txn, None)
-        return _hand_back(request, _redirect_error(data["redirect_uri"], error, description, data.get("state"))["Location"])
+        return _hand_back(request, _redirect_error(request, data["redirect_uri"], error, description, data.get("state"))["Location"])
 
     user = _citizen(request)
     if user is None:
@@ -302,7 +326,7 @@ def authorize_continue(request: HttpRequest) -> HttpResponse:
     code = (parse_qs(urlsplit(uri).query).get("code") or [""])[0]
     services.participation_record(request=request, user=user, client=client, code=code, level=level,
                                   scopes=list(scopes))
-    return _hand_back(request, uri)
+    return _hand_back(request, _with_iss(request, uri))
 
 
 @never_cache
@@ -329,7 +353,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "password") if posted else ""
     if posted and request.POST.get("decision") == "cancel":
         request.session.pop(TXN_PREFIX + txn, None)
-        return _hand_back(request, _redirect_error(data["redirect_uri"], "login_required",
+        return _hand_back(request, _redirect_error(request, data["redirect_uri"], "login_required",
                                                    "the person did not sign in again", data.get("state"))["Location"])
 
     def remember(**values: Any) -> None:  # the transaction's own state; never the phone itself
@@ -406,7 +430,7 @@ def step_up(request: HttpRequest) -> HttpResponse:
     wanted = int(data["level"])
     if request.method == "POST" and request.POST.get("decision") == "cancel":
         request.session.pop(TXN_PREFIX + txn, None)
-        return _hand_back(request, _redirect_error(data["redirect_uri"], "unmet_authentication_requirements",
+        return _hand_back(request, _redirect_error(request, data["redirect_uri"], "unmet_authentication_requirements",
                                                    "the person did not complete verification",
                                                    data.get("state"))["Location"])
     if services.person_level(user) >= wanted:
@@ -484,11 +508,44 @@ def _client_credentials(request: HttpRequest) -> HttpResponse | None:
     return _oauth_response(_NO_STORE, json.dumps(body), 200)
 
 
+def _body_checked(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """The token, userinfo and revocation endpoints read their body through Django's form parser: a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE (2 MiB) answers 413 in the JSON error envelope — whatever its content type,
+    and before it is read — and a body the parser refuses (too many fields, broken multipart) answers
+    `invalid_request`. (These views take the fast lane, where anything raised would be a 500.)"""
+
+    @functools.wraps(view)
+    def checked(request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            return error_response(request, "payload_too_large")
+        try:
+            return view(request)
+        except RequestDataTooBig:
+            return error_response(request, "payload_too_large")
+        except (SuspiciousOperation, MultiPartParserError):
+            return _token_error("invalid_request", 400, "the request is malformed")
+
+    return checked
+
+
 @csrf_exempt
 @require_POST
+@_body_checked
 def token(request: HttpRequest) -> HttpResponse:
     from tongban.sso.grants import refresh_token_grant  # here: this function is the only user
 
+    # Every grant type not offered (password, device_code, jwt-bearer, token-exchange, …) is refused before any
+    # credential is looked at: asking for one teaches nothing about a client, an account or a password.
+    grant_type = request.POST.get("grant_type")
+    if grant_type not in GRANT_TYPES:
+        if not grant_type:
+            return _token_error("invalid_request", 400, "grant_type is required")
+        return _token_error("unsupported_grant_type", 400,
+                            "supported grant types: authorization_code, refresh_token, client_credentials")
     _bind(request)
     fast = _client_credentials(request)
     if fast is None:
@@ -499,18 +556,64 @@ def token(request: HttpRequest) -> HttpResponse:
     return _oauth_response(headers, body, status)
 
 
+def _bearer_token(request: HttpRequest) -> str | None:
+    """The access token as oauthlib's userinfo endpoint reads it (the Authorization header if there is one,
+    else the body's or the query's access_token), or None if the request carries none."""
+    auth = request.META.get("HTTP_AUTHORIZATION")
+    if auth is not None:
+        parts = auth.split()
+        return parts[1] if len(parts) == 2 and parts[0].lower() == "bearer" else None
+    return request.POST.get("access_token") or request.GET.get("access_token") or None
+
+
+def _valid_without_openid(token: str) -> bool:
+    """Whether `token` is one of our live access tokens that simply lacks the `openid` scope: a stored one
+    (code flow without openid) or a client-credentials JWT (never openid)."""
+    if token.count(".") == 2:
+        try:
+            claims = json.loads(jws_verify(token, jwk.JWKSet.from_json(json.dumps(signing.jwks())),
+                                           ["ES256", "RS256", "SM2SM3"]))
+        except (JWSError, ValueError, TypeError, RecursionError):
+            return False
+        return (isinstance(claims, dict) and claims.get("iss") == claims_mod.issuer()
+                and isinstance(claims.get("exp"), int) and claims["exp"] > time.time()
+                and "openid" not in str(claims.get("scope", "")).split())
+    access = (AccessToken.objects.select_related("application")
+              .filter(token_checksum=hashlib.sha256(token.encode("utf-8")).hexdigest()).first())
+    return (access is not None and not access.is_expired() and access.application is not None
+            and access.application.is_active and "openid" not in str(access.scope).split())
+
+
+_USERINFO_REALM = 'Bearer realm="tongban"'
+
+
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
+@_body_checked
 def userinfo(request: HttpRequest) -> HttpResponse:
+    """OIDC Core §5.3 with RFC 6750's errors: no token at all → 401 and a bare challenge (no error code,
+    §3.1); a token that is not a live one → 401 `invalid_token`; a live token without the `openid` scope →
+    403 `insufficient_scope`."""
     _bind(request)
-    _, headers, body, status = oauthlib_core().create_userinfo_response(request)
-    response = _oauth_response(headers, body, status)
+    bearer = _bearer_token(request)
+    if bearer is None:
+        response = _oauth_response({"WWW-Authenticate": _USERINFO_REALM}, "", 401)
+    else:
+        _, headers, body, status = oauthlib_core().create_userinfo_response(request)
+        if status == 401 and _valid_without_openid(bearer):
+            headers = {"WWW-Authenticate": f'{_USERINFO_REALM}, error="insufficient_scope", scope="openid"'}
+            body, status = json.dumps({"error": "insufficient_scope",
+                                       "error_description": "the access token lacks the openid scope"}), 403
+        elif status == 401:
+            headers = {**headers, "WWW-Authenticate": f'{_USERINFO_REALM}, error="invalid_token"'}
+        response = _oauth_response(headers, body, status)
     response["Cache-Control"] = "no-store"
     return response
 
 
 @csrf_exempt
 @require_POST
+@_body_checked
 def revoke(request: HttpRequest) -> HttpResponse:
     _bind(request)
     _, headers, body, status = oauthlib_core().create_revocation_response(request)
@@ -528,6 +631,10 @@ def end_session(request: HttpRequest) -> HttpResponse:
     _bind(request)
     params = request.POST if request.method == "POST" else request.GET
     hint = services.id_token_hint_claims(params.get("id_token_hint", ""))
+    if params.get("id_token_hint") and hint is None:
+        # RP-Initiated Logout 1.0 §4: a hint that is not an ID token of ours fails validation — no logout on
+        # its say-so and no redirection; the person is told.
+        return _error_page(request, "退出请求无效（invalid_request）：id_token_hint 不是本平台签发的 ID Token。")
     client_id = params.get("client_id") or (hint or {}).get("aud")
     client = Client.objects.filter(client_id=client_id).first() if isinstance(client_id, str) else None
     target = params.get("post_logout_redirect_uri", "")
