@@ -110,9 +110,11 @@ def readyz(request: HttpRequest) -> JsonResponse:
     body = error_body("not_ready", language=request_language(request),
                       request_id=getattr(request, "request_id", None),
                       details=[{"part": part} for part in failing])
-    return JsonResponse({"status": "unavailable", "failing": failing, "checks": checks,
-                         "dependencies": dependencies, **body}, status=503,
-                        json_dumps_params={"ensure_ascii": False})
+    response = JsonResponse({"status": "unavailable", "failing": failing, "checks": checks,
+                             "dependencies": dependencies, **body}, status=503,
+                            json_dumps_params={"ensure_ascii": False})
+    response._has_been_logged = True  # type: ignore[attr-defined]  # the states changing were logged, once
+    return response
 
 
 def unavailable_response(request: HttpRequest, exc: BaseException | None) -> HttpResponse | None:

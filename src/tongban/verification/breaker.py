@@ -12,8 +12,9 @@ and a call still in flight past it counts as a timeout as soon as another call f
 calls to end (the database's client-side deadline ends them: tongban.core.pgbackend).
 
 The bulkhead: at most `max_concurrent` calls to one source in flight in a process (default: half the
-web threads, at least 1; unlimited outside a web process); a further call fails at once with
-BulkheadFull (a SourceUnavailable) for that source only — the other sources, L1 verifications, pages
+web threads, at least 1; unlimited outside a web process); a further call waits `slot_wait_seconds`
+(0.1 s: a source that answers frees a place within milliseconds) and then fails with BulkheadFull (a
+SourceUnavailable) for that source only — the other sources, L1 verifications, pages
 and /healthz keep their threads.
 
 Every change of state is one log line and one count (tongban.core.resilience.note_transition, shown by
@@ -76,6 +77,7 @@ class BreakerConfig:
     slow_call_seconds: float = 2.0
     shared_check_seconds: float = 1.0
     max_concurrent: int | None = None  # calls in flight per process; None: from the budgets (module docstring)
+    slot_wait_seconds: float = 0.1  # a call finding the bulkhead full waits this long for a place
 
     @classmethod
     def from_settings(cls) -> BreakerConfig:
@@ -129,6 +131,7 @@ class CircuitBreaker:
         self._limit = self.config.concurrency()
         self._inflight: dict[int, float] = {}  # call token -> started (perf_counter)
         self._tokens = 0
+        self._slot_free = threading.Condition(self._lock)
         self._overdue: set[int] = set()  # in-flight calls already counted as timeouts
         self._failing_logged = False
 
@@ -180,7 +183,11 @@ class CircuitBreaker:
         flight is past it, the source is hung and the breaker opens now."""
         now = time.perf_counter()
         overdue = 0
-        with self._lock:
+        with self._slot_free:
+            if self._limit is not None and len(self._inflight) >= self._limit:
+                # A source that answers frees a place within milliseconds: wait that long, no more.
+                self._slot_free.wait_for(lambda: len(self._inflight) < self._limit, self.config.slot_wait_seconds)  # type: ignore[operator]
+                now = time.perf_counter()
             if self._limit is None or len(self._inflight) < self._limit:
                 self._tokens += 1
                 self._inflight[self._tokens] = now
@@ -202,6 +209,8 @@ class CircuitBreaker:
         """Give the place back; True when this call was already counted (as a timeout) while in flight."""
         with self._lock:
             self._inflight.pop(token, None)
+            if self._limit is not None:
+                self._slot_free.notify()
             if token in self._overdue:
                 self._overdue.discard(token)
                 return True

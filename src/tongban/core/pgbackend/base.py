@@ -20,9 +20,6 @@ from django.db.backends.postgresql import base as pg
 
 from tongban.core import resilience
 
-TIMEOUT_ERRORS = (psycopg.errors.ConnectionTimeout, psycopg.errors.QueryCanceled)
-
-
 class DatabaseUnavailable(psycopg.OperationalError):
     """The platform database is down (a recent timeout or failures): not asked, fails at once."""
 
@@ -31,11 +28,14 @@ class DatabaseTimeout(psycopg.OperationalError):
     """No answer within the client-side deadline: the connection was cut."""
 
 
+TIMEOUT_ERRORS = (DatabaseTimeout, psycopg.errors.ConnectionTimeout, psycopg.errors.QueryCanceled)
+
+
 def classify(exc: BaseException) -> str | None:
     """What a database error says about the database: a timeout, an error of reaching it, or nothing."""
     if isinstance(exc, DatabaseUnavailable):
         return None  # our own refusal, not news about the database
-    if isinstance(exc, DatabaseTimeout | TIMEOUT_ERRORS):
+    if isinstance(exc, TIMEOUT_ERRORS):
         return resilience.TIMEOUT
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | OSError):
         return resilience.ERROR
