@@ -313,11 +313,13 @@ class CircuitBreaker:
             return
         # Never longer than this process's own cool-down: a process that (re)starts while another's flag is up
         # probes the source itself after one cool-down instead of inheriting a stale open state.
+        # Only a closed breaker adopts it: an open one keeps its own timing, so re-reading the flag never
+        # postpones its trial.
         until = min(float(until), now + self._cooldown)
         adopted = False
         with self._lock:
-            if self._state is BreakerState.CLOSED or (self._state is BreakerState.OPEN and until > self._open_until):
-                adopted = self._state is BreakerState.CLOSED
+            if self._state is BreakerState.CLOSED:
+                adopted = True
                 self._state = BreakerState.OPEN
                 self._open_until = until
                 self._trial_in_flight = False

@@ -20,6 +20,7 @@ from django.db.backends.postgresql import base as pg
 
 from tongban.core import resilience
 
+
 class DatabaseUnavailable(psycopg.OperationalError):
     """The platform database is down (a recent timeout or failures): not asked, fails at once."""
 
