@@ -671,8 +671,9 @@ def _l2_caller(port: int, app_id: str, lines: list[str], stop: Any, counts: dict
 def hung_source(args: argparse.Namespace, env: dict[str, str], app_id: str, pem: str, info: dict[str, str],
                 server_desc: str) -> int:
     """L1 through the partner API, closed loop (wrk), normal and with `--hung-source` hung, alternating runs
-    in one server's life. While hung, `--l2-callers` keep sending L2 requests, so the hung source is really
-    asked (its bulkhead and breaker at work). Claim: hung ≥ 80 % of normal (docs/performance.md)."""
+    in one server's life. In both, `--l2-callers` keep sending L2 requests (the same offered load), so while
+    hung the source is really asked (its bulkhead and breaker at work). Claim: hung ≥ 80 % of normal
+    (docs/performance.md)."""
     import threading
 
     sys.path.insert(0, str(ROOT))
@@ -684,7 +685,7 @@ def hung_source(args: argparse.Namespace, env: dict[str, str], app_id: str, pem:
     env = {**env, f"TONGBAN_SOURCE_{args.hung_source.upper()}_DATABASE_URL":
            source_url.replace(f":{target}/", f":{proxy.port}/")}
     per_run = int(args.seconds * 3000) + 2000
-    people = pick_people(args.database_url, 8000 + per_run * 2 * args.runs + 20_000, random.randrange(1 << 30))
+    people = pick_people(args.database_url, 8000 + (per_run + 3000) * 2 * args.runs, random.randrange(1 << 30))
     work = Path(tempfile.mkdtemp(prefix="vbench-hung-"))
     lua = work / "verify.lua"
     lua.write_text(WRK_LUA)
@@ -704,16 +705,17 @@ def hung_source(args: argparse.Namespace, env: dict[str, str], app_id: str, pem:
                 reqs = presign(pool, people[at:at + per_run], work / f"{kind}{i}.tsv", "l1")
                 at += per_run
                 stop, callers, counts = threading.Event(), [], {}
+                # The same L2 callers in both kinds of run (the same offered load); only the source differs.
+                l2 = presign(pool, people[at:at + 3000], work / f"l2-{kind}{i}.tsv", "l2").read_text().splitlines()
+                at += 3000
                 if kind == "hung":
-                    l2 = presign(pool, people[at:at + 2000], work / f"l2-{i}.tsv", "l2").read_text().splitlines()
-                    at += 2000
                     proxy.set_mode("hang")
-                    for c in range(args.l2_callers):
-                        t = threading.Thread(target=_l2_caller, args=(args.port, app_id, l2[c::args.l2_callers],
-                                                                      stop, counts), daemon=True)
-                        t.start()
-                        callers.append(t)
-                    time.sleep(1.0)  # the source is hung and being asked before the run starts
+                for c in range(args.l2_callers):
+                    t = threading.Thread(target=_l2_caller, args=(args.port, app_id, l2[c::args.l2_callers],
+                                                                  stop, counts), daemon=True)
+                    t.start()
+                    callers.append(t)
+                time.sleep(1.0)  # the L2 callers (and, hung, the hung source) at work before the run starts
                 load = _load()
                 r = run_wrk(args, app_id, reqs, lua, args.seconds, args.connections)
                 r["load_before"] = load
@@ -721,12 +723,12 @@ def hung_source(args: argparse.Namespace, env: dict[str, str], app_id: str, pem:
                 for t in callers:
                     t.join(35)
                 proxy.set_mode("pass")
+                r["l2_answers"] = counts
                 if kind == "hung":
-                    r["l2_answers"] = counts
                     time.sleep(8.0)  # the breaker probes the source again and closes
                 results[kind].append(r)
-                extra = f", L2 answers by status {counts}" if kind == "hung" else ""
-                print(f"{kind:>6} run {i + 1}: {_fmt(r)}   (load before {load}){extra}", flush=True)
+                print(f"{kind:>6} run {i + 1}: {_fmt(r)}   (load before {load}), L2 answers by status {counts}",
+                      flush=True)
     finally:
         stop_server(proc)
         pool.close()

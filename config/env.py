@@ -407,7 +407,8 @@ class BudgetEnv:
     # How a failed dependency is retried, and what a caller waits for a free slot.
     dependency_cooldown_ms: int  # first wait before a failed dependency is tried again (one probe)
     dependency_max_cooldown_ms: int  # the wait doubles after each failed probe, up to this
-    dependency_admission_wait_ms: int  # a call waits this long for a slot before answering 503
+    dependency_admission_wait_ms: int  # a call queues this long at most for a slot before answering 503 ...
+    dependency_stuck_ms: int  # ... and not at all once the calls holding the slots have been in flight this long
     readyz_timeout_ms: int  # each /readyz check's own budget
     national_idp_timeout_ms: int  # connecting to the national platform (sign-in through it) and each read
 
@@ -428,7 +429,8 @@ def load_budgets() -> BudgetEnv:
         redis_health_check_seconds=_int("TONGBAN_REDIS_HEALTH_CHECK_SECONDS", 10),
         dependency_cooldown_ms=_positive("TONGBAN_DEPENDENCY_COOLDOWN_MS", 1000),
         dependency_max_cooldown_ms=_positive("TONGBAN_DEPENDENCY_MAX_COOLDOWN_MS", 5000),
-        dependency_admission_wait_ms=_int("TONGBAN_DEPENDENCY_ADMISSION_WAIT_MS", 250),
+        dependency_admission_wait_ms=_int("TONGBAN_DEPENDENCY_ADMISSION_WAIT_MS", 1000),
+        dependency_stuck_ms=_positive("TONGBAN_DEPENDENCY_STUCK_MS", 100),
         readyz_timeout_ms=_positive("TONGBAN_READYZ_TIMEOUT_MS", 800),
         national_idp_timeout_ms=_positive("TONGBAN_NATIONAL_IDP_TIMEOUT_MS", 5000),
     )

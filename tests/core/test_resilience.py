@@ -110,6 +110,34 @@ def test_no_more_threads_than_its_slots_wait_on_a_dependency():
     assert dep.call(lambda: "free") == "free" and dep.state == UP
 
 
+def test_a_call_queues_for_a_slot_while_the_dependency_answers_and_not_once_it_is_stuck():
+    dep, _ = _dep(limit=1, admission_wait=5, stuck_after=0.3)
+    inside, release = threading.Event(), threading.Event()
+
+    def holder():
+        inside.set()
+        release.wait(5)
+
+    worker = threading.Thread(target=dep.call, args=(holder,))
+    worker.start()
+    assert inside.wait(5)
+    threading.Timer(0.05, release.set).start()  # the holder answers soon: the next call waits and goes in
+    assert dep.call(lambda: "queued") == "queued"
+    worker.join(5)
+
+    release.clear()
+    inside.clear()
+    worker = threading.Thread(target=dep.call, args=(holder,))
+    worker.start()
+    assert inside.wait(5)
+    started = time.monotonic()
+    with pytest.raises(DependencyUnavailable):  # the holder is stuck: refused after 0.3 s, not 5
+        dep.call(lambda: "never")
+    assert time.monotonic() - started < 1.5
+    release.set()
+    worker.join(5)
+
+
 def test_a_slot_limit_only_in_a_web_process_of_two_threads_or_more(monkeypatch):
     monkeypatch.delenv("TONGBAN_SERVING_THREADS", raising=False)
     assert resilience.slot_limit() is None and not resilience.serving()

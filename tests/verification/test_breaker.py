@@ -374,3 +374,33 @@ def test_a_restarted_process_probes_after_one_cool_down_instead_of_inheriting_th
     clock.advance(1)
     assert new.call(source) == "ok"  # ... for one cool-down, then probes itself and closes
     assert new.state is BreakerState.CLOSED
+
+
+def test_in_a_web_process_the_trial_runs_off_the_request_thread():
+    import threading
+
+    breaker, clock = _breaker(consecutive_failures=1, cooldown_seconds=1)
+    breaker.background_trials = True
+    source = Source()
+    _fail(breaker, source, 1)
+    clock.advance(1)
+    source.failing = False
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_trial() -> str:  # the source answers, but slowly: the caller must not wait for it
+        entered.set()
+        release.wait(5)
+        return source()
+
+    started = time.monotonic()
+    with pytest.raises(BreakerOpen):
+        breaker.call(slow_trial)
+    assert time.monotonic() - started < 0.5 and entered.wait(5)
+    with pytest.raises(BreakerOpen):
+        breaker.call(source)  # one trial at a time
+    release.set()
+    for _ in range(50):
+        if breaker.state is BreakerState.CLOSED:
+            break
+        time.sleep(0.05)
+    assert breaker.state is BreakerState.CLOSED and breaker.call(source) == "ok"

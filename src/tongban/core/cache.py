@@ -149,15 +149,15 @@ def _guarded(method: Any) -> Any:
         from tongban.core.resilience import DependencyUnavailable
 
         dependency = cache_dependency()
-        probe = dependency.admit()
+        admitted = dependency.admit()
         try:
             result = method(self, *args, **kwargs)
         except BaseException as exc:
-            dependency.release(probe, exc)
+            dependency.release(admitted, exc)
             if _classify(exc) is not None:
                 raise DependencyUnavailable("cache", retry_after=dependency.retry_after()) from exc
             raise
-        dependency.release(probe, None)
+        dependency.release(admitted, None)
         return result
 
     return call

@@ -8,9 +8,10 @@
   again within seconds. Each change of state is one log line (`dependency_state`) and one count in
   `metrics()`, never a line per request.
 * A slot limit per dependency: in a web process (`tongban serve`, T threads) at most T-1 threads wait
-  on one dependency at once. A further call waits `admission_wait` for a slot and then fails as
-  unavailable, so a dependency that hangs never holds every thread: /healthz and whatever does not
-  need it keep being served. (The reference sources have their own bulkhead: tongban.verification.breaker.)
+  on one dependency at once. A further call queues for a slot while the calls holding them are young (an
+  answering dependency frees one within milliseconds), but is refused as unavailable as soon as they have
+  been in flight `stuck_after` (0.1 s), so a dependency that hangs never holds every thread: /healthz and
+  whatever does not need it keep being served. (The reference sources have their own bulkhead: tongban.verification.breaker.)
 * `watchdog`: a client-side deadline on one database round trip. The server's statement_timeout cannot
   stop a connection that never completes or a network that stalls; a watchdog thread shuts the socket
   of a call past its deadline down, libpq reports the connection lost, and Django replaces it.
@@ -106,7 +107,8 @@ class Dependency:
     def __init__(self, name: str, *, classify: Callable[[BaseException], str | None],
                  error: Callable[[Dependency], BaseException] | None = None, cooldown: float = 1.0,
                  max_cooldown: float = 5.0, threshold: int = 3, limit: int | None = None,
-                 admission_wait: float = 0.25, clock: Callable[[], float] = time.monotonic) -> None:
+                 admission_wait: float = 1.0, stuck_after: float = 0.1,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.name = name
         self.classify = classify
         self.error = error or (lambda dep: DependencyUnavailable(dep.name, retry_after=dep.retry_after()))
@@ -115,8 +117,12 @@ class Dependency:
         self.threshold = threshold
         self.admission_wait = admission_wait
         self.clock = clock
-        self._slots = threading.BoundedSemaphore(limit) if limit else None
+        self.limit = limit or None
+        self.stuck_after = stuck_after
         self._lock = threading.Lock()
+        self._slot_free = threading.Condition(threading.Lock())
+        self._inflight: dict[int, float] = {}  # slot token -> started (time.monotonic)
+        self._tokens = 0
         self._down = False
         self._retry_at = 0.0
         self._cooldown = cooldown
@@ -132,9 +138,13 @@ class Dependency:
 
     # -- a call ------------------------------------------------------------------------------------------
 
-    def admit(self) -> bool:
-        """Before a call: raise at once while down (unless this call is the probe) or when no slot frees
-        within the admission wait. True when this call is the probe."""
+    def admit(self) -> tuple[bool, int]:
+        """Before a call: raise at once while down (unless this call is the probe) or when no slot is free.
+        Returns (is the probe, slot token) for `release`.
+
+        With every slot taken, a call waits for one — up to `admission_wait` — only while the calls holding
+        them are young (the dependency answers, they are queueing): once the oldest has been in flight
+        `stuck_after`, the dependency is stuck and the call is refused at once, which frees its thread."""
         probe = False
         if self._down:
             with self._lock:
@@ -143,18 +153,34 @@ class Dependency:
                         note_rejected(self.name, "down")
                         raise self.error(self)
                     self._probing = probe = True
-        if self._slots is not None and not self._slots.acquire(timeout=self.admission_wait):
-            if probe:
-                with self._lock:
-                    self._probing = False
-            note_rejected(self.name, "busy")
-            raise self.error(self)
-        return probe
+        if self.limit is None:
+            return probe, 0
+        with self._slot_free:
+            inflight = self._inflight
+            if len(inflight) >= self.limit:
+                now = time.monotonic()
+                give_up = now + self.admission_wait
+                while len(inflight) >= self.limit:
+                    stuck_at = min(inflight.values()) + self.stuck_after
+                    if now >= stuck_at or now >= give_up:
+                        if probe:
+                            with self._lock:
+                                self._probing = False
+                        note_rejected(self.name, "busy")
+                        raise self.error(self)
+                    self._slot_free.wait(min(stuck_at, give_up) - now)
+                    now = time.monotonic()
+            self._tokens += 1
+            inflight[self._tokens] = time.monotonic()
+            return probe, self._tokens
 
-    def release(self, probe: bool, exc: BaseException | None, *, timed_out: bool = False) -> None:
+    def release(self, admitted: tuple[bool, int], exc: BaseException | None, *, timed_out: bool = False) -> None:
         """After a call: its outcome (`exc` None: it answered) moves the state."""
-        if self._slots is not None:
-            self._slots.release()
+        probe, token = admitted
+        if token:
+            with self._slot_free:
+                self._inflight.pop(token, None)
+                self._slot_free.notify()
         kind = TIMEOUT if timed_out else (self.classify(exc) if exc is not None else None)
         if kind is None:
             if self._down or self._failures:
@@ -163,13 +189,13 @@ class Dependency:
         self._failed(kind, exc, probe)
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        probe = self.admit()
+        admitted = self.admit()
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            self.release(probe, exc)
+            self.release(admitted, exc)
             raise
-        self.release(probe, None)
+        self.release(admitted, None)
         return result
 
     def _succeeded(self) -> None:
@@ -239,7 +265,8 @@ def new_dependency(name: str, *, classify: Callable[[BaseException], str | None]
     b = budgets()
     return register(Dependency(name, classify=classify, error=error, cooldown=b.dependency_cooldown_ms / 1000,
                                max_cooldown=b.dependency_max_cooldown_ms / 1000, limit=slot_limit(),
-                               admission_wait=b.dependency_admission_wait_ms / 1000))
+                               admission_wait=b.dependency_admission_wait_ms / 1000,
+                               stuck_after=b.dependency_stuck_ms / 1000))
 
 
 # --- the client-side deadline on a database round trip -------------------------------------------------------
@@ -325,7 +352,7 @@ class CallBudget:
 
     def run(self, fd: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         dependency, deadline = self.dependency, self.deadline
-        probe = dependency.admit() if dependency is not None else False
+        probe = dependency.admit() if dependency is not None else (False, 0)
         if deadline is not None:
             watchdog.watch(fd, deadline)
         try:

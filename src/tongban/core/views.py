@@ -81,9 +81,9 @@ def run_checks(probes: list[tuple[str, Callable[[], None]]], budget: float) -> d
             started[part] = (thread, box)
     deadline = time.monotonic() + budget
     checks: dict[str, str] = {}
-    for part, (thread, box) in started.items():
-        if thread is not None:
-            thread.join(max(0.0, deadline - time.monotonic()))
+    for part, (running, box) in started.items():
+        if running is not None:
+            running.join(max(0.0, deadline - time.monotonic()))
         checks[part] = box.get("state", "timeout")
         if checks[part] != "ok":
             log.debug("readiness_check_failed", part=part, state=checks[part], error=box.get("error"))

@@ -129,6 +129,8 @@ class CircuitBreaker:
         self._next_shared_check = 0.0
         self._cooldown = self.config.cooldown_seconds
         self._limit = self.config.concurrency()
+        # Trials off the request threads in a web process (tests and commands keep them inline).
+        self.background_trials = resilience.serving()
         self._inflight: dict[int, float] = {}  # call token -> started (perf_counter)
         self._tokens = 0
         self._slot_free = threading.Condition(self._lock)
@@ -154,6 +156,25 @@ class CircuitBreaker:
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """fn(*args, **kwargs) through the breaker; SourceUnavailable when it fails or the breaker is open."""
         trial = self._before()
+        if trial and self.background_trials:
+            # In a web process the trial runs on a thread of its own, never a request's: a source still hung
+            # holds no worker thread for its deadline, and this caller is answered at once.
+            threading.Thread(target=self._background_trial, args=(fn, args, kwargs),
+                             name=f"breaker-trial-{self.name}", daemon=True).start()
+            raise BreakerOpen(self.name)
+        return self._attempt(trial, fn, args, kwargs)
+
+    def _background_trial(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> None:
+        try:
+            self._attempt(True, fn, args, kwargs)
+        except BaseException:  # noqa: S110 - the trial's outcome is recorded; nobody waits for it
+            pass
+        finally:
+            from django.db import connections
+
+            connections.close_all()  # this thread's own connections: it ends now
+
+    def _attempt(self, trial: bool, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
         token = self._enter(trial)
         started = time.perf_counter()
         try:
