@@ -430,7 +430,7 @@ def load_budgets() -> BudgetEnv:
         dependency_cooldown_ms=_positive("TONGBAN_DEPENDENCY_COOLDOWN_MS", 1000),
         dependency_max_cooldown_ms=_positive("TONGBAN_DEPENDENCY_MAX_COOLDOWN_MS", 5000),
         dependency_admission_wait_ms=_int("TONGBAN_DEPENDENCY_ADMISSION_WAIT_MS", 1000),
-        dependency_stuck_ms=_positive("TONGBAN_DEPENDENCY_STUCK_MS", 100),
+        dependency_stuck_ms=_positive("TONGBAN_DEPENDENCY_STUCK_MS", 500),
         readyz_timeout_ms=_positive("TONGBAN_READYZ_TIMEOUT_MS", 800),
         national_idp_timeout_ms=_positive("TONGBAN_NATIONAL_IDP_TIMEOUT_MS", 5000),
     )

@@ -10,7 +10,7 @@
 * A slot limit per dependency: in a web process (`tongban serve`, T threads) at most T-1 threads wait
   on one dependency at once. A further call queues for a slot while the calls holding them are young (an
   answering dependency frees one within milliseconds), but is refused as unavailable as soon as they have
-  been in flight `stuck_after` (0.1 s), so a dependency that hangs never holds every thread: /healthz and
+  been in flight `stuck_after` (0.5 s), so a dependency that hangs never holds every thread: /healthz and
   whatever does not need it keep being served. (The reference sources have their own bulkhead: tongban.verification.breaker.)
 * `watchdog`: a client-side deadline on one database round trip. The server's statement_timeout cannot
   stop a connection that never completes or a network that stalls; a watchdog thread shuts the socket
@@ -107,7 +107,7 @@ class Dependency:
     def __init__(self, name: str, *, classify: Callable[[BaseException], str | None],
                  error: Callable[[Dependency], BaseException] | None = None, cooldown: float = 1.0,
                  max_cooldown: float = 5.0, threshold: int = 3, limit: int | None = None,
-                 admission_wait: float = 1.0, stuck_after: float = 0.1,
+                 admission_wait: float = 1.0, stuck_after: float = 0.5,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.name = name
         self.classify = classify
