@@ -15,6 +15,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 # The reference authoritative sources, each in its own database (DESIGN.md §2).
 SOURCE_ALIASES = ("population", "idcard", "traffic", "exitentry")
+# Django's PostgreSQL backend, and tongban's (the same with every connection under a budget: issue 12).
+POSTGRESQL_ENGINES = ("django.db.backends.postgresql", "tongban.core.pgbackend")
 
 
 class ConfigurationError(RuntimeError):
@@ -424,3 +426,67 @@ def load_sso() -> SsoEnv:
         sweep_limit=_positive("TONGBAN_SSO_SWEEP_LIMIT", 500),
     )
 # --- end of single sign-on ---
+
+
+# --- Dependency budgets (issue 12; tongban.core.resilience, docs/operations.md "Budgets") ---------
+
+
+@dataclass(frozen=True)
+class BudgetEnv:
+    # Every PostgreSQL database (the platform's and each source's): TCP keepalive and TCP_USER_TIMEOUT, so a
+    # network that goes silent is noticed by the kernel even between queries.
+    db_keepalives_idle: int  # seconds of silence before the first keepalive probe
+    db_keepalives_interval: int  # seconds between probes
+    db_keepalives_count: int  # unanswered probes before the connection is dropped
+    db_tcp_user_timeout_ms: int  # sent data unacknowledged this long drops the connection (Linux)
+    db_deadline_margin_ms: int  # the client-side deadline is the statement timeout plus this
+    # The platform database.
+    database_connect_timeout: int  # seconds (libpq counts at least 2)
+    database_statement_timeout_ms: int  # in web processes (`tongban serve`); 0: the server's own setting
+    # Each reference source.
+    source_connect_timeout: int  # seconds (libpq counts at least 2)
+    source_max_concurrent: int  # calls in flight to one source in one process (0: half the web threads, ≥ 1)
+    # Redis.
+    redis_connect_timeout_ms: int
+    redis_timeout_ms: int  # each read and write on the socket
+    redis_health_check_seconds: int  # a connection idle this long is checked (PING) before it is used
+    # How a failed dependency is retried, and what a caller waits for a free slot.
+    dependency_cooldown_ms: int  # first wait before a failed dependency is tried again (one probe)
+    dependency_max_cooldown_ms: int  # the wait doubles after each failed probe, up to this
+    dependency_admission_wait_ms: int  # a call queues this long at most for a slot before answering 503 ...
+    dependency_stuck_ms: int  # ... and not at all once the calls holding the slots have been in flight this long
+    readyz_timeout_ms: int  # each /readyz check's own budget
+    national_idp_timeout_ms: int  # connecting to the national platform (sign-in through it) and each read
+
+
+def load_budgets() -> BudgetEnv:
+    return BudgetEnv(
+        db_keepalives_idle=_positive("TONGBAN_DB_KEEPALIVES_IDLE_SECONDS", 10),
+        db_keepalives_interval=_positive("TONGBAN_DB_KEEPALIVES_INTERVAL_SECONDS", 5),
+        db_keepalives_count=_positive("TONGBAN_DB_KEEPALIVES_COUNT", 3),
+        db_tcp_user_timeout_ms=_positive("TONGBAN_DB_TCP_USER_TIMEOUT_MS", 10000),
+        db_deadline_margin_ms=_positive("TONGBAN_DB_DEADLINE_MARGIN_MS", 1000),
+        database_connect_timeout=_positive("TONGBAN_DATABASE_CONNECT_TIMEOUT_SECONDS", 3),
+        database_statement_timeout_ms=_int("TONGBAN_DATABASE_STATEMENT_TIMEOUT_MS", 5000),
+        source_connect_timeout=_positive("TONGBAN_SOURCE_CONNECT_TIMEOUT_SECONDS", 2),
+        source_max_concurrent=_int("TONGBAN_SOURCE_MAX_CONCURRENT", 0),
+        redis_connect_timeout_ms=_positive("TONGBAN_REDIS_CONNECT_TIMEOUT_MS", 500),
+        redis_timeout_ms=_positive("TONGBAN_REDIS_TIMEOUT_MS", 1000),
+        redis_health_check_seconds=_int("TONGBAN_REDIS_HEALTH_CHECK_SECONDS", 10),
+        dependency_cooldown_ms=_positive("TONGBAN_DEPENDENCY_COOLDOWN_MS", 1000),
+        dependency_max_cooldown_ms=_positive("TONGBAN_DEPENDENCY_MAX_COOLDOWN_MS", 5000),
+        dependency_admission_wait_ms=_int("TONGBAN_DEPENDENCY_ADMISSION_WAIT_MS", 1000),
+        dependency_stuck_ms=_positive("TONGBAN_DEPENDENCY_STUCK_MS", 500),
+        readyz_timeout_ms=_positive("TONGBAN_READYZ_TIMEOUT_MS", 800),
+        national_idp_timeout_ms=_positive("TONGBAN_NATIONAL_IDP_TIMEOUT_MS", 5000),
+    )
+
+
+SERVING_THREADS_VARIABLE = "TONGBAN_SERVING_THREADS"
+
+
+def serving_threads() -> int:
+    """Threads per web process when this process serves requests (`tongban serve` sets the variable before
+    its workers start, so it is read when asked, not at import); 0 in any other process."""
+    return max(0, _int(SERVING_THREADS_VARIABLE, 0))
+# --- end of dependency budgets ---

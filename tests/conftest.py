@@ -16,8 +16,10 @@ def _clear_cache():
     """Each test starts with an empty cache and a keyring that re-reads the key versions."""
     from django.core.cache import cache
 
+    from tongban.core import resilience
     from tongban.crypto.keys import keyring
 
+    resilience.reset()  # every dependency up: a test that took one down does not fail the next
     cache.clear()
     keyring().clear()
     yield

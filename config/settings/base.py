@@ -78,6 +78,8 @@ MIDDLEWARE = [
 # The signed partner API's hot endpoints: authenticated by their signature, no session, CSRF or
 # template on them (tongban.core.middleware.FastPathMiddleware; bench/verify.py).
 TONGBAN_FAST_PATHS = ["partners:verifications", "partners:verifications_batch",
+                      # liveness: answered from the process alone, no session or database (issue 12)
+                      "healthz",
                       # OpenID Connect endpoints that use no session or cookie (tongban.sso; bench/sso.py)
                       "sso:token", "sso:discovery", "sso:jwks", "sso:userinfo", "sso:revoke"]
 
@@ -100,13 +102,38 @@ TEMPLATES = [
     },
 ]
 
+# Every dependency's budget (issue 12; tongban.core.resilience, docs/operations.md "Budgets").
+TONGBAN_BUDGETS = envmod.load_budgets()
+
+
+def _budget_postgresql(conf: dict[str, object], *, connect_timeout: int, statement_timeout_ms: int,
+                       dependency: str | None) -> None:
+    """tongban's PostgreSQL backend (tongban.core.pgbackend) with a connect timeout, TCP keepalive and
+    TCP_USER_TIMEOUT on the connection, and the statement timeout its client-side deadline follows."""
+    conf["ENGINE"] = "tongban.core.pgbackend"
+    opts: dict = conf["OPTIONS"]  # type: ignore[assignment]
+    opts.setdefault("connect_timeout", connect_timeout)
+    opts.setdefault("keepalives", 1)
+    opts.setdefault("keepalives_idle", TONGBAN_BUDGETS.db_keepalives_idle)
+    opts.setdefault("keepalives_interval", TONGBAN_BUDGETS.db_keepalives_interval)
+    opts.setdefault("keepalives_count", TONGBAN_BUDGETS.db_keepalives_count)
+    opts.setdefault("tcp_user_timeout", TONGBAN_BUDGETS.db_tcp_user_timeout_ms)
+    conf["TONGBAN_BUDGET"] = {"dependency": dependency, "statement_timeout_ms": statement_timeout_ms,
+                              "serving_statement_timeout": dependency == "database"}
+
+
 # The platform's own database plus one database per reference authoritative source.
 DATABASES: dict[str, dict[str, object]] = {"default": envmod.database_from_url(ENV.database_url)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _budget_postgresql(DATABASES["default"], connect_timeout=TONGBAN_BUDGETS.database_connect_timeout,
+                       statement_timeout_ms=TONGBAN_BUDGETS.database_statement_timeout_ms, dependency="database")
 for _alias, _url in ENV.source_urls.items():
     DATABASES[_alias] = envmod.database_from_url(_url)
     if DATABASES[_alias]["ENGINE"] == "django.db.backends.postgresql":
+        _budget_postgresql(DATABASES[_alias], connect_timeout=TONGBAN_BUDGETS.source_connect_timeout,
+                           statement_timeout_ms=ENV.source_timeout_ms, dependency=None)
         # A source that hangs must become "source unavailable", not a stuck worker (the generator's bulk
-        # load lifts this for its own session).
+        # load lifts this for its own session); the client-side deadline covers what the server cannot.
         _opts: dict = DATABASES[_alias]["OPTIONS"]  # type: ignore[assignment]
         _opts.setdefault("options", f"-c statement_timeout={ENV.source_timeout_ms}")
         # Each source call is one indexed query on the verification hot path (bench/verify.py), run as a
@@ -128,6 +155,15 @@ if ENV.redis_url:
             "LOCATION": ENV.redis_url,
             "KEY_PREFIX": "tongban",
             "TIMEOUT": 300,
+            # redis-py's connection pool: every connect, read and write bounded, an idle connection checked
+            # before use (issue 12). A failure answers 503 and fails closed (tongban.core.cache).
+            "OPTIONS": {
+                "socket_connect_timeout": TONGBAN_BUDGETS.redis_connect_timeout_ms / 1000,
+                "socket_timeout": TONGBAN_BUDGETS.redis_timeout_ms / 1000,
+                "socket_keepalive": True,
+                "health_check_interval": TONGBAN_BUDGETS.redis_health_check_seconds,
+                "retry_on_timeout": False,
+            },
         }
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cache"

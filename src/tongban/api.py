@@ -65,6 +65,11 @@ def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 @api.exception_handler(Exception)
 def _on_unhandled(request: HttpRequest, exc: Exception) -> HttpResponse:
+    from tongban.core.views import unavailable_response
+
+    unavailable = unavailable_response(request, exc)  # the database or cache down: 503, no traceback (issue 12)
+    if unavailable is not None:
+        return unavailable
     log.exception("unhandled_api_error", path=request.path)
     return error_response(request, "internal_error")
 

@@ -14,6 +14,7 @@ from tongban.verification.breaker import (
     BreakerConfig,
     BreakerOpen,
     BreakerState,
+    BulkheadFull,
     CircuitBreaker,
     breaker_for,
     reset_breakers,
@@ -270,3 +271,136 @@ def test_one_source_open_does_not_stop_the_others(registry, monkeypatch):
     l2 = verify(claim_for(person), level=AssuranceLevel.L2)
     assert l2.reached is AssuranceLevel.L1 and l2.reason is ReasonCode.SOURCE_UNAVAILABLE
     assert l2.sources_consulted == ("population",)
+
+
+# --- Issue 12: back-off, the bulkhead, hung calls, transitions logged once, a restart's own probe ------------
+
+
+def test_the_cool_down_starts_short_and_doubles_after_each_failed_trial_up_to_the_cap():
+    breaker, clock = _breaker(consecutive_failures=1, cooldown_seconds=1, max_cooldown_seconds=4)
+    source = Source()
+    _fail(breaker, source, 1)
+    waits = []
+    for _ in range(4):  # each failed trial doubles the wait: 1 → 2 → 4 → 4
+        waits.append(breaker._open_until - clock.now)
+        clock.advance(breaker._open_until - clock.now)
+        _fail(breaker, source, 1)
+    assert waits == [1, 2, 4, 4]
+    clock.advance(4)
+    source.failing = False
+    assert breaker.call(source) == "ok" and breaker.state is BreakerState.CLOSED
+    source.failing = True
+    _fail(breaker, source, 1)  # a new outage starts from the short cool-down again
+    assert breaker._open_until - clock.now == 1
+
+
+def test_the_bulkhead_refuses_a_call_beyond_its_places_without_calling_the_source():
+    import threading
+
+    breaker, _ = _breaker(max_concurrent=1, slot_wait_seconds=0.01, slow_call_seconds=60)
+    inside, release = threading.Event(), threading.Event()
+
+    def hung() -> str:
+        inside.set()
+        release.wait(5)
+        return "late"
+
+    worker = threading.Thread(target=breaker.call, args=(hung,))
+    worker.start()
+    assert inside.wait(5)
+    calls = []
+    with pytest.raises(BulkheadFull):
+        breaker.call(lambda: calls.append(1))
+    assert calls == [] and breaker.state is BreakerState.CLOSED  # busy is not broken
+    release.set()
+    worker.join(5)
+    assert breaker.call(lambda: "free") == "free"
+
+
+def test_a_hung_source_opens_the_breaker_while_its_calls_are_still_in_flight():
+    import threading
+
+    breaker, _ = _breaker(max_concurrent=2, slot_wait_seconds=0.01, slow_call_seconds=0.05)
+    release = threading.Event()
+    workers = [threading.Thread(target=breaker.call, args=(lambda: release.wait(5),)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    time.sleep(0.1)  # both calls in flight past slow_call_seconds: the source is hung
+    with pytest.raises(BulkheadFull):
+        breaker.call(lambda: "never")
+    assert breaker.state is BreakerState.OPEN  # without waiting for the hung calls to end
+    release.set()
+    for w in workers:
+        w.join(5)
+    assert breaker.state is BreakerState.OPEN  # their late answers are not counted a second time
+
+
+def test_each_change_of_state_is_logged_once_not_each_call(monkeypatch):
+    from tongban.core import resilience
+
+    lines = []
+    monkeypatch.setattr(resilience, "log", type("L", (), {
+        "warning": lambda self, event, **kw: lines.append(kw), "info": lambda self, event, **kw: lines.append(kw)})())
+    breaker, clock = _breaker(consecutive_failures=3, cooldown_seconds=1)
+    source = Source()
+    _fail(breaker, source, 3)
+    for _ in range(20):  # open: every call fails fast, no line
+        with pytest.raises(BreakerOpen):
+            breaker.call(source)
+    clock.advance(1)
+    source.failing = False
+    breaker.call(source)
+    assert [(x["dependency"], x["state"]) for x in lines] == [("source:test-source", "open"),
+                                                            ("source:test-source", "closed")]
+    counts = resilience.metrics()["transitions"]
+    assert counts["source:test-source:open"] == 1 and counts["source:test-source:closed"] == 1
+
+
+def test_a_restarted_process_probes_after_one_cool_down_instead_of_inheriting_the_shared_flag():
+    clock = FakeClock()
+    config = BreakerConfig(consecutive_failures=1, cooldown_seconds=1, max_cooldown_seconds=30,
+                           shared_check_seconds=0)
+    old = CircuitBreaker("restart-source", config, clock=clock)
+    source = Source()
+    _fail(old, source, 1)
+    for _ in range(4):  # the outage lasted: the shared flag now says open for 16 s
+        clock.advance(old._open_until - clock.now)
+        _fail(old, source, 1)
+    assert old._open_until - clock.now == 16
+    source.failing = False  # the source is fixed; a worker restarts
+    new = CircuitBreaker("restart-source", config, clock=clock)
+    with pytest.raises(BreakerOpen):
+        new.call(source)  # it sees the flag ...
+    clock.advance(1)
+    assert new.call(source) == "ok"  # ... for one cool-down, then probes itself and closes
+    assert new.state is BreakerState.CLOSED
+
+
+def test_in_a_web_process_the_trial_runs_off_the_request_thread():
+    import threading
+
+    breaker, clock = _breaker(consecutive_failures=1, cooldown_seconds=1)
+    breaker.background_trials = True
+    source = Source()
+    _fail(breaker, source, 1)
+    clock.advance(1)
+    source.failing = False
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_trial() -> str:  # the source answers, but slowly: the caller must not wait for it
+        entered.set()
+        release.wait(5)
+        return source()
+
+    started = time.monotonic()
+    with pytest.raises(BreakerOpen):
+        breaker.call(slow_trial)
+    assert time.monotonic() - started < 0.5 and entered.wait(5)
+    with pytest.raises(BreakerOpen):
+        breaker.call(source)  # one trial at a time
+    release.set()
+    for _ in range(50):
+        if breaker.state is BreakerState.CLOSED:
+            break
+        time.sleep(0.05)
+    assert breaker.state is BreakerState.CLOSED and breaker.call(source) == "ok"

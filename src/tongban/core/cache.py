@@ -12,6 +12,11 @@
   the pool), and the pool itself reconnects after a fork, so one client per pool is kept.
 * `RedisCache.execute_many`: raw commands pipelined on a connection each thread keeps, for the rate
   limits and counters of the hot paths (tongban.core.ratelimit) — a third of redis-py's pipeline cost.
+* Every Redis call runs under the `cache` dependency (tongban.core.resilience; issue 12): the socket
+  timeouts in settings bound each call, a timeout or repeated connection failures take the cache down
+  for a short cool-down during which calls fail at once, and any failure is raised as
+  `DependencyUnavailable` — a 503 with Retry-After — so whatever needed the cache (a nonce claim, a
+  rate limit) is refused, never let through, and no traceback is logged per request.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from functools import wraps
 from typing import Any
 
 from django.core.cache.backends.locmem import LocMemCache as _LocMemCache
@@ -57,7 +63,8 @@ class RedisCacheClient(_RedisCacheClient):
         the command stack): ~50 µs of Python for six commands instead of ~100-120. Every reply is
         read before an error is raised, so the connection stays in step. A connection error drops
         the connection and the commands are sent once more on a new one, as redis-py's default retry
-        would; a second failure is raised (redis.exceptions.ConnectionError / TimeoutError).
+        would; a second failure is raised (redis.exceptions.ConnectionError). A timeout is raised at once
+        (redis.exceptions.TimeoutError): the call's budget is spent.
         """
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import ResponseError
@@ -75,7 +82,10 @@ class RedisCacheClient(_RedisCacheClient):
                     except ResponseError as exc:  # that command failed; its reply is read: go on
                         replies.append(exc)
                         error = error or exc
-            except (RedisConnectionError, RedisTimeoutError, OSError):
+            except RedisTimeoutError:  # out of budget: no second wait (issue 12)
+                self._drop_own_connection()
+                raise
+            except (RedisConnectionError, OSError):
                 self._drop_own_connection()
                 if attempt == 2:
                     raise
@@ -107,6 +117,52 @@ class RedisCacheClient(_RedisCacheClient):
         own.connection = None
 
 
+def _classify(exc: BaseException) -> str | None:
+    """What a Redis error says about Redis: a timeout, a failure to reach it, or nothing (it answered)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from tongban.core import resilience
+
+    if isinstance(exc, RedisTimeoutError | TimeoutError):
+        return resilience.TIMEOUT
+    if isinstance(exc, RedisConnectionError | OSError):
+        return resilience.ERROR
+    return None
+
+
+_cache_dependency: Any = None
+
+
+def cache_dependency() -> Any:
+    global _cache_dependency
+    if _cache_dependency is None:
+        from tongban.core import resilience
+
+        _cache_dependency = resilience.new_dependency("cache", classify=_classify)
+    return _cache_dependency
+
+
+def _guarded(method: Any) -> Any:
+    @wraps(method)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        from tongban.core.resilience import DependencyUnavailable
+
+        dependency = cache_dependency()
+        admitted = dependency.admit()
+        try:
+            result = method(self, *args, **kwargs)
+        except BaseException as exc:
+            dependency.release(admitted, exc)
+            if _classify(exc) is not None:
+                raise DependencyUnavailable("cache", retry_after=dependency.retry_after()) from exc
+            raise
+        dependency.release(admitted, None)
+        return result
+
+    return call
+
+
 class RedisCache(_RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
@@ -115,8 +171,21 @@ class RedisCache(_RedisCache):
     def validate_key(self, key: str) -> None:
         return None
 
+    @_guarded
     def execute_many(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Raw Redis commands in one round trip (RedisCacheClient.execute_many); keys as given, so pass
         them through make_and_validate_key first."""
         client: RedisCacheClient = self._cache  # type: ignore[assignment]
         return client.execute_many(commands)
+
+    add = _guarded(_RedisCache.add)
+    get = _guarded(_RedisCache.get)
+    set = _guarded(_RedisCache.set)
+    touch = _guarded(_RedisCache.touch)
+    delete = _guarded(_RedisCache.delete)
+    get_many = _guarded(_RedisCache.get_many)
+    has_key = _guarded(_RedisCache.has_key)
+    incr = _guarded(_RedisCache.incr)
+    set_many = _guarded(_RedisCache.set_many)
+    delete_many = _guarded(_RedisCache.delete_many)
+    clear = _guarded(_RedisCache.clear)

@@ -12,7 +12,9 @@ from django.core.checks import Error, Tags, Warning, register
 def check_tongban_deploy(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     messages: list[Any] = []
     default = settings.DATABASES["default"]
-    if default["ENGINE"] != "django.db.backends.postgresql":
+    from config.env import POSTGRESQL_ENGINES
+
+    if default["ENGINE"] not in POSTGRESQL_ENGINES:
         messages.append(Error("生产环境须使用 PostgreSQL（TONGBAN_DATABASE_URL=postgresql://…）",
                               hint="SQLite 仅为内嵌演示用途。", id="tongban.E001"))
     if str(settings.CACHES["default"]["BACKEND"]).endswith("LocMemCache"):

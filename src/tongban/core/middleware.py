@@ -88,6 +88,12 @@ class ApiErrorMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from tongban.core.views import unavailable_response
+
+        # A dependency down or out of budget: 503 + Retry-After (a page for people), no traceback (issue 12).
+        unavailable = unavailable_response(request, exception)
+        if unavailable is not None:
+            return unavailable
         if isinstance(exception, TongbanError):
             return error_response(request, exception.code, status=exception.http_status(),
                                   message=exception.message(request_language(request)),
@@ -143,9 +149,15 @@ class FastPathMiddleware:
             return self.get_response(request)
         try:
             response = view(request)
-        except Exception:  # the views answer their own errors; this is the last resort, still JSON
-            log.exception("unhandled_error", path=request.path)
-            response = error_response(request, "internal_error")
+        except Exception as exc:  # the views answer their own errors; this is the last resort, still JSON
+            from tongban.core.views import unavailable_response
+
+            unavailable = unavailable_response(request, exc)
+            if unavailable is not None:
+                response = unavailable
+            else:
+                log.exception("unhandled_error", path=request.path)
+                response = error_response(request, "internal_error")
         if "X-Frame-Options" not in response:
             response["X-Frame-Options"] = getattr(settings, "X_FRAME_OPTIONS", "DENY")
         return response

@@ -170,6 +170,10 @@ class Statement:
     @staticmethod
     def _call(wrapper: Any, function: Callable[..., Any], *args: Any) -> Any:
         try:
+            # The connection's budget (tongban.core.pgbackend): the client-side deadline in web processes.
+            budget = getattr(wrapper.connection, "_tongban_budget", None)
+            if budget is not None:
+                return budget.run(wrapper.connection.pgconn.socket, function, *args)
             return function(*args)
         except psycopg.Error as exc:  # libpq gave no result at all: the connection is gone
             wrapper.errors_occurred = True

@@ -392,8 +392,9 @@ def _handle(request: HttpRequest, handler: Callable[[HttpRequest, Call], dict[st
         return _error(request, nonce, exc)
     except (OperationalError, InterfaceError):
         # The platform database is unreachable (or the connection died since the last request: the fast
-        # lane does not ping before each request). Nothing was answered as verified; retrying is safe.
-        log.exception("partner.database_unavailable", path=request.path)
+        # lane does not ping before each request). Nothing was answered as verified; retrying is safe. Not
+        # logged per request: the database's change of state is (tongban.core.resilience, issue 12).
+        log.debug("partner.database_unavailable", path=request.path)
         return _error(request, nonce, TongbanError("service_unavailable", headers={"Retry-After": "1"}))
     except Exception:
         log.exception("partner.unhandled_error", path=request.path)

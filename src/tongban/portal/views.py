@@ -36,6 +36,14 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    import sys
+
+    from tongban.core.views import unavailable_response
+
+    # A dependency down (raised in a middleware, e.g. the session store on Redis): 503, not 500 (issue 12).
+    unavailable = unavailable_response(request, sys.exc_info()[1])
+    if unavailable is not None:
+        return unavailable
     if is_json_path(request.path):
         return error_response(request, "internal_error")
     return render(request, "portal/error.html", {"title": "系统繁忙", "message": "系统暂时无法处理您的请求，请稍后再试。"},

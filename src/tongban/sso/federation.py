@@ -50,7 +50,13 @@ STATE_KEY = "tongban_national_login"
 # When the person last proved who they are at the national platform, as far as this session's sign-in
 # through it goes (Unix time, or None if its ID token did not say): see national_auth_time.
 AUTH_TIME_KEY = "tongban_national_auth_time"
-TIMEOUT = 5.0
+
+
+def _timeout() -> float:
+    """Seconds for connecting to the national platform and for each read (TONGBAN_NATIONAL_IDP_TIMEOUT_MS)."""
+    return float(settings.TONGBAN_BUDGETS.national_idp_timeout_ms) / 1000
+
+
 # How far the national platform's clock may run behind ours when its auth_time is checked.
 AUTH_TIME_SKEW_SECONDS = 60
 _discovery_cache: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -66,7 +72,7 @@ def config() -> dict[str, Any] | None:
 
 
 def _get_json(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=TIMEOUT) as response:  # noqa: S310 (configured https URL)
+    with urllib.request.urlopen(url, timeout=_timeout()) as response:  # noqa: S310 (configured https URL)
         return json.loads(response.read())  # type: ignore[no-any-return]
 
 
@@ -162,7 +168,7 @@ def _exchange(cfg: dict[str, Any], doc: dict[str, Any], code: str, verifier: str
     basic = base64.b64encode(f"{cfg['CLIENT_ID']}:{cfg.get('CLIENT_SECRET', '')}".encode()).decode()
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {basic}"}
     req = urllib.request.Request(doc["token_endpoint"], data=body, method="POST", headers=headers)  # noqa: S310
-    with urllib.request.urlopen(req, timeout=TIMEOUT) as response:  # noqa: S310
+    with urllib.request.urlopen(req, timeout=_timeout()) as response:  # noqa: S310
         answer = json.loads(response.read())
     token = answer.get("id_token")
     if not isinstance(token, str):

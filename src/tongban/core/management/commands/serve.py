@@ -47,12 +47,21 @@ def _post_worker_init(worker: Any) -> None:
 SERVERS = ("granian", "gunicorn")
 
 
+def _mark_serving(threads: int) -> None:
+    """Tells the worker processes they serve requests, with how many threads: the budgets that hold in a web
+    process only (client-side database deadlines, T-1 threads per dependency) read it (issue 12)."""
+    from config.env import SERVING_THREADS_VARIABLE
+
+    os.environ[SERVING_THREADS_VARIABLE] = str(threads)
+
+
 def _serve_granian(options: dict[str, Any]) -> None:
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
 
     from tongban.core.logging import logging_dictconfig
 
+    _mark_serving(options["threads"])
     Granian(
         # A factory, called in each worker process: it starts that process's job worker when configured.
         "config.wsgi:worker_application", factory=True, interface=Interfaces.WSGI,
@@ -138,4 +147,5 @@ class Command(BaseCommand):
             def load(self) -> Any:
                 return application
 
+        _mark_serving(options["threads"])
         TongbanServer().run()

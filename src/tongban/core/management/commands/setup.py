@@ -14,9 +14,11 @@ def ensure_postgres_databases() -> list[str]:
     import psycopg
     from psycopg import sql
 
+    from config.env import POSTGRESQL_ENGINES
+
     created = []
     for conf in settings.DATABASES.values():
-        if conf["ENGINE"] != "django.db.backends.postgresql":
+        if conf["ENGINE"] not in POSTGRESQL_ENGINES:
             continue
         name = str(conf["NAME"])
         conninfo = {"host": conf["HOST"], "port": conf["PORT"], "user": conf["USER"], "dbname": "postgres"}
