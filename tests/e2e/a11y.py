@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from axe_playwright_python.base import AXE_SCRIPT
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 PHONE_WIDTH = 375
 DESKTOP_WIDTH = 1280
@@ -75,6 +76,9 @@ _PATTERN = """() => {
 }"""
 
 
+_SUMMARY_FOCUSED = """() => { const s = document.querySelector('.error-summary'); return !s || document.activeElement === s; }"""
+
+
 def axe_violations(page: Any) -> list[dict[str, Any]]:
     """axe-core's violations on the page as it is now (injected once per document)."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
@@ -91,6 +95,10 @@ def format_violation(violation: dict[str, Any]) -> str:
 def accessibility_problems(page: Any, *, widths: tuple[int, ...] = WIDTHS) -> list[str]:
     """Our pattern's checks (first: they look at where the page put the focus), then axe-core at each
     width and a check that nothing scrolls sideways on a phone. The viewport is restored afterwards."""
+    try:  # the browser moves the focus to an autofocus element at its next rendering, after the load event
+        page.wait_for_function(_SUMMARY_FOCUSED, timeout=5000)
+    except PlaywrightTimeoutError:
+        pass  # reported below
     problems = [f"pattern: {p}" for p in page.evaluate(_PATTERN)]
     original = page.viewport_size
     try:

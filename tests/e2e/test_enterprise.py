@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 USCC = "91110000600037341L"
 
 
-def test_enterprise_with_an_agent(browser, live_server, sms_sim, people):  # noqa: F811
+def test_enterprise_with_an_agent(browser, live_server, sms_sim, people, assert_accessible):  # noqa: F811
     rep_context = browser.new_context(locale="zh-CN")
     agent_context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True)
     try:
@@ -35,11 +35,13 @@ def test_enterprise_with_an_agent(browser, live_server, sms_sim, people):  # noq
         rep.click("button:has-text('授权')")
         assert "已授权经办人" in rep.content()
         assert "139****0012" in rep.locator("#agents").inner_text()
+        assert_accessible(rep)  # an agent listed with its revoke button, the message
 
         agent.goto(live_server.url + "/enterprise/")
         assert "杭州示例科技有限公司" in agent.locator("#agencies").inner_text()
         agent.click("#agencies button")
         assert agent.locator("#acting-name").inner_text() == "杭州示例科技有限公司"
+        assert_accessible(agent)  # acting for the enterprise
 
         rep.click("#agents button:has-text('撤销授权')")
         assert "已撤销" in rep.locator("#agents").inner_text()

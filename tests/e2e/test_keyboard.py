@@ -79,7 +79,8 @@ def test_failed_login_by_keyboard(page, live_server):
     page.keyboard.press("Enter")
     page.wait_for_selector(".error-summary")
     assert page.title().startswith("错误：登录")
-    assert page.evaluate("() => document.activeElement.className") == "error-summary"
+    # The focus moves to the summary (autofocus: at the browser's next rendering after the load).
+    page.wait_for_function("() => document.activeElement.id === 'error-summary'", timeout=5000)
     assert page.get_attribute("#id_username", "aria-invalid") == "true"
     assert page.get_attribute("#id_password", "aria-invalid") == "true"
     described = page.get_attribute("#id_password", "aria-describedby")

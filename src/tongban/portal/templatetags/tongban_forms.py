@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms, template
 from django.forms.boundfield import BoundField
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
@@ -43,7 +43,7 @@ def accessible_widget(field: BoundField) -> SafeString:
     when the field has an error), and also marked by an error of the whole form."""
     form = field.form
     if not form.non_field_errors() or not _marks_on_form_error(field):
-        return field.as_widget() if not field.is_hidden else field.as_hidden()
+        return mark_safe(str(field))  # noqa: S308  (Django's own escaped rendering, a hidden initial value included)
     described = " ".join(part for part in (field.aria_describedby or "", form_error_id(form)) if part)
     return field.as_widget(attrs={"aria-invalid": "true", "aria-describedby": described})
 
