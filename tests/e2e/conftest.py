@@ -60,3 +60,17 @@ def phone_page(browser: object) -> Iterator[object]:
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture
+def assert_accessible():
+    """`assert_accessible(page)`: fails on any axe-core violation at a phone's (375 px) and a desktop's
+    (1280 px) width, and on any break of our form pattern (tests/e2e/a11y.py, docs/accessibility.md).
+    Call it on every page state a test reaches: empty form, failed submit, signed in or out."""
+    from tests.e2e.a11y import accessibility_problems
+
+    def check(page: object) -> None:
+        problems = accessibility_problems(page)
+        assert not problems, "\n".join(problems)
+
+    return check

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 USCC = "91110000600037341L"
 
 
-def test_enterprise_with_an_agent(browser, live_server, sms_sim, people):  # noqa: F811
+def test_enterprise_with_an_agent(browser, live_server, sms_sim, people, assert_accessible):  # noqa: F811
     rep_context = browser.new_context(locale="zh-CN")
     agent_context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True)
     try:
@@ -36,6 +36,7 @@ def test_enterprise_with_an_agent(browser, live_server, sms_sim, people):  # noq
         assert "已向 139****0012 发送经办人邀请" in rep.content()
         assert "139****0012" in rep.locator("#invitations").inner_text()
         assert "139****0012" not in rep.locator("#agents").inner_text()  # not an agent until they accept
+        assert_accessible(rep)  # the pending invitation listed with its withdraw button, the message
 
         # The invited person is told by SMS, and accepts in their own account.
         deliver()
@@ -51,6 +52,7 @@ def test_enterprise_with_an_agent(browser, live_server, sms_sim, people):  # noq
         assert "139****0012" in rep.locator("#agents").inner_text()
         agent.click("#agencies button")
         assert agent.locator("#acting-name").inner_text() == "杭州示例科技有限公司"
+        assert_accessible(agent)  # acting for the enterprise
 
         rep.click("#agents button:has-text('撤销授权')")
         assert "已撤销" in rep.locator("#agents").inner_text()

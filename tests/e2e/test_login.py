@@ -15,7 +15,11 @@ def test_demo_citizen_signs_in_and_out(page, live_server):
     page.fill("#id_username", citizen.username)
     page.fill("#id_password", "wrong-password")
     page.click("button[type=submit]")
-    assert "手机号或密码不正确" in page.locator("p.error").inner_text()
+    # The error pattern: a summary that has the focus, the inputs marked and described by the message.
+    assert "手机号或密码不正确" in page.locator(".error-summary").inner_text()
+    assert page.title().startswith("错误：")
+    page.wait_for_function("() => document.activeElement.id === 'error-summary'", timeout=5000)
+    assert page.get_attribute("#id_password", "aria-invalid") == "true"
     page.fill("#id_password", citizen.password)
     page.click("button[type=submit]")
     page.wait_for_url("**/me/")

@@ -12,7 +12,8 @@ from tests.accounts.conftest import past_cooldown, people, sms_sim  # noqa: F401
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
-def test_mainland_citizen_registers_and_verifies_to_l2(phone_page, live_server, sms_sim, people):  # noqa: F811
+def test_mainland_citizen_registers_and_verifies_to_l2(phone_page, live_server, sms_sim, people,  # noqa: F811
+                                                       assert_accessible):
     page = phone_page
     person = people.mainland[0]
     register_in_browser(page, live_server.url, sms_sim, "13912340001")
@@ -22,9 +23,11 @@ def test_mainland_citizen_registers_and_verifies_to_l2(phone_page, live_server, 
     page.fill("#id_name", "王某某")
     page.check("input[name=level][value='1']")
     page.click("button[type=submit]")
-    assert "姓名与证件号码不一致" in page.locator("p.error").first.inner_text()
+    assert "姓名与证件号码不一致" in page.locator("#error-summary").inner_text()
+    assert_accessible(page)  # the verification's refusal, in the error pattern
     verify_mainland_in_browser(page, person, level=2)
     assert page.locator("#level").inner_text().strip() == "实证 L2"
+    assert_accessible(page)  # the account page with its message
     number = person["id_number"]
     assert page.locator("#id-number").inner_text() == number[:3] + "*" * 11 + number[-4:]
     assert page.locator("#name").inner_text() == person["name"][0] + "*" * (len(person["name"]) - 1)

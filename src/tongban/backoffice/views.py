@@ -147,10 +147,12 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 def password_change_view(request: HttpRequest) -> HttpResponse:
     user = request.user
     errors: list[str] = []
+    error_target = ""  # the input the errors are about (the page's error summary links to it)
     if request.method == "POST":
         new1, new2 = request.POST.get("new_password1", ""), request.POST.get("new_password2", "")
         if new1 != new2:
             errors.append("两次输入的新密码不一致。")
+            error_target = "id_new_password2"
         else:
             try:
                 services.password_change(user=user, old_password=request.POST.get("old_password", ""),  # type: ignore[arg-type]
@@ -158,11 +160,13 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
             except TongbanError as exc:
                 errors.extend(str(d.get("message")) for d in exc.details or [] if d.get("message"))
                 errors = errors or [exc.message("zh")]
+                error_target = "id_new_password1" if exc.code == "password_rejected" else "id_old_password"
             else:
                 update_session_auth_hash(request, user)  # type: ignore[arg-type]
                 messages.success(request, "密码已修改。")
                 return HttpResponseRedirect(reverse("backoffice:home"))
-    return render(request, "backoffice/password.html", {"errors": errors, "required": password_change_required(user)},
+    return render(request, "backoffice/password.html", {"errors": errors, "error_target": error_target,
+                                                        "required": password_change_required(user)},
                   status=422 if errors else 200)
 
 

@@ -1,0 +1,167 @@
+"""Every page of the portal, the staff site and the SSO pages, in every state the tests reach (empty form,
+failed submit, signed in and out), passes axe-core at 375 px and 1280 px and keeps our form pattern
+(tests/e2e/a11y.py; docs/accessibility.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.a11y import (
+    CITIZEN_PAGES,
+    PUBLIC_PAGES,
+    STAFF_PAGES,
+    accessibility_problems,
+    failed,
+    visit,
+    walk,
+)
+from tests.sso.conftest import PASSWORD, make_person, pkce, register
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+PHONE = "13900000081"
+
+
+def _report(problems: list[str]) -> str:
+    return f"{len(problems)} accessibility problems:\n" + "\n".join(problems)
+
+
+def _sign_in(page, base_url: str, phone: str = PHONE) -> None:
+    page.goto(base_url + "/login/")
+    page.fill("#id_username", phone)
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert "/me/" in page.url, page.url
+
+
+def test_public_pages(page, live_server):
+    make_person("a11y", phone=PHONE)
+    problems = walk(page, live_server.url, PUBLIC_PAGES)
+    assert not problems, _report(problems)
+
+
+def test_citizen_pages(page, live_server):
+    from tongban.accounts.enterprises import enterprise_register
+    from tongban.sso.services import consent_grant
+
+    person = make_person("a11y", phone=PHONE, level=2)
+    enterprise = enterprise_register(user=person, uscc="91110000600037341L", name="杭州示例科技有限公司",
+                                     representative_name="张三丰", declared=True)
+    consent_grant(user=person, client=register("市民服务应用").client, scopes=["openid", "realname"])
+    _sign_in(page, live_server.url)
+    problems = walk(page, live_server.url, CITIZEN_PAGES, {"enterprise": enterprise.pk})
+    assert not problems, _report(problems)
+
+
+def test_sso_pages(page, live_server):
+    """Step-up, sign-in again (password and SMS code), consent, the hand-back page, logout."""
+    from urllib.parse import urlencode
+
+    make_person("a11y", phone=PHONE, level=1)
+    client = register("市民服务应用", redirect="https://rp.example.cn/cb").client
+    # The client answers its redirect with 204 No Content: the browser stays on the hand-back page.
+    page.route("https://rp.example.cn/**", lambda route: route.fulfill(status=204))
+
+    def authorize(**extra: str) -> None:
+        _, challenge = pkce()
+        page.goto(live_server.url + "/o/authorize/?" + urlencode({
+            "response_type": "code", "client_id": client.client_id, "redirect_uri": "https://rp.example.cn/cb",
+            "scope": "openid realname", "state": "s", "nonce": "n", "code_challenge": challenge,
+            "code_challenge_method": "S256", **extra}))
+
+    _sign_in(page, live_server.url)
+    problems: list[str] = []
+    authorize(acr_values="urn:tongban:acr:l2")
+    assert "/o/authorize/verify/" in page.url
+    problems += accessibility_problems(page)
+    visit(page, "", failed(page.url))  # nothing filled in
+    problems += accessibility_problems(page)
+
+    authorize(prompt="login")
+    assert "/o/authorize/login/" in page.url
+    problems += accessibility_problems(page)
+    page.fill("#id_password", "Not-the-password-1")
+    with page.expect_navigation():
+        page.click("#reauth")
+    problems += accessibility_problems(page)
+    with page.expect_navigation():
+        page.click("#send-code")
+    problems += accessibility_problems(page)
+    page.fill("#id_code", "000000")
+    with page.expect_navigation():
+        page.click("#reauth-code")
+    problems += accessibility_problems(page)
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.click("#reauth")
+    assert page.locator("#allow").count() == 1, page.url  # the consent
+    problems += accessibility_problems(page)
+    with page.expect_navigation():
+        page.click("#allow")
+    assert page.locator("#continue").count() == 1  # the hand-back page
+    problems += accessibility_problems(page)
+
+    page.goto(live_server.url + "/o/logout/")
+    problems += accessibility_problems(page)
+    with page.expect_navigation():
+        page.click("#confirm-logout")
+    assert "已退出登录" in page.locator("h1").inner_text()
+    problems += accessibility_problems(page)
+    assert not problems, _report(problems)
+
+
+def test_staff_pages(page, live_server):
+    from tests.accounts.factories import PASSWORD as STAFF_PASSWORD
+    from tests.accounts.factories import device_of, make_staff, totp_code
+    from tongban.accounts.models import StaffTOTPDevice
+    from tongban.accounts.roles import StaffRole
+
+    officer = make_staff("a11y", StaffRole.SECURITY_ADMIN,
+                         department="hukou", region_code="330100")
+    make_staff("newcomer", StaffRole.OFFICER, department="hukou", region_code="330100", totp=False)
+    base = live_server.url
+    problems: list[str] = []
+
+    # The login page and its failures are in PUBLIC_PAGES; the TOTP step: as shown, wrong, right.
+    page.goto(base + "/backoffice/login/")
+    page.fill("#id_username", "a11y")
+    page.fill("#id_password", STAFF_PASSWORD)
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert "/backoffice/login/totp/" in page.url
+    problems += accessibility_problems(page)
+    device = device_of(officer)
+    page.fill("#id_token", "000000" if totp_code(device) != "000000" else "111111")
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    problems += accessibility_problems(page)
+    StaffTOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0)  # skip the back-off delay
+    page.fill("#id_token", totp_code(device))
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert page.url == base + "/backoffice/"
+
+    problems += walk(page, base, STAFF_PAGES, {"staff": "newcomer"})
+
+    # A message on the next page: the password changed.
+    page.goto(base + "/backoffice/password/")
+    page.fill("#id_old_password", STAFF_PASSWORD)
+    page.fill("#id_new_password1", "Changed-pass-2026!")
+    page.fill("#id_new_password2", "Changed-pass-2026!")
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert "密码已修改" in page.locator(".messages").inner_text()
+    problems += accessibility_problems(page)
+
+    # A newcomer's first login: the TOTP enrolment page.
+    page.click("text=退出")
+    page.wait_for_url("**/backoffice/login/")
+    page.fill("#id_username", "newcomer")
+    page.fill("#id_password", STAFF_PASSWORD)
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert page.locator("#totp-qr svg").count() == 1
+    problems += accessibility_problems(page)
+    assert not problems, _report(problems)
+
