@@ -30,6 +30,11 @@ from tongban.core.security import client_ip
 # whatever is tied to the session by its key's hash follows it (tongban.sso: the session's sign-ins).
 session_key_rotated = Signal()
 
+# Sent, with user and reason, when every session of an account has been ended for it (password recovered,
+# account closed, shut out by staff): whatever else the account is signed in to ends too (tongban.sso: its
+# sign-ins at relying parties, including those no session row points at any more).
+account_sessions_all_ended = Signal()
+
 
 def key_hash(session_key: str) -> str:
     return hashlib.sha256(session_key.encode()).hexdigest()
@@ -176,30 +181,8 @@ def sessions_end_all(user: Any, *, reason: str = "session_ended") -> int:
     rows = list(LoginSession.objects.filter(user_id=user.pk).order_by("pk"))
     for row in rows:
         _end(row)
-    _sso_sign_ins_end(user, reason=reason)
+    account_sessions_all_ended.send(sender=User, user=user, reason=reason)
     return len(rows)
-
-
-def _sso_sign_ins_end(user: Any, *, reason: str) -> int:
-    """The account's sign-ins at relying parties still open once its sessions' rows are gone (made before
-    sign-ins were tied to a session key, or whose row went without its signal), ended through the sso app's
-    own `session_end`, one browser session at a time. tongban.sso has no "every session of this user"
-    function; this is that, from the outside. The number of sessions whose sign-ins were ended."""
-    from django.apps import apps
-
-    if not apps.is_installed("tongban.sso"):
-        return 0
-    from tongban.sso.models import SessionParticipation
-    from tongban.sso.services import session_end
-
-    open_ = SessionParticipation.objects.filter(user_id=user.pk, ended_at__isnull=True).order_by()
-    keyed = sorted(set(open_.exclude(session_key_hash="").values_list("session_key_hash", flat=True)))
-    by_sid = sorted(set(open_.filter(session_key_hash="").exclude(sid="").values_list("sid", flat=True)))
-    for value in keyed:
-        session_end(session_key_hash=value, reason=reason)
-    for sid in by_sid:
-        session_end(sid=sid, reason=reason)
-    return len(keyed) + len(by_sid)
 
 
 def account_sessions_end(*, user: Any, actor: Any, reason: str, request: HttpRequest | None = None) -> int:

@@ -64,6 +64,16 @@ def _probe(part: str, probe: Callable[[], None], box: dict[str, Any]) -> None:
         connections.close_all()  # this thread's own connections: it ends now
 
 
+# Readiness probes other apps add (core imports no domain app): each a function giving (part, probe) pairs,
+# asked on every /readyz so that a source configured at run time is probed too.
+_readiness_probes: list[Callable[[], list[tuple[str, Callable[[], None]]]]] = []
+
+
+def register_readiness_probes(provider: Callable[[], list[tuple[str, Callable[[], None]]]]) -> None:
+    if provider not in _readiness_probes:
+        _readiness_probes.append(provider)
+
+
 def run_checks(probes: list[tuple[str, Callable[[], None]]], budget: float) -> dict[str, str]:
     """Each probe in its own thread, all at once; whatever has not answered within `budget` seconds is
     "timeout". Never waits longer than the budget."""
@@ -96,12 +106,11 @@ def readyz(request: HttpRequest) -> JsonResponse:
     """Database, every authoritative source and the cache reachable, each within its own budget
     (TONGBAN_READYZ_TIMEOUT_MS, checked in parallel); 503 naming what fails. `dependencies` is this
     process's view: each dependency's and breaker's state and how often it changed."""
-    from tongban.registry.interfaces import get_source, source_names
-
     store = caches["default"]  # this thread's (Django's caches are per thread); a cache client is thread-safe
     probes: list[tuple[str, Callable[[], None]]] = [("database", _check_database),
                                                     ("cache", lambda: _check_cache(store))]
-    probes += [(f"source:{name}", get_source(name).ping) for name in source_names()]
+    for provider in _readiness_probes:
+        probes += provider()
     checks = run_checks(probes, settings.TONGBAN_BUDGETS.readyz_timeout_ms / 1000)
     dependencies = resilience.metrics()
     failing = [part for part, state in checks.items() if state != "ok"]

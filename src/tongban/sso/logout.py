@@ -13,7 +13,7 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from tongban.accounts.models import LoginSession
-from tongban.accounts.sessions import session_key_rotated
+from tongban.accounts.sessions import account_sessions_all_ended, session_key_rotated
 
 SID_KEY = "tongban_sso_sid"
 
@@ -43,3 +43,20 @@ def _session_key_rotated(sender: Any, old_key_hash: str, new_key_hash: str, **kw
 
     SessionParticipation.objects.filter(session_key_hash=old_key_hash, ended_at__isnull=True).update(
         session_key_hash=new_key_hash)
+
+
+@receiver(account_sessions_all_ended, dispatch_uid="tongban_sso_account_sessions_all_ended")
+def _account_sessions_all_ended(sender: Any, user: Any, reason: str, **kwargs: Any) -> None:
+    """Every session of the account was ended for it: its sign-ins still open once the session rows are gone
+    (made before sign-ins were tied to a session key, or whose row went without its signal) end as well,
+    one browser session at a time."""
+    from tongban.sso.models import SessionParticipation
+    from tongban.sso.services import session_end
+
+    open_ = SessionParticipation.objects.filter(user_id=user.pk, ended_at__isnull=True).order_by()
+    keyed = sorted(set(open_.exclude(session_key_hash="").values_list("session_key_hash", flat=True)))
+    by_sid = sorted(set(open_.filter(session_key_hash="").exclude(sid="").values_list("sid", flat=True)))
+    for value in keyed:
+        session_end(session_key_hash=value, reason=reason)
+    for sid in by_sid:
+        session_end(sid=sid, reason=reason)
