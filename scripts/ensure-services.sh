@@ -25,6 +25,6 @@ fi
 if [ ! -x "${TONGBAN_CHROMIUM:-/usr/bin/chromium}" ]; then
   echo "Debian's chromium is missing (browser tests need it); installing it"
   export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get update -qq
-  as_root apt-get install -y -qq chromium >/dev/null
+  as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
+  as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null
 fi
