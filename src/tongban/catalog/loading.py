@@ -23,6 +23,7 @@ from tongban.audit.actions import Action
 from tongban.audit.services import Actor, Subject, audit_record
 from tongban.catalog.models import (
     BasicItem,
+    ChangeKind,
     Implementation,
     ImplementationVersion,
     ItemType,
@@ -30,7 +31,7 @@ from tongban.catalog.models import (
     OrgLevel,
     VersionStatus,
 )
-from tongban.catalog.services import default_content
+from tongban.catalog.services import change_record, default_content
 from tongban.catalog.validation import content_errors
 from tongban.core import clock
 
@@ -205,6 +206,7 @@ def catalog_load(directory: Path | None = None, *, actor: Actor | None = None) -
         impl.published_version = version
         impl.updated_at = now
         impl.save(update_fields=["published_version", "updated_at"])
+        change_record(version, ChangeKind.PUBLISHED)
         audit_record(action=Action.CATALOG_VERSION_PUBLISH, actor=who, subject=Subject("catalog.version", version.pk),
                      details={"implementation": impl.code, "number": version.number, "source": "data file"})
         if latest is None:
