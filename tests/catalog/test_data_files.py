@@ -119,3 +119,19 @@ def test_staff_work_wins_over_the_files(tmp_path):
     assert first.published_version is None
     third.refresh_from_db()
     assert third.published_version.enquiry_phone == "0571-12345678"
+
+
+def test_the_publish_checks_run_on_the_files_too():
+    from tongban.catalog import application
+
+    def refuse_lawyers(version):
+        return ["律师会见须由司法行政系统办理。"] if "律师" in version.name else []
+
+    application.register_publish_check(refuse_lawyers)
+    try:
+        with pytest.raises(CatalogDataError) as caught:
+            read_data()
+    finally:
+        application.unregister_publish_check(refuse_lawyers)
+    assert len(caught.value.problems) == 2  # 浙江 and 广东
+    assert all("律师会见须由司法行政系统办理" in p and "application_form" in p for p in caught.value.problems)

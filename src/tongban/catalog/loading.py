@@ -23,6 +23,7 @@ from tongban.accounts.regions import region_exists
 from tongban.accounts.roles import Department
 from tongban.audit.actions import Action
 from tongban.audit.services import Actor, Subject, audit_record
+from tongban.catalog.application import publish_problems
 from tongban.catalog.models import (
     BasicItem,
     ChangeKind,
@@ -141,9 +142,16 @@ def read_data(directory: Path | None = None) -> CatalogData:
         if not isinstance(content, dict):
             problems.append(f"{where}: content 应为对象")
             continue
-        for fname, messages in content_errors(default_content(**content)).items():
+        full = default_content(**content)
+        errors = content_errors(full)
+        for fname, messages in errors.items():
             for message in messages:
                 problems.append(f"{where} 字段 {fname}: {message}")
+        if not errors and full.get("workflow"):
+            # What the other apps check at publication (the case engine: the form and workflow), checked
+            # here too, since the loader publishes without a reviewer.
+            for message in publish_problems(ImplementationVersion(**full)):
+                problems.append(f"{where} 字段 application_form: {message}")
     if problems:
         raise CatalogDataError(problems)
     return CatalogData(orgs, basics, impls)
