@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "tongban.sso",
     "tongban.portal",
     "tongban.backoffice",
+    "tongban.search",
 ]
 
 MIDDLEWARE = [
