@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "tongban.partners",
     "oauth2_provider",
     "tongban.sso",
+    "tongban.catalog",
     "tongban.portal",
     "tongban.backoffice",
     "tongban.search",
