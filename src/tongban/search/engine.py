@@ -239,8 +239,12 @@ def _latin_score(term: str, pinyin_spaced: str, initials: str, title: str) -> fl
                 starts.add(pos)
             if at in starts:  # from the start of a syllable: "shenfenzheng", "huzhao", "shenfenzh"
                 return 0.95
-    if len(term) >= 2 and term in initials:
+    if len(term) >= 2 and initials.startswith(term):
         return 0.9
+    if len(term) >= 3 and term in initials:  # inside: "sfz" of jmsfzhl
+        return 0.85
+    if len(term) == 2 and term in initials:
+        return 0.6
     return 0.0
 
 
@@ -266,10 +270,13 @@ def score(candidate: Candidate, terms: Sequence[Term]) -> float:
             value = _latin_score(term.text, candidate.pinyin, candidate.initials, candidate.title)
         else:
             value = _han_score(term.text, candidate.title) * W_TITLE
-            if value < 1.0:
-                value = max(value, _han_score(term.text, candidate.keywords) * W_KEYWORDS)
-                if value < W_BODY and len(term.text) > 1 and term.text in candidate.body:
-                    value = W_BODY
+            if value < 1.0 and candidate.keywords:
+                if term.text in candidate.keywords.split(" "):  # the item's editors listed this very phrase
+                    value = W_TITLE
+                else:
+                    value = max(value, _han_score(term.text, candidate.keywords) * W_KEYWORDS)
+            if value < W_BODY and len(term.text) > 1 and term.text in candidate.body:
+                value = W_BODY
         best = max(best, value * term.weight)
     return best
 
