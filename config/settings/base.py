@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "tongban.catalog",
     "tongban.portal",
     "tongban.backoffice",
+    "tongban.search",
 ]
 
 MIDDLEWARE = [

@@ -160,12 +160,24 @@ PUBLIC_PAGES: list[Visit] = [
     Visit("/backoffice/login/"),
     failed("/backoffice/login/"),
     failed("/backoffice/login/", ("#id_username", "a11y"), ("#id_password", "Not-the-password-1")),
+    # the service hall (issue 13; the walk loads the shipped catalog first)
+    Visit("/items/"),
+    Visit("/items/?q=身份证"),
+    Visit("/items/?q=护照&region=330000&fee=charged"),
+    Visit("/items/?q=没有这种事项"),
+    Visit("/items/?department=traffic"),
+    Visit("/items/?q=证明&page=2"),
+    Visit("/items/?q=x&department=nope"),  # a value no filter has: the error pattern
+    Visit("/items/330106-GAHZ007/"),  # 居民身份证换领: fees, materials with 免提交, locations
+    Visit("/items/330106-GAHZ001/"),  # 出生登记: 全程网办
+    Visit("/services/carmove/"),  # a service not open yet
 ]
 
 # Signed in as a citizen verified to L2 who represents the enterprise {enterprise} and has authorised a
 # client (tests/e2e/test_accessibility.py makes them).
 CITIZEN_PAGES: list[Visit] = [
     Visit("/"),
+    Visit("/services/cases/"),  # 我的办件 until the case engine is there
     Visit("/me/"),
     Visit("/me/identity/"),
     failed("/me/identity/"),

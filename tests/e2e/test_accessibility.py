@@ -36,7 +36,10 @@ def _sign_in(page, base_url: str, phone: str = PHONE) -> None:
 
 
 def test_public_pages(page, live_server):
+    from tongban.catalog.loading import catalog_load
+
     make_person("a11y", phone=PHONE)
+    catalog_load()
     problems = walk(page, live_server.url, PUBLIC_PAGES)
     assert not problems, _report(problems)
 
@@ -49,6 +52,9 @@ def test_citizen_pages(page, live_server):
     enterprise = enterprise_register(user=person, uscc="91110000600037341L", name="杭州示例科技有限公司",
                                      representative_name="张三丰", declared=True)
     consent_grant(user=person, client=register("市民服务应用").client, scopes=["openid", "realname"])
+    from tongban.catalog.loading import catalog_load
+
+    catalog_load()  # the home page's high-frequency items and the signed-in entries
     _sign_in(page, live_server.url)
     problems = walk(page, live_server.url, CITIZEN_PAGES, {"enterprise": enterprise.pk})
     assert not problems, _report(problems)

@@ -116,7 +116,11 @@ def login_password(request: HttpRequest) -> HttpResponse:
             form_error(request, form, exc)
         else:
             return redirect(_safe_next(request))
-    return _page(request, "portal/login.html", {"form": form, "next": _safe_next(request)},
+    from tongban.sso.federation import config as national_config
+
+    # The national platform's sign-in is offered only where it is configured: no link to a page that is not open.
+    return _page(request, "portal/login.html", {"form": form, "next": _safe_next(request),
+                                                "national_login": national_config() is not None},
                  status=422 if form.errors else 200)
 
 

@@ -2,11 +2,14 @@ from django.urls import path
 
 from tongban.portal import account_views as account
 from tongban.portal import enterprise_views as enterprise
-from tongban.portal import views
+from tongban.portal import item_views, views
 
 app_name = "portal"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("items/", item_views.items, name="items"),
+    path("items/<str:code>/", item_views.item_detail, name="item"),
+    path("services/<slug:key>/", item_views.service, name="service"),
     path("login/", account.login_password, name="login"),
     path("login/code/", account.login_code, name="login_code"),
     path("login/code/verify/", account.login_code_verify, name="login_code_verify"),

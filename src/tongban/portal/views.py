@@ -23,9 +23,29 @@ SERVICES = [
 ]
 
 
+LIFE_EVENTS = [("birth", "出生"), ("school", "入学"), ("travel", "出行"), ("driving", "驾车"), ("employment", "就业"),
+               ("exit", "出境")]
+
+
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/home.html", {"services": SERVICES})
+    """The service hall: search first, then the high-frequency items, items by department and life event."""
+    from tongban.accounts.roles import Department
+    from tongban.portal.item_forms import ItemSearchForm
+    from tongban.portal.item_views import service_url
+    from tongban.search.selectors import top_items
+
+    signed_in = request.user.is_authenticated and getattr(request.user, "kind", "") == "citizen"
+    return render(request, "portal/home.html", {
+        "search_form": ItemSearchForm(),
+        "frequent": top_items(limit=12, high_frequency=True),
+        "departments": Department.choices,
+        "life_events": LIFE_EVENTS,
+        "services": [(name, summary, key, service_url(key)) for name, summary, key in SERVICES],
+        "signed_in": signed_in,
+        "my_cases_url": service_url("cases"),
+        "my_payments_url": service_url("payments"),
+    })
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
