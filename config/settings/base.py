@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "tongban.partners",
     "oauth2_provider",
     "tongban.sso",
+    "tongban.catalog",
     "tongban.portal",
     "tongban.backoffice",
 ]

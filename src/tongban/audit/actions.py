@@ -73,6 +73,18 @@ class Action(models.TextChoices):
     AUDIT_EXPORT = "audit.export", "导出审计日志"
     AUDIT_VERIFY = "audit.verify", "校验审计日志"
     AUDIT_PURGE = "audit.purge", "清理过期审计日志"
+    # The service-item catalog (tongban.catalog)
+    CATALOG_ITEM_CREATE = "catalog.item.create", "新建事项"
+    CATALOG_VERSION_CREATE = "catalog.version.create", "新建事项版本"
+    CATALOG_VERSION_EDIT = "catalog.version.edit", "编辑事项版本"
+    CATALOG_VERSION_SUBMIT = "catalog.version.submit", "提交事项审核"
+    CATALOG_VERSION_REJECT = "catalog.version.reject", "退回事项版本"
+    CATALOG_VERSION_PUBLISH = "catalog.version.publish", "发布事项版本"
+    CATALOG_VERSION_RETIRE = "catalog.version.retire", "停用事项版本"
+    CATALOG_IMPORT = "catalog.import", "导入实施清单"
+    CATALOG_IMPORT_REJECTED = "catalog.import.rejected", "拒绝导入实施清单"
+    CATALOG_EXPORT = "catalog.export", "导出实施清单"
+    CATALOG_LOAD = "catalog.load", "加载事项数据文件"
     # Background work
     JOB_DEAD = "job.dead", "后台任务失败"
     JOB_RETRY = "job.retry", "重试后台任务"
