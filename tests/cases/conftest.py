@@ -36,7 +36,7 @@ def make_citizen(*, level: int = 2, id_number: str = "330106199001011234", name:
 
 def make_item(code: str = "T001", **overrides: object) -> ItemSpec:
     values: dict = {"code": code, "title": "居民身份证换领补领", "department": "hukou", "version_id": 1,
-                    "assurance_level": 2, "workflow": "default", "application_form": FORM, "limit_days": 5,
+                    "assurance_level": 2, "workflow": "two_review", "application_form": FORM, "limit_days": 5,
                     "materials": (MaterialSpec("photo", "本人近期证件照"),)}
     values.update(overrides)
     spec = ItemSpec(**values)  # type: ignore[arg-type]

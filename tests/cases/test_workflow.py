@@ -23,15 +23,15 @@ end = true
 
 def test_shipped_workflows_load_and_are_complete():
     found = workflows()
-    assert {"default", "one_step", "immediate"} <= set(found)
-    default = found["default"]
-    assert default.start == "draft"
-    assert {"closed", "not_accepted", "withdrawn", "denied"} <= default.end_states
-    # The default has the two review steps; one_step has one; immediate decides at once.
-    assert default.state("review").action("pass_review").to == "decision"
-    assert found["one_step"].state("review").action("approve").to == "delivery"
+    assert {"two_review", "one_review", "immediate"} <= set(found)
+    two = found["two_review"]
+    assert two.start == "draft"
+    assert {"closed", "not_accepted", "withdrawn", "denied"} <= two.end_states
+    # The default has the two review steps; one_review has one; immediate decides at once.
+    assert two.state("review").action("pass_review").to == "decision"
+    assert found["one_review"].state("review").action("approve").to == "delivery"
     assert found["immediate"].state("submitted").action("approve").to == "delivery"
-    assert default.state("correction").clock_stopped
+    assert two.state("correction").clock_stopped
 
 
 def test_a_good_definition_parses():
@@ -59,7 +59,7 @@ def test_broken_definitions_are_refused_with_the_fault_named(text, fault):
 
 
 def test_an_action_outside_its_state_or_role_is_refused_clearly():
-    wf = get_workflow("default")
+    wf = get_workflow("two_review")
     assert wf.check("submitted", "accept", {"officer"}).to == "review"
     with pytest.raises(TongbanError) as wrong_state:
         wf.check("draft", "accept", {"officer"})

@@ -29,10 +29,11 @@ class ItemSpec:
     code: str
     title: str
     department: str
+    region_code: str = ""  # the implementing body's region
     version_id: int | None = None
     version: int = 1
     assurance_level: int = 2
-    workflow: str = "default"
+    workflow: str = "two_review"
     application_form: Any = None
     enterprise_applicable: bool = False
     citizen_applicable: bool = True
@@ -43,6 +44,7 @@ class ItemSpec:
     electronic_result: bool = True
     online_depth: int = 4
     pickup_stations: tuple[str, ...] = field(default_factory=tuple)
+    result_name: str = ""
 
     def snapshot(self) -> dict[str, Any]:
         data = asdict(self)
@@ -61,50 +63,68 @@ class ItemSpec:
 
 def _first(obj: Any, *names: str, default: Any = None) -> Any:
     for name in names:
-        if isinstance(obj, dict) and name in obj:
-            return obj[name]
-        if hasattr(obj, name):
-            value = getattr(obj, name)
-            return value() if callable(value) and not hasattr(value, "all") else value
+        if isinstance(obj, dict):
+            if name in obj:
+                return obj[name]
+        elif hasattr(obj, name):
+            return getattr(obj, name)
     return default
 
 
-def _material(raw: Any) -> MaterialSpec:
-    by_platform = bool(_first(raw, "obtained_by_platform", "platform_obtains", "platform_obtained", default=False))
+# The catalog names a fetched material's data source in words ("人口信息"); the engine's sources by keyword.
+_SOURCE_WORDS = (("驾驶", "licence"), ("机动车", "vehicle"), ("车辆", "vehicle"), ("户籍", "household"),
+                 ("人口", "household"), ("港澳", "hk_macao_permit"), ("出入境", "hk_macao_permit"),
+                 ("身份", "identity"))
+
+
+def material_source_key(text: str) -> str:
+    for word, key in _SOURCE_WORDS:
+        if word in text:
+            return key
+    return text if text in ("identity", "household", "vehicle", "licence", "hk_macao_permit") else "identity"
+
+
+def _material(index: int, raw: Any) -> MaterialSpec:
+    by_platform = bool(_first(raw, "platform_fetched", "obtained_by_platform", default=False))
     return MaterialSpec(
-        code=str(_first(raw, "code", "key", "pk", "id", default="")),
-        name=str(_first(raw, "name", "title", default="")),
+        code=str(_first(raw, "code", default="") or f"m{index}"),
+        name=str(_first(raw, "name", default="")),
         required=bool(_first(raw, "required", default=True)),
         obtained_by_platform=by_platform,
-        source=str(_first(raw, "source", "platform_source", default="") or ""),
+        source=material_source_key(str(_first(raw, "fetched_from", "source_key", default="") or ""))
+        if by_platform else "",
     )
 
 
 def spec_from_version(version: Any) -> ItemSpec:
-    """An ItemSpec from a catalog item version object (or a dict of the same names)."""
-    item = _first(version, "item", default=version)
+    """An ItemSpec from a catalog ImplementationVersion (or a dict with the same names)."""
+    implementation = _first(version, "implementation", default=None)
     raw_materials = _first(version, "materials", default=[]) or []
-    if hasattr(raw_materials, "all"):
-        raw_materials = list(raw_materials.all())
-    stations = _first(version, "pickup_stations", default=()) or ()
+    stations = [str(loc.get("name", "")) for loc in (_first(version, "locations", default=[]) or [])
+                if isinstance(loc, dict) and loc.get("name")]
     return ItemSpec(
-        code=str(_first(item, "code", default="")),
-        title=str(_first(version, "title", "name", default="") or _first(item, "title", "name", default="")),
-        department=str(_first(version, "department", default="") or _first(item, "department", default="")),
-        version_id=_first(version, "pk", "id", default=None),
-        version=int(_first(version, "number", "version", default=1) or 1),
-        assurance_level=int(_first(version, "assurance_level", default=2) or 0),
-        workflow=str(_first(version, "workflow", "workflow_key", default="default") or "default"),
+        code=str(_first(implementation, "code", default="") if implementation is not None
+                 else _first(version, "code", default="")),
+        title=str(_first(version, "name", "title", default="")),
+        department=str(_first(implementation, "department", default="") if implementation is not None
+                       else _first(version, "department", default="")),
+        region_code=str(_first(implementation, "region_code", default="") if implementation is not None
+                        else _first(version, "region_code", default="")),
+        version_id=_first(version, "pk", default=None),
+        version=int(_first(version, "number", default=1) or 1),
+        assurance_level=int(_first(version, "assurance_level", default=1) or 1),
+        workflow=str(_first(version, "workflow", default="") or ""),
         application_form=_first(version, "application_form", default=None),
         enterprise_applicable=bool(_first(version, "enterprise_applicable", default=False)),
-        citizen_applicable=bool(_first(version, "citizen_applicable", default=True)),
-        hk_macao_applicable=bool(_first(version, "hk_macao_applicable", default=True)),
-        materials=tuple(_material(m) for m in raw_materials),
-        limit_days=int(_first(version, "promised_days", "time_limit_days", "limit_days", default=0) or 0),
-        postal_delivery=bool(_first(version, "postal_delivery", "mail_delivery", default=True)),
-        electronic_result=bool(_first(version, "electronic_result", default=True)),
-        online_depth=int(_first(version, "online_depth", default=4) or 0),
-        pickup_stations=tuple(str(s) for s in stations),
+        citizen_applicable=bool(_first(version, "audience_mainland", default=True)),
+        hk_macao_applicable=bool(_first(version, "audience_hk_macao", default=False)),
+        materials=tuple(_material(i, m) for i, m in enumerate(raw_materials, start=1) if isinstance(m, dict)),
+        limit_days=int(_first(version, "promised_limit_days", default=0) or 0),
+        postal_delivery=bool(_first(version, "postal_delivery", default=False)),
+        electronic_result=True,
+        online_depth=int(_first(version, "online_depth", default=0) or 0),
+        pickup_stations=tuple(stations),
+        result_name=str(_first(version, "result_name", default="") or ""),
     )
 
 
@@ -126,20 +146,13 @@ def published_item(code: str) -> ItemSpec | None:
     if code in _EXTRA:
         return _EXTRA[code]
     try:
-        from tongban.catalog import selectors as catalog_selectors
+        from tongban.catalog.selectors import published_version_by_code
     except ImportError:
         return None
-    getter = getattr(catalog_selectors, "published_version", None) or getattr(
-        catalog_selectors, "item_published_version", None)
-    if getter is None:
-        return None
-    try:
-        version = getter(code=code)
-    except TypeError:
-        version = getter(code)
-    except Exception:  # the catalog answers "not found" its own way
-        return None
-    return spec_from_version(version) if version is not None else None
+    version = published_version_by_code(code)
+    if version is None or not version.workflow:
+        return None  # no workflow: not applicable online
+    return spec_from_version(version)
 
 
 def publish_problems(version: Any) -> list[str]:
@@ -148,22 +161,19 @@ def publish_problems(version: Any) -> list[str]:
     from tongban.cases.workflow import WorkflowConfigError, get_workflow
 
     problems = list(validate_definition(_first(version, "application_form", default=None)))
-    key = _first(version, "workflow", "workflow_key", default="default") or "default"
-    try:
-        get_workflow(str(key))
-    except WorkflowConfigError:
-        problems.append(f"办理流程“{key}”不存在。")
+    key = _first(version, "workflow", default="") or ""
+    if key:
+        try:
+            get_workflow(str(key))
+        except WorkflowConfigError:
+            problems.append(f"办理流程“{key}”不存在。")
     return problems
 
 
 def register_publish_check() -> None:
     """Hook our check into the catalog's publish step, when the catalog app is installed."""
     try:
-        from tongban.catalog import application as catalog_application
+        from tongban.catalog.application import register_publish_check as register
     except ImportError:
-        return
-    register = getattr(catalog_application, "register_publish_check", None)
-    if register is None:
-        log.warning("cases.publish_check_not_registered", reason="catalog has no register_publish_check")
         return
     register(publish_problems)

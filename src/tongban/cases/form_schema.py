@@ -112,27 +112,40 @@ def validate_definition(definition: Any) -> list[str]:
         if max_length is not None and (not isinstance(max_length, int) or not 1 <= max_length <= 2000):
             problems.append(f"{where}：max_length 应为 1–2000 的整数。")
     for field in fields:
-        if not isinstance(field, dict):
+        if not isinstance(field, dict) or (field.get("when") is None and field.get("show_if") is None):
             continue
-        when = field.get("when")
-        if when is None:
-            continue
-        if not isinstance(when, dict) or "field" not in when or "equals" not in when:
+        cond = condition(field)
+        if cond is None:
             problems.append(f"字段“{field.get('name')}”：显示条件应为 {{field, equals}}。")
-        elif when["field"] not in names or when["field"] == field.get("name"):
-            problems.append(f"字段“{field.get('name')}”：显示条件引用的字段“{when['field']}”不存在。")
+        elif cond[0] not in names or cond[0] == field.get("name"):
+            problems.append(f"字段“{field.get('name')}”：显示条件引用的字段“{cond[0]}”不存在。")
     return problems
 
 
+def condition(field: dict[str, Any]) -> tuple[str, list[str]] | None:
+    """(field, values that show it) of a field's condition — `when` or the catalog's `show_if`, with
+    `equals`, `value` or `in`."""
+    raw = field.get("when") or field.get("show_if")
+    if not isinstance(raw, dict) or not isinstance(raw.get("field"), str):
+        return None
+    if "in" in raw and isinstance(raw["in"], list):
+        values = [str(v) for v in raw["in"]]
+    else:
+        values = [str(raw.get("equals", raw.get("value", True)))]
+    return raw["field"], values
+
+
 def _visible(field: dict[str, Any], data: dict[str, Any]) -> bool:
-    when = field.get("when")
-    if not when:
+    cond = condition(field)
+    if cond is None:
         return True
-    value = data.get(when["field"])
-    expected = when["equals"]
+    name, expected = cond
+    value = data.get(name)
     if isinstance(value, list):
-        return expected in value
-    return str(value) == str(expected) if value is not None else False
+        return any(str(v) in expected for v in value)
+    if isinstance(value, bool):
+        return str(value) in expected or ("true" if value else "false") in [e.lower() for e in expected]
+    return str(value) in expected if value not in (None, "") else False
 
 
 def _django_field(spec: dict[str, Any], required: bool) -> forms.Field:
@@ -214,8 +227,9 @@ class ApplicationForm(forms.Form):
                                                        help_text="名下机动车由交管信息获取，请选择本次办理的车辆。")
             else:
                 field = _django_field(spec, required)
-            if spec.get("when"):
-                field.widget.attrs["data-when"] = spec["when"]["field"]
+            cond = condition(spec)
+            if cond is not None:
+                field.widget.attrs["data-when"] = cond[0]
             self.fields[name] = field
 
     def _spec_type(self, name: str) -> str:

@@ -43,7 +43,7 @@ class Case(EncryptedModel):
     item_snapshot = models.JSONField("事项版本快照", default=dict)
     department = models.CharField("主管警种", max_length=32)
     region_code = models.CharField("受理地区", max_length=6)
-    workflow = models.CharField("流程", max_length=32, default="default")
+    workflow = models.CharField("流程", max_length=32, default="two_review")
     state = models.CharField("状态", max_length=32, default="draft")
     # Bumped by every change: an officer's action names the version they saw, so of two officers acting
     # at once one wins and the other is told the case changed (with the row lock, see services).

@@ -255,7 +255,7 @@ def case_start(*, user: Any, item_code: str, enterprise_id: int | None = None, r
                      "This item is not available online.", 404)
     enterprise = check_eligibility(user=user, item=item, enterprise_id=enterprise_id)
     wf = get_workflow(item.workflow)
-    region = region_code or _default_region(user)
+    region = region_code or case_region(user, item)
     case = Case(item_code=item.code, item_version_id=item.version_id, item_title=item.title[:200],
                 item_snapshot=item.snapshot(), department=item.department, region_code=region,
                 workflow=wf.key, state=wf.start, applicant=user, limit_days=item.limit_days,
@@ -267,20 +267,25 @@ def case_start(*, user: Any, item_code: str, enterprise_id: int | None = None, r
     return case
 
 
-def _default_region(user: Any) -> str:
-    """Where the case is handled unless the applicant chose: the region of the applicant's household (the
-    first six digits of a citizen ID number), else the platform's default region."""
+def case_region(user: Any, item: ItemSpec) -> str:
+    """Where the case is handled: the implementing body's region — narrowed to the applicant's household
+    region (the first six digits of a citizen ID number) when that lies inside it, so a province's item
+    reaches the officers of the applicant's city and county. Without either, the platform's default."""
     from django.conf import settings
 
-    profile = _profile(user)
-    fallback = str(getattr(settings, "TONGBAN_CASES_DEFAULT_REGION", "330100"))
-    if profile and profile.id_type == "resident_id" and profile.id_number:
-        region = str(profile.id_number)[:6]
-        from tongban.accounts.regions import region_exists
+    from tongban.accounts.regions import region_covers, region_exists
 
-        if region_exists(region):
-            return region
-    return fallback
+    profile = _profile(user)
+    household = ""
+    if profile and profile.id_type == "resident_id" and profile.id_number:
+        candidate = str(profile.id_number)[:6]
+        if region_exists(candidate):
+            household = candidate
+    if item.region_code:
+        if household and region_covers(item.region_code, household):
+            return household
+        return item.region_code
+    return household or str(getattr(settings, "TONGBAN_CASES_DEFAULT_REGION", "330100"))
 
 
 def _own_case(user: Any, case_id: int) -> Case:

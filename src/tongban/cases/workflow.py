@@ -208,9 +208,9 @@ def workflows() -> dict[str, Workflow]:
 
 
 def get_workflow(key: str | None) -> Workflow:
-    """The workflow of that key ("default" when the item names none)."""
+    """The workflow of that key (two review steps, "two_review", when none is named)."""
     all_ = _load_all()
     try:
-        return all_[key or "default"]
+        return all_[key or "two_review"]
     except KeyError:
         raise WorkflowConfigError(f"unknown workflow {key!r}; known: {', '.join(sorted(all_))}") from None
