@@ -133,6 +133,7 @@ def _material_document(user: Any, material: MaterialSpec) -> dict[str, Any] | No
             "获取时间": clock.now().isoformat(), "内容": data}
 
 
+@transaction.atomic
 def materials_fetch(*, user: Any, case: Case, request: HttpRequest | None = None) -> list[str]:
     """Fetch each material the platform obtains that the case does not hold yet (audited); the names of the
     materials that could not be obtained (their source did not answer or knows nothing)."""
