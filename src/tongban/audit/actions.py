@@ -90,6 +90,19 @@ class Action(models.TextChoices):
     JOB_RETRY = "job.retry", "重试后台任务"
     JOB_CANCEL = "job.cancel", "取消后台任务"
     JOB_EXPIRED = "job.expired", "后台任务过期未执行"
+    # Cases (tongban.cases)
+    CASE_CREATE = "case.create", "创建办件（草稿）"
+    CASE_DRAFT_SAVE = "case.draft.save", "保存办件草稿"
+    CASE_TRANSITION = "case.transition", "办件流转"
+    CASE_ACTION_REFUSED = "case.action.refused", "拒绝办件操作"
+    CASE_ASSIGN = "case.assign", "分派办件"
+    CASE_COMMENT = "case.comment", "办件批注"
+    CASE_MATERIAL_ADD = "case.material.add", "上传申请材料"
+    CASE_MATERIAL_OPEN = "case.material.open", "查看申请材料"
+    CASE_MATERIAL_FETCH = "case.material.fetch", "平台获取材料（免提交）"
+    CASE_DELIVERY = "case.delivery", "办件寄递事件"
+    CASE_RESULT_ISSUE = "case.result.issue", "签发电子结果"
+    CASE_RESULT_DOWNLOAD = "case.result.download", "下载电子结果"
 
 
 class ActorType(models.TextChoices):
