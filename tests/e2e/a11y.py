@@ -202,7 +202,23 @@ STAFF_PAGES: list[Visit] = [
     failed("/backoffice/password/", ("#id_old_password", "wrong-old-Password-1"), ("#id_new_password1", "short"),
            ("#id_new_password2", "short")),
     Visit("/backoffice/staff/"),
+    Visit("/backoffice/staff/?department=hukou&region=330100&role=officer&active=1"),
+    Visit("/backoffice/staff/?region=999999"),  # a filter that cannot be met: its error, nobody listed
     Visit("/backoffice/staff/{staff}/"),
+    # Staff management (the security admin): create, roles and scope, disable, reset.
+    Visit("/backoffice/staff-create/"),
+    failed("/backoffice/staff-create/"),
+    failed("/backoffice/staff-create/", ("#id_username", "13900000001"), ("#id_region_code", "339999"),
+           tick=("#id_roles_0", "#id_roles_1")),
+    Visit("/backoffice/staff-create/", fill=(("#id_username", "a11y-auditor"),), tick=("#id_roles_2",),
+          submit=SUBMIT),  # the temporary password, shown once
+    Visit("/backoffice/staff/{staff}/roles/"),
+    failed("/backoffice/staff/{staff}/roles/", ("#id_region_code", ""), tick=("#id_roles_0",)),
+    Visit("/backoffice/staff/{staff}/disable/"),
+    failed("/backoffice/staff/{staff}/disable/"),
+    Visit("/backoffice/staff/{other}/password/"),
+    Visit("/backoffice/staff/{other}/password/", tick=("#id_confirm",), submit=SUBMIT),
+    Visit("/backoffice/staff/{other}/roles/", tick=("#id_roles_2",), submit=SUBMIT),  # saved: a message
     Visit("/backoffice/partners/stats/"),
     Visit("/backoffice/partners/alerts/"),
     Visit("/backoffice/sso/stats/"),

@@ -120,6 +120,7 @@ def test_staff_pages(page, live_server):
     officer = make_staff("a11y", StaffRole.SECURITY_ADMIN,
                          department="hukou", region_code="330100")
     make_staff("newcomer", StaffRole.OFFICER, department="hukou", region_code="330100", totp=False)
+    make_staff("other", StaffRole.KEY_ADMIN)
     base = live_server.url
     problems: list[str] = []
 
@@ -142,7 +143,7 @@ def test_staff_pages(page, live_server):
         page.click("main form button[type=submit]")
     assert page.url == base + "/backoffice/"
 
-    problems += walk(page, base, STAFF_PAGES, {"staff": "newcomer"})
+    problems += walk(page, base, STAFF_PAGES, {"staff": "newcomer", "other": "other"})
 
     # A message on the next page: the password changed.
     page.goto(base + "/backoffice/password/")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tongban.backoffice import views
+from tongban.backoffice import staff_views, views
 from tongban.partners import views as partner_views
 
 app_name = "backoffice"
@@ -10,9 +10,12 @@ urlpatterns = [
     path("login/totp/", views.login_totp, name="login_totp"),
     path("logout/", views.logout_view, name="logout"),
     path("password/", views.password_change_view, name="password"),
-    path("staff/", views.staff_list, name="staff_list"),
-    path("staff/<str:username>/", views.staff_detail, name="staff_detail"),
-    path("staff/<str:username>/unlock/", views.staff_unlock, name="staff_unlock"),
+    path("staff/", staff_views.staff_list, name="staff_list"),
+    path("staff-create/", staff_views.staff_create, name="staff_create"),
+    path("staff/<str:username>/", staff_views.staff_detail, name="staff_detail"),
+    path("staff/<str:username>/unlock/", staff_views.staff_unlock, name="staff_unlock"),
+    path("staff/<str:username>/roles/", staff_views.staff_roles, name="staff_roles"),
+    path("staff/<str:username>/<str:action>/", staff_views.staff_action, name="staff_action"),
     path("partners/stats/", partner_views.stats, name="partner_stats"),
     path("partners/alerts/", partner_views.alerts, name="partner_alerts"),
     path("partners/alerts/<int:pk>/ack/", partner_views.alert_ack, name="partner_alert_ack"),
