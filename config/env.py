@@ -366,6 +366,45 @@ def load_sms(environment: str | None = None) -> SmsEnv:
 # --- end of SMS gateway ---
 
 
+# --- the courier (EMS) for postal delivery of results (issue 14; tongban.cases.delivery, docs/cases.md) ---
+
+
+@dataclass(frozen=True)
+class EmsEnv:
+    backend: str  # dotted path of the Courier implementation
+    url: str  # the courier's API base (the simulator's outside production: `python -m sim.ems`)
+    token: str  # signs our orders and the courier's tracking callbacks
+    timeout: float
+    callback_url: str  # where the courier pushes tracking events (our /cases/ems/callback/)
+
+
+def load_ems(environment: str | None = None) -> EmsEnv:
+    production = (environment or os.environ.get("TONGBAN_ENV", "development").strip().lower()) == "production"
+    return EmsEnv(
+        backend=os.environ.get("TONGBAN_EMS_BACKEND", "").strip() or "tongban.cases.delivery.HttpCourier",
+        url=os.environ.get("TONGBAN_EMS_URL", "").strip() or ("" if production else "http://127.0.0.1:8026"),
+        token=os.environ.get("TONGBAN_EMS_TOKEN", "").strip() or ("" if production else "tongban-dev-ems-token"),
+        timeout=float(_int("TONGBAN_EMS_TIMEOUT_SECONDS", 5)),
+        callback_url=os.environ.get("TONGBAN_EMS_CALLBACK_URL", "").strip()
+        or ("" if production else "http://127.0.0.1:8000/cases/ems/callback/"),
+    )
+
+
+@dataclass(frozen=True)
+class CasesEnv:
+    default_region: str  # where a case is handled when the applicant's household region is unknown
+    public_url: str  # this site's public address: the electronic result's QR code leads to /verify/result/
+
+
+def load_cases() -> CasesEnv:
+    region = os.environ.get("TONGBAN_CASES_DEFAULT_REGION", "").strip() or "330100"
+    if not (len(region) == 6 and region.isdigit()):
+        raise ConfigurationError("TONGBAN_CASES_DEFAULT_REGION must be a 6-digit region code")
+    return CasesEnv(default_region=region,
+                    public_url=(os.environ.get("TONGBAN_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000").rstrip("/"))
+# --- end of the courier ---
+
+
 # --- SMS cost limits (issue 11; tongban.accounts.otp, docs/accounts.md) ----------------------------------
 
 

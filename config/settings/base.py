@@ -48,9 +48,11 @@ INSTALLED_APPS = [
     "tongban.registry",
     "tongban.verification",
     "tongban.notifications",
+    "tongban.cases",
     "tongban.partners",
     "oauth2_provider",
     "tongban.sso",
+    "tongban.catalog",
     "tongban.portal",
     "tongban.backoffice",
 ]
@@ -253,6 +255,15 @@ TONGBAN_PARTNERS = envmod.load_partners()
 # The SMS gateway (tongban.notifications.sms; the simulator outside production: `tongban sim sms`).
 _SMS = envmod.load_sms(ENV.environment)
 TONGBAN_SMS_GATEWAY = {"BACKEND": _SMS.backend, "URL": _SMS.url, "TOKEN": _SMS.token, "TIMEOUT": _SMS.timeout}
+# The courier for postal delivery of results (tongban.cases.delivery; the simulator outside production).
+_EMS = envmod.load_ems(ENV.environment)
+TONGBAN_EMS = {"BACKEND": _EMS.backend, "URL": _EMS.url, "TOKEN": _EMS.token, "TIMEOUT": _EMS.timeout,
+               "CALLBACK_URL": _EMS.callback_url}
+_CASES = envmod.load_cases()
+# Where a case is handled when the applicant's household region is not known (HK/Macao residents).
+TONGBAN_CASES_DEFAULT_REGION = _CASES.default_region
+# The electronic result's QR code leads to this site's /verify/result/ (set it in production).
+TONGBAN_PUBLIC_URL = _CASES.public_url
 # What one-time codes by SMS may cost: cooldown and caps per phone, per client network, the global ceiling.
 TONGBAN_SMS_LIMITS = envmod.load_sms_limits()
 

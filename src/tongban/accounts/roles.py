@@ -18,6 +18,8 @@ class StaffRole(models.TextChoices):
     AUDIT_ADMIN = "audit_admin", "审计管理员"
     KEY_ADMIN = "key_admin", "密钥管理员"
     OFFICER = "officer", "业务民警"
+    CATALOG_EDITOR = "catalog_editor", "事项编辑"
+    CATALOG_REVIEWER = "catalog_reviewer", "事项审核"
 
 
 class Department(models.TextChoices):
@@ -27,6 +29,7 @@ class Department(models.TextChoices):
     PUBLIC_ORDER = "public_order", "治安"
     CRIMINAL = "criminal", "刑侦"
     CYBER = "cyber", "网安"
+    SUPERVISION = "supervision", "监管"
 
 
 # The user column that holds each role.
@@ -42,7 +45,14 @@ CONFLICTS: frozenset[frozenset[StaffRole]] = frozenset(
         (StaffRole.SYSTEM_ADMIN, StaffRole.SECURITY_ADMIN, StaffRole.AUDIT_ADMIN), 2)}
     | {frozenset({StaffRole.KEY_ADMIN, StaffRole.AUDIT_ADMIN})}
     | {frozenset({StaffRole.OFFICER, admin}) for admin in ADMIN_ROLES}
+    # Catalog work is business work (least privilege), and four eyes: who edits items does not publish them.
+    | {frozenset({StaffRole.CATALOG_EDITOR, admin}) for admin in ADMIN_ROLES}
+    | {frozenset({StaffRole.CATALOG_REVIEWER, admin}) for admin in ADMIN_ROLES}
+    | {frozenset({StaffRole.CATALOG_EDITOR, StaffRole.CATALOG_REVIEWER})}
 )
+
+# Roles that act inside one department and region (a scope is required).
+SCOPED_ROLES = frozenset({StaffRole.OFFICER, StaffRole.CATALOG_EDITOR, StaffRole.CATALOG_REVIEWER})
 
 
 def role_conflicts(roles: set[StaffRole] | frozenset[StaffRole]) -> list[tuple[StaffRole, StaffRole]]:
@@ -65,4 +75,6 @@ ROLE_ADMIN_APPS: dict[StaffRole, dict[str, str]] = {
     StaffRole.AUDIT_ADMIN: {"audit": "view"},
     StaffRole.KEY_ADMIN: {"crypto": "all"},
     StaffRole.OFFICER: {},
+    StaffRole.CATALOG_EDITOR: {},
+    StaffRole.CATALOG_REVIEWER: {},
 }

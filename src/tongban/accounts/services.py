@@ -23,7 +23,7 @@ from tongban.accounts.events import SecurityEvent, record_security_event
 from tongban.accounts.lockout import login_counters_clear, password_recheck
 from tongban.accounts.models import CitizenProfile, StaffTOTPDevice, User, UserKind
 from tongban.accounts.regions import region_exists
-from tongban.accounts.roles import ROLE_FIELDS, Department, StaffRole, role_conflicts
+from tongban.accounts.roles import ROLE_FIELDS, SCOPED_ROLES, Department, StaffRole, role_conflicts
 from tongban.accounts.sessions import account_sessions_end
 from tongban.core.errors import TongbanError
 
@@ -54,7 +54,7 @@ def roles_validate(roles: Iterable[StaffRole | str], *, department: str, region_
             message_zh=f"职责分离：{first.label}与{second.label}不得由同一账号兼任。",
             message_en=f"Separation of duties: {first.value} and {second.value} may not be held by one account.",
             details=[{"roles": [a.value, b.value]} for a, b in conflicts])
-    if StaffRole.OFFICER in parsed:
+    if parsed & SCOPED_ROLES:
         if department not in Department.values:
             raise TongbanError("invalid_staff_scope", details=[{"field": "department"}])
         if not region_exists(region_code):

@@ -73,11 +73,36 @@ class Action(models.TextChoices):
     AUDIT_EXPORT = "audit.export", "导出审计日志"
     AUDIT_VERIFY = "audit.verify", "校验审计日志"
     AUDIT_PURGE = "audit.purge", "清理过期审计日志"
+    # The service-item catalog (tongban.catalog)
+    CATALOG_ITEM_CREATE = "catalog.item.create", "新建事项"
+    CATALOG_VERSION_CREATE = "catalog.version.create", "新建事项版本"
+    CATALOG_VERSION_EDIT = "catalog.version.edit", "编辑事项版本"
+    CATALOG_VERSION_SUBMIT = "catalog.version.submit", "提交事项审核"
+    CATALOG_VERSION_REJECT = "catalog.version.reject", "退回事项版本"
+    CATALOG_VERSION_PUBLISH = "catalog.version.publish", "发布事项版本"
+    CATALOG_VERSION_RETIRE = "catalog.version.retire", "停用事项版本"
+    CATALOG_IMPORT = "catalog.import", "导入实施清单"
+    CATALOG_IMPORT_REJECTED = "catalog.import.rejected", "拒绝导入实施清单"
+    CATALOG_EXPORT = "catalog.export", "导出实施清单"
+    CATALOG_LOAD = "catalog.load", "加载事项数据文件"
     # Background work
     JOB_DEAD = "job.dead", "后台任务失败"
     JOB_RETRY = "job.retry", "重试后台任务"
     JOB_CANCEL = "job.cancel", "取消后台任务"
     JOB_EXPIRED = "job.expired", "后台任务过期未执行"
+    # Cases (tongban.cases)
+    CASE_CREATE = "case.create", "创建办件（草稿）"
+    CASE_DRAFT_SAVE = "case.draft.save", "保存办件草稿"
+    CASE_TRANSITION = "case.transition", "办件流转"
+    CASE_ACTION_REFUSED = "case.action.refused", "拒绝办件操作"
+    CASE_ASSIGN = "case.assign", "分派办件"
+    CASE_COMMENT = "case.comment", "办件批注"
+    CASE_MATERIAL_ADD = "case.material.add", "上传申请材料"
+    CASE_MATERIAL_OPEN = "case.material.open", "查看申请材料"
+    CASE_MATERIAL_FETCH = "case.material.fetch", "平台获取材料（免提交）"
+    CASE_DELIVERY = "case.delivery", "办件寄递事件"
+    CASE_RESULT_ISSUE = "case.result.issue", "签发电子结果"
+    CASE_RESULT_DOWNLOAD = "case.result.download", "下载电子结果"
 
 
 class ActorType(models.TextChoices):

@@ -66,6 +66,15 @@ CATALOG: dict[str, tuple[int, str, str]] = {
     "card_validity_invalid": (422, "身份证有效期不正确：请填写起始日期，以及截止日期或“长期”。",
                               "Give the ID card's validity start and its end date, or long-term."),
     "level_not_supported": (422, "暂不支持所请求的认证等级。", "The requested assurance level is not supported."),
+    # The service-item catalog (tongban.catalog).
+    "catalog_invalid": (422, "事项内容未通过校验，请按提示修改。", "The item's content did not pass validation."),
+    "catalog_state": (409, "该事项版本的当前状态不允许此操作。", "The item version's state does not allow this."),
+    "catalog_four_eyes": (409, "双人复核：审核人不得为该版本的编辑人或提交人。",
+                          "Four eyes: the reviewer may not be an editor or the submitter of the version."),
+    "catalog_open_version": (409, "该事项已有未发布的版本，请先完成或退回该版本。",
+                             "The item already has an unpublished version; finish it first."),
+    "catalog_import_invalid": (422, "导入文件未通过校验，未导入任何内容。",
+                               "The import file did not pass validation; nothing was imported."),
     # The partner verification API (tongban.partners, docs/partner-api.md).
     "signature_invalid": (401, "请求签名无效，或应用标识不存在。",
                           "The request signature is invalid, or the app is not known."),

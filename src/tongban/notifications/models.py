@@ -29,3 +29,25 @@ class SmsMessage(EncryptedModel):
         verbose_name = "短信"
         verbose_name_plural = "短信"
         indexes = [models.Index(fields=["status", "created_at"], name="notif_sms_status_created")]
+
+
+class AccountMessage(models.Model):
+    """A message in the citizen's account (消息中心): the same news as the SMS, kept to read later. The text
+    names the case and what happened to it, never a person's data."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="account_messages")
+    title = models.CharField("标题", max_length=100)
+    body = models.TextField("内容", max_length=1000)
+    link = models.CharField("链接", max_length=200, blank=True)
+    # What caused it (e.g. "case-event:123"): the outbox may deliver twice, the message is kept once.
+    source_key = models.CharField("来源", max_length=100, unique=True)
+    created_at = models.DateTimeField("时间", default=timezone.now)
+    read_at = models.DateTimeField("阅读时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "站内消息"
+        verbose_name_plural = "站内消息"
+        indexes = [models.Index(fields=["user", "-created_at"], name="notif_msg_user_recent")]
+
+    def __str__(self) -> str:
+        return self.title

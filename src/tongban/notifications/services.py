@@ -7,7 +7,7 @@ import datetime as dt
 from django.db import transaction
 
 from tongban.jobs.services import outbox_send
-from tongban.notifications.models import SmsMessage
+from tongban.notifications.models import AccountMessage, SmsMessage
 
 SMS_CHANNEL = "sms"
 
@@ -34,3 +34,22 @@ def payload_id_parse(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError("not a row id")
     return value
+
+
+def account_message_post(*, user_id: int, title: str, body: str, link: str = "", source_key: str
+                         ) -> tuple[AccountMessage, bool]:
+    """Put a message in the account's message centre, once per `source_key` (an outbox may run twice);
+    (message, created)."""
+    return AccountMessage.objects.get_or_create(
+        source_key=source_key[:100],
+        defaults={"user_id": user_id, "title": title[:100], "body": body[:1000], "link": link[:200]})
+
+
+def account_messages_mark_read(*, user_id: int, message_ids: list[int] | None = None) -> int:
+    """Mark the account's messages read (all of them, or those listed); the number marked."""
+    from django.utils import timezone
+
+    rows = AccountMessage.objects.filter(user_id=user_id, read_at__isnull=True)
+    if message_ids is not None:
+        rows = rows.filter(pk__in=message_ids)
+    return rows.update(read_at=timezone.now())

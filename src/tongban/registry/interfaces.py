@@ -182,6 +182,12 @@ class PopulationSource(Source, Protocol):
     def compare(self, id_number: str, name: str) -> PersonCompare:
         """Is this name the registered name for this citizen ID number, and what is the status?"""
 
+    def household_address(self, id_number: str) -> str | None:
+        """The registered household address (户籍地址) of this citizen ID number, or None if unknown.
+
+        Data, not a verdict: only the platform's own services may ask (免提交 in the case engine, for the
+        applicant's own number, audited); the partner API never exposes it (invariant 2)."""
+
 
 @runtime_checkable
 class IdCardSource(Source, Protocol):

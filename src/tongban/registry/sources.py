@@ -89,6 +89,10 @@ class DatabasePopulationSource(_DatabaseSource):
             return PersonCompare(found=False, name_consistent=False)
         return PersonCompare(found=True, name_consistent=_same_name(name, row[0]), status=PersonStatus(row[1]))
 
+    def household_address(self, id_number: str) -> str | None:
+        row = self._one("SELECT address FROM population_person WHERE id_number = %s", [_id_number(id_number)])
+        return str(row[0]) if row and row[0] else None
+
 
 class DatabaseIdCardSource(_DatabaseSource):
     name = "idcard"
