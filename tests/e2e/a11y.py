@@ -225,6 +225,34 @@ STAFF_PAGES: list[Visit] = [
 ]
 
 
+# Signed in to the staff site as an officer (户政, 杭州市) with a case {case} waiting for acceptance.
+OFFICER_PAGES: list[Visit] = [
+    Visit("/backoffice/"),
+    Visit("/backoffice/cases/"),
+    Visit("/backoffice/cases/?state=submitted&assigned=unassigned&overdue=on"),
+    Visit("/backoffice/cases/?submitted_from=2026-10-09&submitted_to=2026-10-01"),  # the filter's error
+    Visit("/backoffice/cases/{case}/"),
+    failed("/backoffice/cases/{case}/", submit="#act-return_for_correction button[type=submit]"),  # nothing listed
+    Visit("/backoffice/cases/{case}/", submit="#assign-form button[value=claim]"),  # claimed: a message
+    Visit("/backoffice/cases/stats/"),
+]
+
+
+def staff_sign_in(page: Any, base_url: str, user: Any, password: str) -> None:
+    """Password then the TOTP code, as a person at the keyboard would."""
+    from tests.accounts.factories import device_of, totp_code
+
+    page.goto(base_url + "/backoffice/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", password)
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    page.fill("#id_token", totp_code(device_of(user)))
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert page.url == base_url + "/backoffice/", page.url
+
+
 def visit(page: Any, base_url: str, step: Visit, values: dict[str, Any] | None = None) -> None:
     page.goto(base_url + step.path.format(**(values or {})))
     if step.submit:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tongban.backoffice import staff_views, views
+from tongban.backoffice import case_views, staff_views, views
 from tongban.partners import views as partner_views
 
 app_name = "backoffice"
@@ -16,6 +16,14 @@ urlpatterns = [
     path("staff/<str:username>/unlock/", staff_views.staff_unlock, name="staff_unlock"),
     path("staff/<str:username>/roles/", staff_views.staff_roles, name="staff_roles"),
     path("staff/<str:username>/<str:action>/", staff_views.staff_action, name="staff_action"),
+    path("cases/", case_views.inbox, name="inbox"),
+    path("cases/bulk-accept/", case_views.bulk_accept, name="bulk_accept"),
+    path("cases/stats/", case_views.statistics, name="case_stats"),
+    path("cases/<int:case_id>/", case_views.case_detail, name="case_detail"),
+    path("cases/<int:case_id>/act/", case_views.case_act, name="case_act"),
+    path("cases/<int:case_id>/assign/", case_views.case_assign, name="case_assign"),
+    path("cases/<int:case_id>/comment/", case_views.case_comment, name="case_comment"),
+    path("cases/<int:case_id>/materials/<int:attachment_id>/", case_views.case_material, name="case_material"),
     path("partners/stats/", partner_views.stats, name="partner_stats"),
     path("partners/alerts/", partner_views.alerts, name="partner_alerts"),
     path("partners/alerts/<int:pk>/ack/", partner_views.alert_ack, name="partner_alert_ack"),
