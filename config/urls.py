@@ -13,6 +13,7 @@ urlpatterns = [
     path("backoffice/sso/", include("tongban.sso.backoffice")),
     path("backoffice/", include("tongban.backoffice.urls")),
     path("", include("tongban.sso.urls")),
+    path("", include("tongban.cases.urls")),
     path("", include("tongban.portal.urls")),
 ]
 

@@ -8,11 +8,11 @@ from typing import Any
 from django import forms
 
 from tongban.accounts.regions import region_exists, region_name
-from tongban.accounts.roles import Department, StaffRole
+from tongban.accounts.roles import SCOPED_ROLES, Department, StaffRole
 
-REGION_HELP = "GB/T 2260 六位行政区划代码：省 330000、市 330100、区县 330106。业务民警的辖区含其下级区划。"
+REGION_HELP = "GB/T 2260 六位行政区划代码：省 330000、市 330100、区县 330106。辖区含其下级区划。"
 ROLE_HELP = ("三权分立：系统管理员、安全管理员、审计管理员三者不得兼任；密钥管理员不兼审计管理员；"
-             "业务民警不兼任任何管理员角色。")
+             "业务民警、事项编辑、事项审核不兼任管理员角色；事项编辑与事项审核不得兼任。")
 
 
 def _region_clean(value: str) -> str:
@@ -49,7 +49,7 @@ class StaffRolesForm(forms.Form):
     roles = forms.MultipleChoiceField(label="角色", choices=StaffRole.choices, widget=forms.CheckboxSelectMultiple,
                                       help_text=ROLE_HELP, error_messages={"required": "请至少选择一个角色。"})
     department = forms.ChoiceField(label="部门警种", required=False, choices=[("", "（无）"), *Department.choices],
-                                   help_text="业务民警必填。")
+                                   help_text="业务民警、事项编辑、事项审核必填。")
     region_code = forms.CharField(label="辖区代码", required=False, max_length=6, help_text=REGION_HELP,
                                   widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
 
@@ -58,11 +58,13 @@ class StaffRolesForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if StaffRole.OFFICER.value in (data.get("roles") or []):
+        scoped = [StaffRole(r) for r in data.get("roles") or [] if StaffRole(r) in SCOPED_ROLES]
+        if scoped:
+            who = scoped[0].label
             if not data.get("department") and "department" not in self.errors:
-                self.add_error("department", "业务民警须指定部门警种。")
+                self.add_error("department", f"{who}须指定部门警种。")
             if not data.get("region_code") and "region_code" not in self.errors:
-                self.add_error("region_code", "业务民警须指定辖区代码。")
+                self.add_error("region_code", f"{who}须指定辖区代码。")
         return data
 
     def region_label(self) -> str:

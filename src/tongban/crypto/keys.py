@@ -58,6 +58,7 @@ ALGORITHMS = {
     KeyPurpose.BLIND_INDEX: "HMAC-SM3",
     KeyPurpose.AUDIT_SIGNING: "SM2",
     KeyPurpose.API_SIGNING: "SM2",
+    KeyPurpose.DOCUMENT_SIGNING: "SM2",
 }
 
 

@@ -21,11 +21,12 @@ class KeyPurpose(models.TextChoices):
     BLIND_INDEX = "blind_index", "盲索引（HMAC-SM3）"
     AUDIT_SIGNING = "audit_signing", "审计签名（SM2）"
     API_SIGNING = "api_signing", "接口签名（SM2）"
+    DOCUMENT_SIGNING = "document_signing", "文书签章（SM2）"  # electronic results (tongban.cases.results)
 
 
 # Purposes whose keys protect rows in the database: rotating them re-encrypts / re-indexes rows.
 DATA_PURPOSES = (KeyPurpose.FIELD_ENCRYPTION, KeyPurpose.BLIND_INDEX)
-SIGNING_PURPOSES = (KeyPurpose.AUDIT_SIGNING, KeyPurpose.API_SIGNING)
+SIGNING_PURPOSES = (KeyPurpose.AUDIT_SIGNING, KeyPurpose.API_SIGNING, KeyPurpose.DOCUMENT_SIGNING)
 
 
 class KeyState(models.TextChoices):
