@@ -214,11 +214,55 @@ STAFF_PAGES: list[Visit] = [
     failed("/backoffice/password/", ("#id_old_password", "wrong-old-Password-1"), ("#id_new_password1", "short"),
            ("#id_new_password2", "short")),
     Visit("/backoffice/staff/"),
+    Visit("/backoffice/staff/?department=hukou&region=330100&role=officer&active=1"),
+    Visit("/backoffice/staff/?region=999999"),  # a filter that cannot be met: its error, nobody listed
     Visit("/backoffice/staff/{staff}/"),
+    # Staff management (the security admin): create, roles and scope, disable, reset.
+    Visit("/backoffice/staff-create/"),
+    failed("/backoffice/staff-create/"),
+    failed("/backoffice/staff-create/", ("#id_username", "13900000001"), ("#id_region_code", "339999"),
+           tick=("#id_roles_0", "#id_roles_1")),
+    Visit("/backoffice/staff-create/", fill=(("#id_username", "a11y-auditor"),), tick=("#id_roles_2",),
+          submit=SUBMIT),  # the temporary password, shown once
+    Visit("/backoffice/staff/{staff}/roles/"),
+    failed("/backoffice/staff/{staff}/roles/", ("#id_region_code", ""), tick=("#id_roles_0",)),
+    Visit("/backoffice/staff/{staff}/disable/"),
+    failed("/backoffice/staff/{staff}/disable/"),
+    Visit("/backoffice/staff/{other}/password/"),
+    Visit("/backoffice/staff/{other}/password/", tick=("#id_confirm",), submit=SUBMIT),
+    Visit("/backoffice/staff/{other}/roles/", tick=("#id_roles_2",), submit=SUBMIT),  # saved: a message
     Visit("/backoffice/partners/stats/"),
     Visit("/backoffice/partners/alerts/"),
     Visit("/backoffice/sso/stats/"),
 ]
+
+
+# Signed in to the staff site as an officer (户政, 杭州市) with a case {case} waiting for acceptance.
+OFFICER_PAGES: list[Visit] = [
+    Visit("/backoffice/"),
+    Visit("/backoffice/cases/"),
+    Visit("/backoffice/cases/?state=submitted&assigned=unassigned&overdue=on"),
+    Visit("/backoffice/cases/?submitted_from=2026-10-09&submitted_to=2026-10-01"),  # the filter's error
+    Visit("/backoffice/cases/{case}/"),
+    failed("/backoffice/cases/{case}/", submit="#act-return_for_correction button[type=submit]"),  # nothing listed
+    Visit("/backoffice/cases/{case}/", submit="#assign-form button[value=claim]"),  # claimed: a message
+    Visit("/backoffice/cases/stats/"),
+]
+
+
+def staff_sign_in(page: Any, base_url: str, user: Any, password: str) -> None:
+    """Password then the TOTP code, as a person at the keyboard would."""
+    from tests.accounts.factories import device_of, totp_code
+
+    page.goto(base_url + "/backoffice/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", password)
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    page.fill("#id_token", totp_code(device_of(user)))
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert page.url == base_url + "/backoffice/", page.url
 
 
 def visit(page: Any, base_url: str, step: Visit, values: dict[str, Any] | None = None) -> None:

@@ -8,10 +8,12 @@ import pytest
 
 from tests.e2e.a11y import (
     CITIZEN_PAGES,
+    OFFICER_PAGES,
     PUBLIC_PAGES,
     STAFF_PAGES,
     accessibility_problems,
     failed,
+    staff_sign_in,
     visit,
     walk,
 )
@@ -126,6 +128,7 @@ def test_staff_pages(page, live_server):
     officer = make_staff("a11y", StaffRole.SECURITY_ADMIN,
                          department="hukou", region_code="330100")
     make_staff("newcomer", StaffRole.OFFICER, department="hukou", region_code="330100", totp=False)
+    make_staff("other", StaffRole.KEY_ADMIN)
     base = live_server.url
     problems: list[str] = []
 
@@ -148,7 +151,7 @@ def test_staff_pages(page, live_server):
         page.click("main form button[type=submit]")
     assert page.url == base + "/backoffice/"
 
-    problems += walk(page, base, STAFF_PAGES, {"staff": "newcomer"})
+    problems += walk(page, base, STAFF_PAGES, {"staff": "newcomer", "other": "other"})
 
     # A message on the next page: the password changed.
     page.goto(base + "/backoffice/password/")
@@ -171,3 +174,30 @@ def test_staff_pages(page, live_server):
     problems += accessibility_problems(page)
     assert not problems, _report(problems)
 
+
+
+def test_officer_case_pages(page, live_server):
+    import io
+
+    from tests.accounts.factories import PASSWORD as STAFF_PASSWORD
+    from tests.accounts.factories import make_officer
+    from tests.cases.conftest import make_citizen, make_item, png_bytes
+    from tongban.cases.attachments import attachment_add
+    from tongban.cases.catalog_bridge import withdraw_item
+    from tongban.cases.services import case_save_draft, case_start, case_submit
+
+    item = make_item("A11Y1")
+    try:
+        citizen = make_citizen()
+        case = case_start(user=citizen, item_code=item.code)
+        case_save_draft(user=citizen, case_id=case.pk, answers={"name": "张三", "reason": "damaged"},
+                        delivery={"method": "pickup", "station": "西湖区公安分局接待大厅"})
+        attachment_add(user=citizen, case_id=case.pk, material_code="photo", file=io.BytesIO(png_bytes()))
+        case_submit(user=citizen, case_id=case.pk)
+        officer = make_officer("a11y-officer", region_code="330100")
+        make_officer("a11y-colleague", region_code="330106")
+        staff_sign_in(page, live_server.url, officer, STAFF_PASSWORD)
+        problems = walk(page, live_server.url, OFFICER_PAGES, {"case": case.pk})
+    finally:
+        withdraw_item(item.code)
+    assert not problems, _report(problems)

@@ -117,3 +117,20 @@ def password_expired(user: Any, at: dt.datetime | None = None) -> bool:
 
 def password_change_required(user: Any) -> bool:
     return bool(getattr(user, "must_change_password", False)) or password_expired(user)
+
+
+# No look-alikes (0/O, 1/l/I) in a password someone reads out or types from a slip of paper.
+_TEMPORARY_ALPHABETS = ("abcdefghijkmnpqrstuvwxyz", "ABCDEFGHJKLMNPQRSTUVWXYZ", "23456789", "-#%+=@")
+
+
+def temporary_password(length: int = 16) -> str:
+    """A temporary password for a new staff account or a reset: random (the secrets module), every
+    character class present, at least 16 characters; its holder must change it at the first sign-in."""
+    import secrets
+
+    length = max(length, 16, security().staff_password_min_length)
+    chars = [secrets.choice(alphabet) for alphabet in _TEMPORARY_ALPHABETS]
+    everything = "".join(_TEMPORARY_ALPHABETS)
+    chars += [secrets.choice(everything) for _ in range(length - len(chars))]
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars)

@@ -20,7 +20,7 @@ from django.http import Http404
 
 from tongban.accounts.models import User, UserKind
 from tongban.accounts.regions import region_covers, region_prefix
-from tongban.accounts.roles import StaffRole
+from tongban.accounts.roles import ROLE_FIELDS, StaffRole
 
 M = TypeVar("M", bound=Model)
 
@@ -84,3 +84,19 @@ def staff_visible_to(actor: Any) -> QuerySet[User]:
     if isinstance(actor, User) and actor.has_role(StaffRole.SECURITY_ADMIN):
         return staff
     return scope_filter(staff.filter(role_officer=True), actor)
+
+
+def staff_search(actor: Any, *, department: str = "", region_code: str = "", role: str = "",
+                 active: bool | None = None) -> QuerySet[User]:
+    """The staff directory narrowed by department, region (a region includes the regions inside it: 330100
+    finds 330106 too), role and whether the account is enabled; ordered by username."""
+    staff = staff_visible_to(actor)
+    if department:
+        staff = staff.filter(department=department)
+    if region_code:
+        staff = staff.filter(region_code__startswith=region_prefix(region_code))
+    if role:
+        staff = staff.filter(**{ROLE_FIELDS[StaffRole(role)]: True})
+    if active is not None:
+        staff = staff.filter(is_active=active)
+    return staff

@@ -9,6 +9,7 @@ lock after failed attempts does not (tongban.accounts.lockout says why).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -66,6 +67,34 @@ def roles_validate(roles: Iterable[StaffRole | str], *, department: str, region_
     return parsed
 
 
+_MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+_ID_NUMBER_RE = re.compile(r"^(\d{15}|\d{17}[\dXx])$")  # shaped like one, valid check digit or not
+
+
+def staff_username_validate(username: str) -> str:
+    """A staff username is the police number (警号) or another work number: never an ID number or a phone
+    number, which would put personal data on the user row (accounts.models). Returns it normalised."""
+    username = User.normalize_username((username or "").strip())
+    try:
+        User._meta.get_field("username").run_validators(username)
+    except ValidationError:
+        username = ""
+    if not username or len(username) > 150:
+        raise TongbanError("validation_error", message_zh="警号只能包含字母、数字和 @.+-_，最长 150 个字符。",
+                           message_en="Letters, digits and @.+-_ only, at most 150 characters.",
+                           details=[{"field": "username", "type": "invalid"}])
+    if _MOBILE_RE.match(username) or _ID_NUMBER_RE.match(username):
+        raise TongbanError("validation_error", message_zh="账号不能使用身份证号或手机号，请使用警号。",
+                           message_en="Use the police number, not an ID or phone number.",
+                           details=[{"field": "username", "type": "personal_data"}])
+    return username
+
+
+def _not_on_yourself(actor: Any, user: User, message_zh: str, message_en: str) -> None:
+    if actor is not None and actor.pk == user.pk:
+        raise TongbanError("forbidden", message_zh=message_zh, message_en=message_en)
+
+
 def _password_validate(password: str, user: User) -> None:
     try:
         password_validation.validate_password(password, user)
@@ -79,10 +108,12 @@ def staff_create(*, actor: Any, username: str, password: str, roles: Iterable[St
     """A new staff account; the password is temporary (changed at first login) and a TOTP device is
     enrolled at first login."""
     _require_security_admin(actor)
+    username = staff_username_validate(username)
     parsed = roles_validate(roles, department=department, region_code=region_code)
     if User.objects.filter(username=username).exists():
-        raise TongbanError("conflict", message_zh="用户名已存在。", message_en="The username is taken.")
-    user = User(username=User.normalize_username(username), kind=UserKind.STAFF, department=department,
+        raise TongbanError("conflict", message_zh="用户名已存在。", message_en="The username is taken.",
+                           details=[{"field": "username", "type": "conflict"}])
+    user = User(username=username, kind=UserKind.STAFF, department=department,
                 region_code=region_code, must_change_password=True)
     for role in parsed:
         setattr(user, ROLE_FIELDS[role], True)
@@ -217,6 +248,8 @@ def password_reset(*, actor: Any, user: User, new_password: str, request: HttpRe
     """A security admin sets a temporary password; the user must change it at the next login. The old
     password no longer signs anyone in, so the sessions it opened end too (in this transaction)."""
     _require_security_admin(actor)
+    _not_on_yourself(actor, user, "不能重置自己的密码，请使用“修改密码”。",
+                     "You cannot reset your own password; change it instead.")
     _password_validate(new_password, user)
     user.set_password(new_password)
     user.must_change_password = True
@@ -269,6 +302,7 @@ def totp_reset(*, actor: Any, user: User, request: HttpRequest | None = None) ->
     """Remove the user's devices: at the next login they enrol a new one (a lost phone). The sessions the
     old device verified end too (in this transaction): whoever holds the phone may hold them."""
     _require_security_admin(actor)
+    _not_on_yourself(actor, user, "不能重置自己的动态口令。", "You cannot reset your own second factor.")
     StaffTOTPDevice.objects.filter(user=user).delete()
     record_security_event(SecurityEvent.TOTP_RESET, user=user, actor=actor or CLI, request=request)
     account_sessions_end(user=user, actor=actor, reason="totp_reset", request=request)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tongban.backoffice import views
+from tongban.backoffice import case_views, staff_views, views
 from tongban.catalog import views as catalog_views
 from tongban.partners import views as partner_views
 
@@ -11,9 +11,20 @@ urlpatterns = [
     path("login/totp/", views.login_totp, name="login_totp"),
     path("logout/", views.logout_view, name="logout"),
     path("password/", views.password_change_view, name="password"),
-    path("staff/", views.staff_list, name="staff_list"),
-    path("staff/<str:username>/", views.staff_detail, name="staff_detail"),
-    path("staff/<str:username>/unlock/", views.staff_unlock, name="staff_unlock"),
+    path("staff/", staff_views.staff_list, name="staff_list"),
+    path("staff-create/", staff_views.staff_create, name="staff_create"),
+    path("staff/<str:username>/", staff_views.staff_detail, name="staff_detail"),
+    path("staff/<str:username>/unlock/", staff_views.staff_unlock, name="staff_unlock"),
+    path("staff/<str:username>/roles/", staff_views.staff_roles, name="staff_roles"),
+    path("staff/<str:username>/<str:action>/", staff_views.staff_action, name="staff_action"),
+    path("cases/", case_views.inbox, name="inbox"),
+    path("cases/bulk-accept/", case_views.bulk_accept, name="bulk_accept"),
+    path("cases/stats/", case_views.statistics, name="case_stats"),
+    path("cases/<int:case_id>/", case_views.case_detail, name="case_detail"),
+    path("cases/<int:case_id>/act/", case_views.case_act, name="case_act"),
+    path("cases/<int:case_id>/assign/", case_views.case_assign, name="case_assign"),
+    path("cases/<int:case_id>/comment/", case_views.case_comment, name="case_comment"),
+    path("cases/<int:case_id>/materials/<int:attachment_id>/", case_views.case_material, name="case_material"),
     path("partners/stats/", partner_views.stats, name="partner_stats"),
     path("partners/alerts/", partner_views.alerts, name="partner_alerts"),
     path("partners/alerts/<int:pk>/ack/", partner_views.alert_ack, name="partner_alert_ack"),

@@ -1,5 +1,5 @@
-"""The staff site: login with password then TOTP (enrolment on first login), password change, home,
-and the staff directory (scoped: an officer sees colleagues of their own department and region)."""
+"""The staff site: login with password then TOTP (enrolment on first login), password change, home.
+Staff management is in staff_views."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import segno
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -31,7 +31,6 @@ from tongban.accounts.models import User, UserKind
 from tongban.accounts.passwords import password_change_required, password_expired, password_expires_at
 from tongban.accounts.regions import region_name
 from tongban.accounts.roles import StaffRole
-from tongban.accounts.selectors import staff_visible_to
 from tongban.backoffice.middleware import staff_verified
 from tongban.core import ratelimit
 from tongban.core.errors import TongbanError
@@ -179,42 +178,6 @@ def home(request: HttpRequest) -> HttpResponse:
         "region": region_name(user.region_code) if user.region_code else "",
         "is_admin": user.is_staff,
         "sees_staff": user.has_role(StaffRole.OFFICER) or user.has_role(StaffRole.SECURITY_ADMIN),
+        "manages_staff": user.has_role(StaffRole.SECURITY_ADMIN),
         "password_expires_at": password_expires_at(user),
     })
-
-
-@require_http_methods(["GET"])
-def staff_list(request: HttpRequest) -> HttpResponse:
-    people = staff_visible_to(request.user)[:200]
-    return render(request, "backoffice/staff_list.html", {"people": [_row(p) for p in people]})
-
-
-def _visible(request: HttpRequest, username: str) -> User:
-    user = staff_visible_to(request.user).filter(username=username).first()
-    if user is None:
-        raise Http404
-    return user
-
-
-def _row(person: User) -> dict[str, Any]:
-    return {"username": person.username, "roles": "、".join(r.label for r in StaffRole if r in person.roles),
-            "department": person.get_department_display(),
-            "region": region_name(person.region_code) if person.region_code else "",
-            "locked": person.is_locked(), "active": person.is_active}
-
-
-@require_http_methods(["GET"])
-def staff_detail(request: HttpRequest, username: str) -> HttpResponse:
-    person = _visible(request, username)
-    can_unlock = request.user.has_role(StaffRole.SECURITY_ADMIN)  # type: ignore[union-attr]
-    return render(request, "backoffice/staff_detail.html", {"person": _row(person), "can_unlock": can_unlock})
-
-
-@require_POST
-def staff_unlock(request: HttpRequest, username: str) -> HttpResponse:
-    if not request.user.has_role(StaffRole.SECURITY_ADMIN):  # type: ignore[union-attr]
-        raise Http404  # not allowed looks like not there
-    person = _visible(request, username)
-    services.account_unlock(actor=request.user, user=person, request=request)
-    messages.success(request, f"已解锁 {person.username}。")
-    return HttpResponseRedirect(reverse("backoffice:staff_detail", args=[person.username]))

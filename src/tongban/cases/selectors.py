@@ -132,3 +132,55 @@ def state_label(case: Case) -> str:
 
 def deadline_of(case: Case) -> deadlines.Countdown:
     return countdown_of(case)
+
+
+def region_range(prefix: str) -> tuple[str, str]:
+    """The codes starting with `prefix` as a half-open range [low, high) of six-digit strings: a range an
+    index serves under any collation (LIKE 'xx%' needs a pattern index on PostgreSQL)."""
+    width = len(prefix)
+    low = prefix.ljust(6, "0")
+    high = str(int(prefix) + 1).zfill(width).ljust(6, "0") if width < 6 else ""
+    return low, high
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=clock.SHANGHAI)
+
+
+def officer_inbox(user: Any, *, states: list[str] | None = None, item_code: str = "", overdue: bool = False,
+                  submitted_from: dt.date | None = None, submitted_to: dt.date | None = None,
+                  assigned: str = "", before: tuple[dt.datetime, int] | None = None,
+                  today: dt.date | None = None) -> QuerySet[Case]:
+    """The officer's inbox: submitted cases in their department and region, newest first, narrowed by state,
+    item, overdue, the submission dates (Asia/Shanghai days, both ends included) and assignment
+    ("mine", "unassigned", "others"); `before` = (submitted_at, id) of the last row of the previous page
+    (keyset paging: every page costs the same, however deep)."""
+    from tongban.accounts.selectors import officer_scope
+
+    scope = officer_scope(user)
+    if scope is None or not getattr(user, "role_officer", False):
+        return Case.objects.none()
+    low, high = region_range(scope.region_prefix)
+    rows = Case.objects.filter(department=scope.department, submitted_at__isnull=False)
+    rows = rows.filter(region_code__gte=low, region_code__lt=high) if high else rows.filter(region_code=low)
+    if states:
+        rows = rows.filter(state__in=states)
+    if item_code:
+        rows = rows.filter(item_code=item_code)
+    if overdue:
+        rows = rows.filter(overdue_filter(today))
+    if submitted_from is not None:
+        rows = rows.filter(submitted_at__gte=_local_midnight(submitted_from))
+    if submitted_to is not None:
+        rows = rows.filter(submitted_at__lt=_local_midnight(submitted_to + dt.timedelta(days=1)))
+    if assigned == "mine":
+        rows = rows.filter(assigned_to_id=user.pk)
+    elif assigned == "unassigned":
+        rows = rows.filter(assigned_to__isnull=True)
+    elif assigned == "others":
+        rows = rows.filter(assigned_to__isnull=False).exclude(assigned_to_id=user.pk)
+    if before is not None:
+        at, pk = before
+        rows = rows.filter(Q(submitted_at__lt=at) | Q(submitted_at=at, id__lt=pk))
+    return (rows.select_related("assigned_to").only(*LIST_FIELDS, "assigned_to__username")
+            .order_by("-submitted_at", "-id"))
