@@ -8,7 +8,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("api/v1/", api.urls),
-    path("partner/v1/", include("tongban.partners.urls")),
+    path("partner/", include("tongban.partners.urls")),
     path("admin/", admin.site.urls),
     path("backoffice/sso/", include("tongban.sso.backoffice")),
     path("backoffice/", include("tongban.backoffice.urls")),

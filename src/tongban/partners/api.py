@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.encoding import escape_uri_path
 from django.views.decorators.csrf import csrf_exempt
@@ -31,6 +31,7 @@ from tongban.audit.actions import Action, Outcome
 from tongban.audit.services import Actor, audit_record
 from tongban.core import clock, ratelimit
 from tongban.core.errors import TongbanError, error_body
+from tongban.core.jsonparse import loads_untrusted
 from tongban.core.logging import get_logger
 from tongban.core.middleware import request_language
 from tongban.crypto.sm3 import sm3
@@ -57,6 +58,13 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 IDEMPOTENCY_TTL = dt.timedelta(hours=24)
 LEVELS = {"l1": AssuranceLevel.L1, "l2": AssuranceLevel.L2}
+# An app id is `pa_` + 20 characters; anything outside this shape is an unknown app, never looked up (a NUL
+# byte would fail the query on PostgreSQL) and never written to the audit log as it came.
+APP_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+# The error code of a field's own failures (its type, length or shape; docs/partner-api.md §5).
+_FIELD_CODES = {"name": "name_invalid", "valid_from": "card_validity_invalid", "valid_to": "card_validity_invalid"}
+_IDENTIFIER_CODES = ("id_format", "id_region", "id_birth_date", "id_checksum", "residence_permit_format",
+                     "travel_permit_format", "name_invalid", "card_validity_invalid")
 
 
 @dataclass
@@ -99,10 +107,12 @@ def _error(request: HttpRequest, nonce: str, exc: TongbanError) -> HttpResponse:
 
 
 def _auth_failure(request: HttpRequest, app_id: str, reason: str, exc: TongbanError) -> TongbanError:
-    log.warning("partner.auth_failed", app=app_id[:40], reason=reason)
+    well_formed = bool(APP_ID_RE.match(app_id))
+    log.warning("partner.auth_failed", app=app_id if well_formed else "(malformed)", reason=reason)
     audit_record(action=Action.PARTNER_AUTH_FAILURE, outcome=Outcome.DENIED,
-                 actor=Actor.partner_app(app_id[:40]) if app_id else Actor.anonymous(), request=request,
-                 details={"reason": reason, "error": exc.code})
+                 actor=Actor.partner_app(app_id) if well_formed else Actor.anonymous(), request=request,
+                 details={"reason": reason, "error": exc.code, **({} if well_formed or not app_id
+                                                                  else {"app_id_malformed": True})})
     return exc
 
 
@@ -138,7 +148,7 @@ def authenticate(request: HttpRequest) -> Call:
     if abs(int(timestamp) - now) > conf.clock_skew_seconds:
         raise _auth_failure(request, app_id, "timestamp_out_of_window", TongbanError(
             "timestamp_out_of_window", details=[{"server_time": now, "allowed_skew": conf.clock_skew_seconds}]))
-    app = partner_app(app_id) if len(app_id) <= 32 else None
+    app = partner_app(app_id) if APP_ID_RE.match(app_id) else None
     body = request.body
     if len(body) > conf.max_body_bytes:
         raise TongbanError("payload_too_large")
@@ -246,27 +256,58 @@ def _quota(request: HttpRequest, call: Call, cost: int) -> None:
 # -- input ------------------------------------------------------------------------------------------------
 
 
+_LOC_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 def _validation_details(exc: PydanticValidationError, prefix: str = "") -> list[dict[str, Any]]:
-    return [{"field": prefix + ".".join(str(p) for p in err.get("loc", ())), "type": err.get("type", "invalid"),
-             "message": str(err.get("msg", ""))} for err in exc.errors()]
+    """One detail per failure, naming the field as the caller wrote it (`items.3.name`): pydantic's union
+    member tags (`literal['长期']`) are left out of the path."""
+    details = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if isinstance(p, int) or _LOC_PART.match(str(p))]
+        details.append({"field": prefix + ".".join(loc) if loc else prefix.rstrip(".") or None,
+                        "type": err.get("type", "invalid"), "message": str(err.get("msg", ""))})
+    return details
 
 
 def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise TongbanError("invalid_json") from None
+    """The body as JSON: not JSON, not UTF-8 or nested too deep is 400 invalid_json (tongban.core.jsonparse)."""
+    return loads_untrusted(body)
+
+
+def _level(data: Any) -> str:
+    """The level asked for, for metering and the audit entry of a refusal: "" unless it is a known one."""
+    level = data.get("level") if isinstance(data, dict) else None
+    return level if isinstance(level, str) and level in LEVELS else ""
+
+
+def _input_error(exc: PydanticValidationError, data: Any, prefix: str = "") -> TongbanError:
+    """A validation failure as the documented code: `purpose_required` for a missing, null or blank purpose;
+    the field's own code when every failure is in one field that has one (id_format or travel_permit_format,
+    name_invalid, card_validity_invalid); otherwise validation_error. `details` name every failing field."""
+    errors = exc.errors()
+    fields = {str(e["loc"][0]) if e.get("loc") else "" for e in errors}
+    if "purpose" in fields and isinstance(data, dict):
+        purpose = data.get("purpose")
+        if purpose is None or (isinstance(purpose, str) and not purpose.strip()):
+            return TongbanError("purpose_required", details=[{"field": prefix + "purpose", "type": "missing"}])
+    details = _validation_details(exc, prefix)
+    if len(fields) == 1:
+        (field,) = fields
+        code = _FIELD_CODES.get(field)
+        if field == "id_number":
+            permit = isinstance(data, dict) and data.get("id_type") == "hk_macao_permit"
+            code = "travel_permit_format" if permit else "id_format"
+        if code is not None:
+            return TongbanError(code, details=details)
+    return TongbanError("validation_error", details=details)
 
 
 def _parse(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
-        errors = exc.errors()
-        if any(e.get("loc", ())[:1] == ("purpose",) for e in errors) and \
-                (not isinstance(data, dict) or not str(data.get("purpose") or "").strip()):
-            raise TongbanError("purpose_required", details=[{"field": "purpose", "type": "missing"}]) from None
-        raise TongbanError("validation_error", details=_validation_details(exc)) from None
+        raise _input_error(exc, data) from None
 
 
 def _check_allowed(request: HttpRequest, call: Call, level: str, purpose: str) -> None:
@@ -312,8 +353,7 @@ def _perform(request: HttpRequest, call: Call, person: Person, level: str, purpo
 
 def _single(request: HttpRequest, call: Call) -> dict[str, Any]:
     data = _json(call.body)
-    if isinstance(data, dict) and data.get("level") in LEVELS:
-        call.level = str(data["level"])
+    call.level = _level(data)
     try:
         parsed = _parse(VerificationRequest, data)
     except TongbanError as exc:
@@ -326,8 +366,7 @@ def _single(request: HttpRequest, call: Call) -> dict[str, Any]:
 
 def _batch(request: HttpRequest, call: Call) -> dict[str, Any]:
     data = _json(call.body)
-    if isinstance(data, dict) and data.get("level") in LEVELS:
-        call.level = str(data["level"])
+    call.level = _level(data)
     items = data.get("items") if isinstance(data, dict) else None
     if isinstance(items, list) and len(items) > MAX_BATCH:
         raise _refused(request, call, TongbanError("batch_too_large", details=[
@@ -346,7 +385,7 @@ def _batch(request: HttpRequest, call: Call) -> dict[str, Any]:
             try:
                 person = Person.model_validate(raw)
             except PydanticValidationError as exc:
-                error = TongbanError("validation_error", details=_validation_details(exc, f"items.{index}."))
+                error = _input_error(exc, raw, f"items.{index}.")
                 audit_record(action=Action.VERIFICATION_REQUEST, outcome=Outcome.FAILURE,
                              actor=Actor.partner_app(call.app.app_id), request=request,
                              details={"channel": CHANNEL, "app": call.app.app_id, "error": error.code,
@@ -360,10 +399,9 @@ def _batch(request: HttpRequest, call: Call) -> dict[str, Any]:
             language = request_language(request)
             body = error_body(exc.code, language=language, request_id=None, message=exc.message(language),
                               details=exc.details)["error"]
-            if exc.code in ("id_format", "id_region", "id_birth_date", "id_checksum", "residence_permit_format",
-                            "travel_permit_format", "name_invalid", "card_validity_invalid"):
+            if exc.code in _IDENTIFIER_CODES:
                 for detail in body.get("details") or []:
-                    if isinstance(detail.get("field"), str):
+                    if isinstance(detail.get("field"), str) and not detail["field"].startswith("items."):
                         detail["field"] = f"items.{index}.{detail['field']}"
             results.append({"index": index, "outcome": None, "error": body})
     return {"nonce": call.nonce, "purpose": parsed.purpose, "level_requested": parsed.level, "count": len(results),
@@ -371,8 +409,7 @@ def _batch(request: HttpRequest, call: Call) -> dict[str, Any]:
 
 
 def _handle(request: HttpRequest, handler: Callable[[HttpRequest, Call], dict[str, Any]]) -> HttpResponse:
-    header_nonce = request.headers.get(signing.HEADER_NONCE, "")
-    nonce = header_nonce if signing.NONCE_RE.match(header_nonce) else ""
+    nonce = _request_nonce(request)
     try:
         if request.method != "POST":
             return _error(request, nonce, TongbanError("method_not_allowed", headers={"Allow": "POST"}))
@@ -413,21 +450,42 @@ def verifications_batch(request: HttpRequest) -> HttpResponse:
     return _handle(request, _batch)
 
 
+def _request_nonce(request: HttpRequest) -> str:
+    """The request's nonce if it is well-formed, else "": what the canonical response echoes."""
+    header_nonce = request.headers.get(signing.HEADER_NONCE, "")
+    return header_nonce if signing.NONCE_RE.match(header_nonce) else ""
+
+
+def _public(request: HttpRequest, payload: dict[str, Any]) -> HttpResponse:
+    """A public document (the keys, the OpenAPI description), signed like every answer on /partner/: with the
+    request's nonce when it sent one (then not cacheable), else with an empty one (cacheable for 5 minutes)."""
+    nonce = _request_nonce(request)
+    response = _signed(nonce, 200, _dumps(payload))
+    if not nonce:
+        response["Cache-Control"] = "public, max-age=300"
+    response["Vary"] = signing.HEADER_NONCE
+    return response
+
+
 @csrf_exempt  # so that any other method gets 405, not the CSRF failure page
 def published_keys(request: HttpRequest) -> HttpResponse:
     """GET /partner/v1/keys: the platform's response-signing public keys (current first)."""
     if request.method not in ("GET", "HEAD"):
-        return _error(request, "", TongbanError("method_not_allowed", headers={"Allow": "GET"}))
-    response = JsonResponse({"keys": signing.published_keys()}, json_dumps_params={"ensure_ascii": False})
-    response["Cache-Control"] = "public, max-age=300"
-    return response
+        return _error(request, _request_nonce(request), TongbanError("method_not_allowed", headers={"Allow": "GET"}))
+    return _public(request, {"keys": signing.published_keys()})
 
 
 @csrf_exempt
 def openapi(request: HttpRequest) -> HttpResponse:
     """GET /partner/v1/openapi.json."""
     if request.method not in ("GET", "HEAD"):
-        return _error(request, "", TongbanError("method_not_allowed", headers={"Allow": "GET"}))
+        return _error(request, _request_nonce(request), TongbanError("method_not_allowed", headers={"Allow": "GET"}))
     from tongban.partners.openapi import document
 
-    return JsonResponse(document(), json_dumps_params={"ensure_ascii": False})
+    return _public(request, document())
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any other path under /partner/: 404 not_found, signed like every other answer there."""
+    return _error(request, _request_nonce(request), TongbanError("not_found"))

@@ -1,11 +1,13 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from tongban.partners import api
 
 app_name = "partners"
 urlpatterns = [
-    path("verifications", api.verifications, name="verifications"),
-    path("verifications/batch", api.verifications_batch, name="verifications_batch"),
-    path("keys", api.published_keys, name="keys"),
-    path("openapi.json", api.openapi, name="openapi"),
+    path("v1/verifications", api.verifications, name="verifications"),
+    path("v1/verifications/batch", api.verifications_batch, name="verifications_batch"),
+    path("v1/keys", api.published_keys, name="keys"),
+    path("v1/openapi.json", api.openapi, name="openapi"),
+    # Every other path under /partner/ is a signed 404 (docs/partner-api.md §6: every answer is signed).
+    re_path(r"^(?P<rest>.*)$", api.not_found, name="not_found"),
 ]
