@@ -52,7 +52,8 @@ def apply_url(code: str) -> str | None:
 
 
 def _regions() -> list[str]:
-    return sorted(set(SearchDocument.objects.values_list("province_code", flat=True)) - {"", "000000"})
+    codes = SearchDocument.objects.order_by().values_list("province_code", flat=True).distinct()
+    return sorted(set(codes) - {"", "000000"})
 
 
 def _int(value: str | None, default: int = 1) -> int:
