@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_line  # noqa: E402
+from _common import machine_line, proc_cpu, process_tree  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -217,6 +217,15 @@ def serve(url: str, port: int, workers: int) -> subprocess.Popen[Any]:
     raise SystemExit("tongban serve did not answer within 60 s")
 
 
+def _postgres_pids() -> list[int]:
+    """The PostgreSQL backends serving the benchmark's database (persistent connections of the server)."""
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = 'tongban_catalog_bench'").fetchall()
+    return [int(r[0]) for r in rows]
+
+
 def stop(proc: subprocess.Popen[Any]) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -246,11 +255,19 @@ def main() -> None:
         server = serve(url, args.port, args.workers)
         try:
             for label, path in (("page /items/", "/items/"), ("API /api/v1/catalog/items", "/api/v1/catalog/items")):
-                figures = summary(measure(args.port, path, batch, args.warmup))
+                measure(args.port, path, batch[: args.warmup], 0)
+                # CPU of the server's processes (and PostgreSQL's, on the same machine) per request: what a
+                # request costs whatever else the shared machine is doing.
+                pids = process_tree(server.pid) + (_postgres_pids() if database == "postgresql" else [])
+                cpu_before = sum(proc_cpu(pid) for pid in pids)
+                figures = summary(measure(args.port, path, batch[args.warmup:], 0))
+                figures["cpu_ms"] = (sum(proc_cpu(pid) for pid in pids) - cpu_before) * 1000 / figures["n"]
+                figures["load"] = os.getloadavg()[0]
                 results[f"{database} {label}"] = figures
                 print(f"{database:10} {label:28} p50 {figures['p50']:6.1f} ms  p95 {figures['p95']:6.1f} ms  "
-                      f"p99 {figures['p99']:6.1f} ms  mean {figures['mean']:6.1f} ms  ({figures['n']} queries)",
-                      flush=True)
+                      f"p99 {figures['p99']:6.1f} ms  mean {figures['mean']:6.1f} ms  "
+                      f"CPU {figures['cpu_ms']:5.1f} ms/request  ({figures['n']} queries, "
+                      f"load {figures['load']:.1f})", flush=True)
         finally:
             stop(server)
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
