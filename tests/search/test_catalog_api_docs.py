@@ -8,7 +8,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from django.test import override_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -24,9 +23,7 @@ def _blocks(kind: str) -> list[str]:
 def shipped_catalog(db):
     from tongban.catalog.loading import catalog_load
 
-    with override_settings(TONGBAN_CATALOG_SYNC_SETTLE_SECONDS=0):
-        catalog_load()
-        yield
+    catalog_load()
 
 
 def test_every_http_example_answers_as_shown(client, shipped_catalog):
