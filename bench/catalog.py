@@ -14,6 +14,7 @@ catalog API (/api/v1/catalog/items?q=…) with 5,000 published implementations. 
 
     .venv/bin/python bench/catalog.py                        # both databases, ~5 minutes
     .venv/bin/python bench/catalog.py --database sqlite --queries 300
+    .venv/bin/python bench/catalog.py --reuse                # the databases of the last run, measure only
 """
 
 from __future__ import annotations
@@ -148,7 +149,11 @@ def env_for(database_url: str) -> dict[str, str]:
     return env
 
 
-def prepare(database: str, items: int) -> str:
+def prepare(database: str, items: int, reuse: bool = False) -> str:
+    if reuse:
+        url = f"sqlite:///{SQLITE_PATH}" if database == "sqlite" else PG_URL
+        print(f"{database}: reusing the database of an earlier run", flush=True)
+        return url
     if database == "sqlite":
         SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
@@ -244,6 +249,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--port", type=int, default=8791)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--reuse", action="store_true", help="keep the databases an earlier run prepared")
     args = parser.parse_args()
     if shutil.which("tongban", path=str(BIN)) is None:
         raise SystemExit("run with the project's venv: .venv/bin/python bench/catalog.py")
@@ -251,7 +257,7 @@ def main() -> None:
     batch = queries(args.queries + args.warmup)
     results: dict[str, dict[str, float]] = {}
     for database in (["sqlite", "postgresql"] if args.database == "both" else [args.database]):
-        url = prepare(database, args.items)
+        url = prepare(database, args.items, args.reuse)
         server = serve(url, args.port, args.workers)
         try:
             for label, path in (("page /items/", "/items/"), ("API /api/v1/catalog/items", "/api/v1/catalog/items")):
