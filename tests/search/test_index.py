@@ -95,3 +95,10 @@ def test_reindex_command_rebuilds_from_the_catalog(publish):
     call_command("search_reindex", stdout=out)
     assert "1 个事项" in out.getvalue()
     assert [d.code for d in selectors.search("户籍证明").results] == ["330100-HJ-1"]
+
+
+def test_top_items_one_per_basic_item(documents):
+    names = [d.name for d in selectors.top_items(limit=12, high_frequency=True)]
+    assert names.count("居民身份证换领") == 1
+    assert names[0] in {"居民身份证换领", "普通护照签发", "驾驶人考试预约"}  # hooked and high-frequency first
+    assert len(names) == 5

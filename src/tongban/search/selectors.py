@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Min, Q, QuerySet, Subquery, Value, When
 
 from tongban.search import backends
 from tongban.search.engine import MIN_SCORE, expand, score
@@ -139,18 +139,11 @@ def search(query: str, filters: Filters | None = None, *, page: int = 1, per_pag
 
 def top_items(*, limit: int = 12, **conditions: Any) -> list[SearchDocument]:
     """The items a home page lists first (hooked to the national platform and high-frequency), one per basic
-    item so that two provinces' versions of one item do not fill the list."""
-    queryset = (SearchDocument.objects.filter(**conditions).only(*_LIST_FIELDS, "basic_code")
-                .order_by("-hooked_national", "-high_frequency", "name", "code"))
-    seen: set[str] = set()
-    out: list[SearchDocument] = []
-    for document in queryset[: limit * 6]:
-        if document.basic_code not in seen:
-            seen.add(document.basic_code)
-            out.append(document)
-            if len(out) == limit:
-                break
-    return out
+    item so that many regions' implementations of one item do not fill the list."""
+    firsts = (SearchDocument.objects.filter(**conditions).order_by().values("basic_code")
+              .annotate(first=Min("id")).values("first"))
+    return list(SearchDocument.objects.filter(id__in=Subquery(firsts)).only(*_LIST_FIELDS, "basic_code")
+                .order_by("-hooked_national", "-high_frequency", "name", "code")[:limit])
 
 
 def document_by_code(code: str) -> SearchDocument | None:
