@@ -42,13 +42,15 @@ def service_url(key: str) -> str:
 
 
 def apply_url(code: str) -> str | None:
-    """The case engine's "apply online" page for an item, once that engine is there (issue 14)."""
-    for args in ([code], []):
-        try:
-            url = reverse("cases:start", args=args)
-        except NoReverseMatch:
-            continue
-        return url if args else f"{url}?item={code}"
+    """The case engine's "apply online" page for an item, once that engine is there (issue 14; its branch
+    names it `cases:apply`, the brief `cases:start`: whichever resolves)."""
+    for name in ("cases:start", "cases:apply"):
+        for args in ([code], []):
+            try:
+                url = reverse(name, args=args)
+            except NoReverseMatch:
+                continue
+            return url if args else f"{url}?item={code}"
     return None
 
 
