@@ -204,6 +204,11 @@ def summary(timings: list[float]) -> dict[str, float]:
 
 
 def serve(url: str, port: int, workers: int) -> subprocess.Popen[Any]:
+    import socket
+
+    with socket.socket() as probe:  # on a shared machine another server may hold the port: measure ours only
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise SystemExit(f"port {port} is taken by another process: pass --port")
     log = open(ROOT / "var" / "bench" / "catalog-serve.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen([str(BIN / "tongban"), "serve", "--server", "granian", "--host", "127.0.0.1",
                              "--port", str(port), "--workers", str(workers), "--threads", "4"],
@@ -247,7 +252,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=5000)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=100)
-    parser.add_argument("--port", type=int, default=8791)
+    parser.add_argument("--port", type=int, default=8953)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--reuse", action="store_true", help="keep the databases an earlier run prepared")
     args = parser.parse_args()
@@ -264,10 +269,15 @@ def main() -> None:
                 measure(args.port, path, batch[: args.warmup], 0)
                 # CPU of the server's processes (and PostgreSQL's, on the same machine) per request: what a
                 # request costs whatever else the shared machine is doing.
-                pids = process_tree(server.pid) + (_postgres_pids() if database == "postgresql" else [])
-                cpu_before = sum(proc_cpu(pid) for pid in pids)
+                def pids() -> list[int]:
+                    return process_tree(server.pid) + (_postgres_pids() if database == "postgresql" else [])
+
+                before = {pid: proc_cpu(pid) for pid in pids()}
                 figures = summary(measure(args.port, path, batch[args.warmup:], 0))
-                figures["cpu_ms"] = (sum(proc_cpu(pid) for pid in pids) - cpu_before) * 1000 / figures["n"]
+                after = {pid: proc_cpu(pid) for pid in pids()}
+                # A PostgreSQL backend replaced during the run (CONN_MAX_AGE) counts from 0; a gone one is lost.
+                spent = sum(max(0.0, cpu - before.get(pid, 0.0)) for pid, cpu in after.items())
+                figures["cpu_ms"] = spent * 1000 / figures["n"]
                 figures["load"] = os.getloadavg()[0]
                 results[f"{database} {label}"] = figures
                 print(f"{database:10} {label:28} p50 {figures['p50']:6.1f} ms  p95 {figures['p95']:6.1f} ms  "
