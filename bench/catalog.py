@@ -227,6 +227,10 @@ def serve(url: str, port: int, workers: int) -> subprocess.Popen[Any]:
     raise SystemExit("tongban serve did not answer within 60 s")
 
 
+def _server_pids(server: subprocess.Popen[Any], database: str) -> list[int]:
+    return process_tree(server.pid) + (_postgres_pids() if database == "postgresql" else [])
+
+
 def _postgres_pids() -> list[int]:
     """The PostgreSQL backends serving the benchmark's database (persistent connections of the server)."""
     import psycopg
@@ -269,12 +273,9 @@ def main() -> None:
                 measure(args.port, path, batch[: args.warmup], 0)
                 # CPU of the server's processes (and PostgreSQL's, on the same machine) per request: what a
                 # request costs whatever else the shared machine is doing.
-                def pids() -> list[int]:
-                    return process_tree(server.pid) + (_postgres_pids() if database == "postgresql" else [])
-
-                before = {pid: proc_cpu(pid) for pid in pids()}
+                before = {pid: proc_cpu(pid) for pid in _server_pids(server, database)}
                 figures = summary(measure(args.port, path, batch[args.warmup:], 0))
-                after = {pid: proc_cpu(pid) for pid in pids()}
+                after = {pid: proc_cpu(pid) for pid in _server_pids(server, database)}
                 # A PostgreSQL backend replaced during the run (CONN_MAX_AGE) counts from 0; a gone one is lost.
                 spent = sum(max(0.0, cpu - before.get(pid, 0.0)) for pid, cpu in after.items())
                 figures["cpu_ms"] = spent * 1000 / figures["n"]
