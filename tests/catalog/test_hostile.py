@@ -25,7 +25,7 @@ PATHS = [
     f"/backoffice/catalog/items/{CODE}/v1/publish/", f"/backoffice/catalog/items/{CODE}/v1/retire/",
     f"/backoffice/catalog/items/{CODE}/v1/reject/", f"/backoffice/catalog/items/{CODE}/v2/submit/",
     f"/backoffice/catalog/items/{CODE}/v1/explode/", "/backoffice/catalog/items/%00%27/",
-    "/backoffice/catalog/items/" + "x" * 2000 + "/v1/",
+    "/backoffice/catalog/items/" + "x" * 2000 + "/v1/", "/backoffice/catalog/?q=%00",
 ]
 
 
@@ -43,3 +43,20 @@ def test_hostile_requests_never_500(make):
             if status >= 500:
                 failures.append(f"{label} {path} -> {status}")
     assert failures == []
+
+
+def test_an_import_with_nul_characters_is_a_report_not_a_500():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    catalog_load()
+    client = Client(raise_request_exception=False)
+    login_verified(client, editor())
+    doc = json.loads(client.get("/backoffice/catalog/export.json").content)
+    doc["implementations"][0]["name"] = "户籍\x00证明"
+    doc["implementations"][1]["code"] = "330106-\x00"
+    doc["implementations"][2]["basic_code"] = "GA\x00"
+    upload = SimpleUploadedFile("list.json", json.dumps(doc).encode(), "application/json")
+    response = client.post("/backoffice/catalog/import/", {"file": upload})
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert html.count("空字符") == 3

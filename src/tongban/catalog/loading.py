@@ -35,7 +35,7 @@ from tongban.catalog.models import (
     VersionStatus,
 )
 from tongban.catalog.services import change_record, default_content
-from tongban.catalog.validation import content_errors
+from tongban.catalog.validation import CODE_RE, content_errors
 from tongban.core import clock
 
 
@@ -125,6 +125,8 @@ def read_data(directory: Path | None = None) -> CatalogData:
     orgs_by_code = {o.get("code"): o for o in orgs}
     for row in impls:
         where = f"{row['_where']}（{row.get('code')}）"
+        if not CODE_RE.match(str(row.get("code") or "")):
+            problems.append(f"{where}: 实施编码只能由字母、数字和连字符组成")
         if row.get("code") in impl_codes:
             problems.append(f"{where}: 实施编码重复")
         impl_codes.add(str(row.get("code")))

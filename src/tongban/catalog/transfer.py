@@ -38,7 +38,7 @@ from tongban.catalog.services import (
     version_draft_new,
     version_update,
 )
-from tongban.catalog.validation import content_errors
+from tongban.catalog.validation import CODE_RE, content_errors, has_nul
 from tongban.core.errors import TongbanError
 
 KEY_COLUMNS = ("code", "basic_code", "organisation", "region_code")
@@ -199,9 +199,16 @@ def _plan(actor: Any, rows: list[dict[str, Any]]) -> list[_Planned]:
         unknown = sorted(set(raw) - set(COLUMNS))
         for key in unknown:
             problems.append(RowProblem(n, key, "未知字段。"))
+        bad_keys = [key for key in ("code", "basic_code", "organisation", "region_code") if has_nul(raw.get(key))]
+        for key in bad_keys:
+            problems.append(RowProblem(n, key, "含有不允许的空字符（NUL）。"))
         code = str(raw.get("code") or "").strip()
         if not code:
             problems.append(RowProblem(n, "code", "实施编码为必填项。"))
+            continue
+        if bad_keys or not CODE_RE.match(code):
+            if not bad_keys:
+                problems.append(RowProblem(n, "code", "实施编码只能由字母、数字和连字符组成，最长 48 位。"))
             continue
         if code in seen:
             problems.append(RowProblem(n, "code", f"实施编码 {code} 在文件中重复。"))

@@ -29,6 +29,20 @@ MAX_LIMIT_DAYS = 365
 
 Errors = dict[str, list[str]]
 
+# An implementation's or basic item's code: letters, digits and dashes (no space, no control character).
+CODE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-]{0,47}$")
+
+
+def has_nul(value: Any) -> bool:
+    """True when a string anywhere inside `value` holds a NUL character (PostgreSQL text refuses it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(has_nul(v) for v in value)
+    return False
+
 
 def _add(errors: Errors, field: str, message: str) -> None:
     errors.setdefault(field, []).append(message)
@@ -234,6 +248,9 @@ def content_errors(content: dict[str, Any]) -> Errors:
     unknown = sorted(set(content) - set(CONTENT_FIELDS))
     for key in unknown:
         _add(errors, key, "未知字段。")
+    for key, value in content.items():
+        if has_nul(value):
+            _add(errors, key, "含有不允许的空字符（NUL），请删除后重试。")
     for check in (_check_types, _check_time_limits, _check_visits, _check_fees, _check_materials,
                   _check_result, _check_guide, _check_audiences, _check_application):
         check(content, errors)

@@ -22,6 +22,7 @@ from tongban.catalog.chinese import to_traditional
 from tongban.catalog.forms import VersionForm
 from tongban.catalog.models import Implementation, ImplementationVersion, VersionStatus
 from tongban.catalog.transfer import ImportRejected, implementations_export, implementations_import
+from tongban.catalog.validation import CODE_RE
 from tongban.core.errors import TongbanError
 
 PAGE_SIZE = 50
@@ -36,6 +37,8 @@ def _role(request: HttpRequest) -> StaffRole:
 
 def _implementation(request: HttpRequest, code: str) -> Implementation:
     _role(request)
+    if not CODE_RE.match(code):
+        raise Http404
     impl = selectors.implementation_for_staff(request.user, code)
     if impl is None:
         raise Http404
@@ -59,7 +62,7 @@ def catalog_list(request: HttpRequest) -> HttpResponse:
     role = _role(request)
     user: Any = request.user
     items = selectors.implementations_for_staff(user)
-    q = request.GET.get("q", "").strip()[:50]
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:50]
     if q:
         items = items.filter(Q(code__icontains=q) | Q(basic_item__name__icontains=q))
     try:
