@@ -14,6 +14,7 @@ catalog API (/api/v1/catalog/items?q=…) with 5,000 published implementations. 
 
     .venv/bin/python bench/catalog.py                        # both databases, ~5 minutes
     .venv/bin/python bench/catalog.py --database sqlite --queries 300
+    .venv/bin/python bench/catalog.py --reuse                # the databases of the last run, measure only
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_line  # noqa: E402
+from _common import machine_line, proc_cpu, process_tree  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -148,7 +149,11 @@ def env_for(database_url: str) -> dict[str, str]:
     return env
 
 
-def prepare(database: str, items: int) -> str:
+def prepare(database: str, items: int, reuse: bool = False) -> str:
+    if reuse:
+        url = f"sqlite:///{SQLITE_PATH}" if database == "sqlite" else PG_URL
+        print(f"{database}: reusing the database of an earlier run", flush=True)
+        return url
     if database == "sqlite":
         SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
@@ -199,6 +204,11 @@ def summary(timings: list[float]) -> dict[str, float]:
 
 
 def serve(url: str, port: int, workers: int) -> subprocess.Popen[Any]:
+    import socket
+
+    with socket.socket() as probe:  # on a shared machine another server may hold the port: measure ours only
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise SystemExit(f"port {port} is taken by another process: pass --port")
     log = open(ROOT / "var" / "bench" / "catalog-serve.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen([str(BIN / "tongban"), "serve", "--server", "granian", "--host", "127.0.0.1",
                              "--port", str(port), "--workers", str(workers), "--threads", "4"],
@@ -217,6 +227,19 @@ def serve(url: str, port: int, workers: int) -> subprocess.Popen[Any]:
     raise SystemExit("tongban serve did not answer within 60 s")
 
 
+def _server_pids(server: subprocess.Popen[Any], database: str) -> list[int]:
+    return process_tree(server.pid) + (_postgres_pids() if database == "postgresql" else [])
+
+
+def _postgres_pids() -> list[int]:
+    """The PostgreSQL backends serving the benchmark's database (persistent connections of the server)."""
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = 'tongban_catalog_bench'").fetchall()
+    return [int(r[0]) for r in rows]
+
+
 def stop(proc: subprocess.Popen[Any]) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -233,8 +256,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=5000)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=100)
-    parser.add_argument("--port", type=int, default=8791)
+    parser.add_argument("--port", type=int, default=8953)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--reuse", action="store_true", help="keep the databases an earlier run prepared")
     args = parser.parse_args()
     if shutil.which("tongban", path=str(BIN)) is None:
         raise SystemExit("run with the project's venv: .venv/bin/python bench/catalog.py")
@@ -242,15 +266,25 @@ def main() -> None:
     batch = queries(args.queries + args.warmup)
     results: dict[str, dict[str, float]] = {}
     for database in (["sqlite", "postgresql"] if args.database == "both" else [args.database]):
-        url = prepare(database, args.items)
+        url = prepare(database, args.items, args.reuse)
         server = serve(url, args.port, args.workers)
         try:
             for label, path in (("page /items/", "/items/"), ("API /api/v1/catalog/items", "/api/v1/catalog/items")):
-                figures = summary(measure(args.port, path, batch, args.warmup))
+                measure(args.port, path, batch[: args.warmup], 0)
+                # CPU of the server's processes (and PostgreSQL's, on the same machine) per request: what a
+                # request costs whatever else the shared machine is doing.
+                before = {pid: proc_cpu(pid) for pid in _server_pids(server, database)}
+                figures = summary(measure(args.port, path, batch[args.warmup:], 0))
+                after = {pid: proc_cpu(pid) for pid in _server_pids(server, database)}
+                # A PostgreSQL backend replaced during the run (CONN_MAX_AGE) counts from 0; a gone one is lost.
+                spent = sum(max(0.0, cpu - before.get(pid, 0.0)) for pid, cpu in after.items())
+                figures["cpu_ms"] = spent * 1000 / figures["n"]
+                figures["load"] = os.getloadavg()[0]
                 results[f"{database} {label}"] = figures
                 print(f"{database:10} {label:28} p50 {figures['p50']:6.1f} ms  p95 {figures['p95']:6.1f} ms  "
-                      f"p99 {figures['p99']:6.1f} ms  mean {figures['mean']:6.1f} ms  ({figures['n']} queries)",
-                      flush=True)
+                      f"p99 {figures['p99']:6.1f} ms  mean {figures['mean']:6.1f} ms  "
+                      f"CPU {figures['cpu_ms']:5.1f} ms/request  ({figures['n']} queries, "
+                      f"load {figures['load']:.1f})", flush=True)
         finally:
             stop(server)
     print(f"load average {os.getloadavg()[0]:.2f} at the end")

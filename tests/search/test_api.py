@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.test import override_settings
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_no_settle")]
-
-
-@pytest.fixture
-def _no_settle():
-    with override_settings(TONGBAN_CATALOG_SYNC_SETTLE_SECONDS=0):
-        yield
+pytestmark = pytest.mark.django_db
 
 
 def test_list_and_filters(client, publish):

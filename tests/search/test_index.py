@@ -82,3 +82,23 @@ def test_reindex_replaces_and_remove_drops(documents):
     assert services.document_remove(implementation_id=4)
     assert "A4" not in _codes("护照")
     assert not services.document_remove(implementation_id=4)
+
+
+def test_reindex_command_rebuilds_from_the_catalog(publish):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    publish("330100-HJ-1", "户籍证明开具")
+    SearchDocument.objects.all().delete()
+    out = StringIO()
+    call_command("search_reindex", stdout=out)
+    assert "1 个事项" in out.getvalue()
+    assert [d.code for d in selectors.search("户籍证明").results] == ["330100-HJ-1"]
+
+
+def test_top_items_one_per_basic_item(documents):
+    names = [d.name for d in selectors.top_items(limit=12, high_frequency=True)]
+    assert names.count("居民身份证换领") == 1
+    assert names[0] in {"居民身份证换领", "普通护照签发", "驾驶人考试预约"}  # hooked and high-frequency first
+    assert len(names) == 5

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -41,18 +42,26 @@ def service_url(key: str) -> str:
 
 
 def apply_url(code: str) -> str | None:
-    """The case engine's "apply online" page for an item, once that engine is there (issue 14)."""
-    for args in ([code], []):
-        try:
-            url = reverse("cases:start", args=args)
-        except NoReverseMatch:
-            continue
-        return url if args else f"{url}?item={code}"
+    """The case engine's "apply online" page for an item, once that engine is there (issue 14; its branch
+    names it `cases:apply`, the brief `cases:start`: whichever resolves)."""
+    for name in ("cases:start", "cases:apply"):
+        for args in ([code], []):
+            try:
+                url = reverse(name, args=args)
+            except NoReverseMatch:
+                continue
+            return url if args else f"{url}?item={code}"
     return None
 
 
 def _regions() -> list[str]:
-    return sorted(set(SearchDocument.objects.values_list("province_code", flat=True)) - {"", "000000"})
+    """The provinces that have published items (for the region filter; cached for a minute)."""
+    regions = cache.get("portal:item_regions")
+    if regions is None:
+        codes = SearchDocument.objects.order_by().values_list("province_code", flat=True).distinct()
+        regions = sorted(set(codes) - {"", "000000"})
+        cache.set("portal:item_regions", regions, 60)
+    return list(regions)
 
 
 def _int(value: str | None, default: int = 1) -> int:
@@ -64,7 +73,8 @@ def _int(value: str | None, default: int = 1) -> int:
 
 @require_GET
 def items(request: HttpRequest) -> HttpResponse:
-    form = ItemSearchForm(request.GET or None, regions=_regions())
+    regions = _regions()
+    form = ItemSearchForm(request.GET or None, regions=regions)
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     query = data.get("q", "")
     filters = search.Filters(department=data.get("department", ""), audience=data.get("audience", ""),
@@ -82,7 +92,7 @@ def items(request: HttpRequest) -> HttpResponse:
         "form": form, "page": page, "query": query, "searched": bool(query or filters.any()),
         "prev_url": _page_url(base, page.page - 1) if page.has_previous else "",
         "next_url": _page_url(base, page.page + 1) if page.has_next else "",
-        "event_label": dict(EVENT_CHOICES).get(filters.event, ""),
+        "event_label": dict(EVENT_CHOICES).get(filters.event, ""), "regions_key": ",".join(regions),
     }, status=status)
 
 

@@ -183,15 +183,12 @@ def list_items(request: HttpRequest, params: Query[ListIn]) -> HttpResponse:
                                 depth=params.depth, fee=params.fee, event=params.event)
     start = (params.page - 1) * params.per_page
     if params.q.strip():
-        ids = selectors.ranked_ids(params.q, filters)
-        total = len(ids)
-        window = ids[start:start + params.per_page]
-        rows = SearchDocument.objects.in_bulk(window)
-        documents = [rows[pk] for pk in window if pk in rows]
+        queryset = selectors.ranked(params.q, filters)
     else:
         queryset = filters.apply(SearchDocument.objects.all()) if filters.any() else SearchDocument.objects.all()
-        total = queryset.count()
-        documents = list(queryset.order_by("code")[start:start + params.per_page])
+        queryset = queryset.order_by("code")
+    total = queryset.count()
+    documents = list(queryset.defer("body")[start:start + params.per_page]) if start < total else []
     body = _json({"items": [_summary(d) for d in documents], "total": total, "page": params.page,
                   "per_page": params.per_page})
     return _conditional(request, body)

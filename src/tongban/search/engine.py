@@ -207,6 +207,7 @@ def expand(query: str, *, limit: int = 12) -> list[Term]:
     return [Term(t, w, latin) for (t, latin), w in terms.items()][: limit + 2]
 
 
+@lru_cache(maxsize=65536)
 def _han_score(term: str, text: str) -> float:
     """1 when the term is in the text; otherwise how much of it is (its bigrams, then its characters): one
     wrong character in a four-character word keeps two of its three bigrams."""
@@ -261,6 +262,8 @@ class Candidate:
     hooked: bool = False
     high_frequency: bool = False
     score: float = 0.0
+    body_hit: bool = False  # the backend found one of the query's phrases in the guide text
+    documents: list[int] | None = None  # with body_hit: the rows whose own guide text has it
 
 
 def score(candidate: Candidate, terms: Sequence[Term]) -> float:
@@ -275,7 +278,7 @@ def score(candidate: Candidate, terms: Sequence[Term]) -> float:
                     value = W_TITLE
                 else:
                     value = max(value, _han_score(term.text, candidate.keywords) * W_KEYWORDS)
-            if value < W_BODY and len(term.text) > 1 and term.text in candidate.body:
+            if value < W_BODY and len(term.text) > 1 and (candidate.body_hit or term.text in candidate.body):
                 value = W_BODY
         best = max(best, value * term.weight)
     return best

@@ -1,9 +1,12 @@
 """The search index: one row per published implementation (实施清单事项), written when a version is
 published and removed when it is retired (tongban.search.services). It holds what the result list shows
-and filters on, so a search reads this table only; the catalog stays the source of truth.
+and filters on, so a search reads these tables only; the catalog stays the source of truth.
 
-The n-gram index beside it depends on the database: on PostgreSQL `pg_trgm` GIN indexes over the gram
-columns (migration 0002); on SQLite an FTS5 table `search_fts` with the same gram words (0003).
+Matching happens on titles, not rows: the same item implemented by seventy county bureaus has one
+`SearchTitle` (its name and keywords, their pinyin and n-grams) and seventy documents pointing at it, so
+a query scores each distinct title once. The n-gram index beside the titles depends on the database: on
+PostgreSQL `pg_trgm` GIN indexes over the gram columns; on SQLite the FTS5 tables `search_fts` (titles)
+and `search_fts_body` (guide text) hold the same gram words (migration 0002).
 """
 
 from __future__ import annotations
@@ -11,6 +14,26 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.db import models
+
+
+class SearchTitle(models.Model):
+    """A distinct (name, keywords) pair as matched by search (tongban.search.engine.index_fields)."""
+
+    signature = models.CharField("签名", max_length=64, unique=True, help_text="名称与关键词的 SHA-256")
+    title = models.CharField("规范化名称", max_length=200)
+    keywords = models.TextField("规范化关键词", blank=True)
+    pinyin = models.CharField("名称全拼", max_length=600, blank=True)
+    pinyin_compact = models.CharField("名称全拼（连写）", max_length=600, blank=True)
+    initials = models.CharField("名称拼音首字母", max_length=200, blank=True)
+    title_grams = models.TextField("名称 n-gram", blank=True)
+    keywords_grams = models.TextField("关键词 n-gram", blank=True)
+
+    class Meta:
+        verbose_name = "搜索名称"
+        verbose_name_plural = "搜索名称"
+
+    def __str__(self) -> str:
+        return self.title
 
 
 class SearchDocument(models.Model):
@@ -36,14 +59,10 @@ class SearchDocument(models.Model):
     high_frequency = models.BooleanField("高频事项")
     life_events = models.CharField("人生事件", max_length=200, blank=True, help_text="以逗号包围，如 ,birth,school,")
     # -- matching (tongban.search.engine.index_fields)
-    title = models.CharField("规范化名称", max_length=200)
-    keywords = models.TextField("规范化关键词", blank=True)
+    title_ref = models.ForeignKey(SearchTitle, on_delete=models.PROTECT, related_name="documents",
+                                  verbose_name="搜索名称")
+    title_length = models.PositiveSmallIntegerField("名称长度", default=0)
     body = models.TextField("规范化指南文本", blank=True)
-    pinyin = models.CharField("名称全拼", max_length=600, blank=True)
-    pinyin_compact = models.CharField("名称全拼（连写）", max_length=600, blank=True)
-    initials = models.CharField("名称拼音首字母", max_length=200, blank=True)
-    title_grams = models.TextField("名称 n-gram", blank=True)
-    keywords_grams = models.TextField("关键词 n-gram", blank=True)
     published_at = models.DateTimeField("发布时间", null=True)
     indexed_at = models.DateTimeField("索引时间", auto_now=True)
 

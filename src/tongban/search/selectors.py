@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, IntegerField, Min, Q, QuerySet, Subquery, Value, When
 
 from tongban.search import backends
-from tongban.search.engine import expand, rank
+from tongban.search.engine import MIN_SCORE, expand, score
 from tongban.search.models import SearchDocument
 
 AUDIENCES = ("mainland", "hk_macao", "enterprise")
@@ -78,14 +78,43 @@ class SearchPage:
         return self.page < self.pages
 
 
-def ranked_ids(query: str, filters: Filters | None = None) -> list[int]:
-    """The ids of the matching documents, best first (the whole ranked list; it is short)."""
+def ranked(query: str, filters: Filters | None = None) -> QuerySet[SearchDocument]:
+    """The matching documents, best first: titles scored by the engine (in steps of 0.05), then on a tie the
+    items hooked to the national platform, the high-frequency items, the shorter title, the code."""
     filters = filters or Filters()
     terms = expand(query)
     if not terms:
-        return []
+        return SearchDocument.objects.none()
     scope = filters.apply(SearchDocument.objects.all()) if filters.any() else None
-    return [c.key for c in rank(backends.candidates(terms, scope), terms)]
+    titles: dict[int, list[int]] = {}
+    documents: dict[int, list[int]] = {}
+    for candidate in backends.candidates(terms, scope):
+        value = score(candidate, terms)
+        if value >= MIN_SCORE:
+            if candidate.documents:
+                documents.setdefault(round(value * 20), []).extend(candidate.documents)
+            else:
+                titles.setdefault(round(value * 20), []).append(candidate.key)
+    buckets: dict[int, Q] = {}
+    for bucket in set(titles) | set(documents):
+        rows = Q(title_ref_id__in=titles[bucket]) if bucket in titles else Q()
+        if bucket in documents:
+            rows |= Q(id__in=documents[bucket])
+        buckets[bucket] = rows
+    if not buckets:
+        return SearchDocument.objects.none()
+    queryset = scope if scope is not None else SearchDocument.objects.all()
+    matched = Q()
+    for rows in buckets.values():
+        matched |= rows
+    rank = Case(*[When(rows, then=Value(bucket)) for bucket, rows in sorted(buckets.items(), reverse=True)],
+                default=Value(0), output_field=IntegerField())
+    return (queryset.filter(matched).annotate(rank=rank)
+            .order_by("-rank", "-hooked_national", "-high_frequency", "title_length", "code"))
+
+
+def ranked_ids(query: str, filters: Filters | None = None) -> list[int]:
+    return list(ranked(query, filters).values_list("id", flat=True))
 
 
 _LIST_FIELDS = ("id", "code", "name", "summary", "organisation", "department", "region_code", "online_depth",
@@ -97,35 +126,24 @@ def search(query: str, filters: Filters | None = None, *, page: int = 1, per_pag
     result = SearchPage(query=query, filters=filters, page=max(1, page), per_page=per_page)
     start = (result.page - 1) * per_page
     if query.strip():
-        ids = ranked_ids(query, filters)
-        result.total = len(ids)
-        window = ids[start:start + per_page]
-        rows = {d.pk: d for d in SearchDocument.objects.filter(pk__in=window).only(*_LIST_FIELDS)}
-        result.results = [rows[pk] for pk in window if pk in rows]
+        queryset = ranked(query, filters)
+    elif filters.any():
+        queryset = filters.apply(SearchDocument.objects.all()).order_by(
+            "-hooked_national", "-high_frequency", "name", "code")
+    else:
         return result
-    if not filters.any():
-        return result
-    queryset = filters.apply(SearchDocument.objects.all())
     result.total = queryset.count()
-    result.results = list(queryset.only(*_LIST_FIELDS).order_by("-hooked_national", "-high_frequency", "name",
-                                                               "code")[start:start + per_page])
+    result.results = list(queryset.only(*_LIST_FIELDS)[start:start + per_page]) if start < result.total else []
     return result
 
 
 def top_items(*, limit: int = 12, **conditions: Any) -> list[SearchDocument]:
     """The items a home page lists first (hooked to the national platform and high-frequency), one per basic
-    item so that two provinces' versions of one item do not fill the list."""
-    queryset = (SearchDocument.objects.filter(**conditions).only(*_LIST_FIELDS, "basic_code")
-                .order_by("-hooked_national", "-high_frequency", "name", "code"))
-    seen: set[str] = set()
-    out: list[SearchDocument] = []
-    for document in queryset[: limit * 6]:
-        if document.basic_code not in seen:
-            seen.add(document.basic_code)
-            out.append(document)
-            if len(out) == limit:
-                break
-    return out
+    item so that many regions' implementations of one item do not fill the list."""
+    firsts = (SearchDocument.objects.filter(**conditions).order_by().values("basic_code")
+              .annotate(first=Min("id")).values("first"))
+    return list(SearchDocument.objects.filter(id__in=Subquery(firsts)).only(*_LIST_FIELDS, "basic_code")
+                .order_by("-hooked_national", "-high_frequency", "name", "code")[:limit])
 
 
 def document_by_code(code: str) -> SearchDocument | None:

@@ -3,6 +3,7 @@ version is indexed, a retired one removed, in the transaction that publishes or 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -10,8 +11,8 @@ from typing import Any
 from django.db import transaction
 
 from tongban.search import backends
-from tongban.search.engine import gram_words, index_fields
-from tongban.search.models import SearchDocument
+from tongban.search.engine import IndexFields, gram_words, index_fields
+from tongban.search.models import SearchDocument, SearchTitle
 
 BODY_LIMIT = 4000  # characters of guide text indexed per item
 
@@ -39,6 +40,7 @@ def document_write(*, implementation_id: int, version_id: int, version_number: i
     """Index one implementation (replacing what was indexed for it)."""
     fields = index_fields(title=name, keywords=keywords, body=body)
     body_text = fields.body[:BODY_LIMIT]
+    title = title_for(fields)
     values = {
         "version_id": version_id, "version_number": version_number, "code": code, "basic_code": basic_code,
         "name": name, "summary": summary, "organisation": organisation, "department": department,
@@ -47,14 +49,33 @@ def document_write(*, implementation_id: int, version_id: int, version_number: i
         "audience_mainland": audience_mainland, "audience_hk_macao": audience_hk_macao,
         "audience_enterprise": audience_enterprise, "hooked_national": hooked_national,
         "high_frequency": high_frequency, "life_events": "," + ",".join(life_events) + "," if life_events else "",
-        "title": fields.title, "keywords": fields.keywords, "body": body_text, "pinyin": fields.pinyin,
-        "pinyin_compact": fields.pinyin_compact, "initials": fields.initials, "title_grams": fields.title_grams,
-        "keywords_grams": fields.keywords_grams, "published_at": published_at,
+        "title_ref": title, "title_length": len(fields.title), "body": body_text, "published_at": published_at,
     }
+    previous = SearchDocument.objects.filter(implementation_id=implementation_id).values_list(
+        "title_ref_id", flat=True).first()
     document, _ = SearchDocument.objects.update_or_create(implementation_id=implementation_id, defaults=values)
-    backends.fts_write(document.pk, title_grams=fields.title_grams, keywords_grams=fields.keywords_grams,
-                       body_grams=gram_words(body_text, unigrams=False))
+    backends.fts_write_body(document.pk, gram_words(body_text, unigrams=False))
+    if previous is not None and previous != title.pk:
+        _title_drop_if_unused(previous)
     return document
+
+
+def title_for(fields: IndexFields) -> SearchTitle:
+    """The shared title row of a (name, keywords) pair, made on first use."""
+    signature = hashlib.sha256(f"{fields.title}\n{fields.keywords}".encode()).hexdigest()
+    title, created = SearchTitle.objects.get_or_create(signature=signature, defaults={
+        "title": fields.title, "keywords": fields.keywords, "pinyin": fields.pinyin,
+        "pinyin_compact": fields.pinyin_compact, "initials": fields.initials, "title_grams": fields.title_grams,
+        "keywords_grams": fields.keywords_grams})
+    if created:
+        backends.fts_write_title(title.pk, title_grams=fields.title_grams, keywords_grams=fields.keywords_grams)
+    return title
+
+
+def _title_drop_if_unused(title_id: int) -> None:
+    if not SearchDocument.objects.filter(title_ref_id=title_id).exists():
+        backends.fts_delete_title(title_id)
+        SearchTitle.objects.filter(pk=title_id).delete()
 
 
 @transaction.atomic
@@ -62,8 +83,10 @@ def document_remove(*, implementation_id: int) -> bool:
     document = SearchDocument.objects.filter(implementation_id=implementation_id).first()
     if document is None:
         return False
-    backends.fts_delete(document.pk)
+    backends.fts_delete_body(document.pk)
+    title_id = document.title_ref_id
     document.delete()
+    _title_drop_if_unused(title_id)
     return True
 
 

@@ -4,44 +4,32 @@ and the changes since a cursor (incremental sync, docs/catalog-api.md)."""
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-from django.db.models import Q
-
 from tongban.catalog import selectors as catalog
-from tongban.catalog.models import Implementation, ImplementationVersion, VersionStatus
-from tongban.core import clock
+from tongban.catalog.models import ImplementationVersion
 from tongban.core.errors import TongbanError
 
 _CURSOR_PREFIX = "c1."
 
 
-def settle_seconds() -> float:
-    """Changes younger than this are not handed out yet: a transaction that committed late with an earlier
-    timestamp is still seen by the next sync, because the cursor never passes a moment still settling."""
-    return float(getattr(settings, "TONGBAN_CATALOG_SYNC_SETTLE_SECONDS", 2.0))
-
-
-def cursor_encode(moment: dt.datetime, pk: int) -> str:
-    raw = json.dumps([moment.isoformat(), pk], separators=(",", ":")).encode()
+def cursor_encode(seq: int) -> str:
+    raw = json.dumps({"seq": seq}, separators=(",", ":")).encode()
     return _CURSOR_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def cursor_decode(cursor: str) -> tuple[dt.datetime, int]:
+def cursor_decode(cursor: str) -> int:
     try:
         if not cursor.startswith(_CURSOR_PREFIX):
             raise ValueError(cursor)
         body = cursor[len(_CURSOR_PREFIX):]
-        moment, pk = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        parsed = dt.datetime.fromisoformat(moment)
-        if parsed.tzinfo is None or not isinstance(pk, int):
+        seq = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["seq"]
+        if not isinstance(seq, int) or seq < 0:
             raise ValueError(cursor)
-        return parsed, pk
-    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return seq
+    except (ValueError, TypeError, KeyError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise TongbanError("catalog_cursor_invalid", status=400, message_zh="同步游标无效，请不带游标重新全量同步。",
                            message_en="The sync cursor is not valid; sync again from the start.") from exc
 
@@ -67,30 +55,26 @@ class Change:
 
 
 def changes_since(cursor: str | None, *, limit: int) -> tuple[list[Change], str | None, bool]:
-    """(changes, the cursor to pass next time, whether more are waiting now). A change is an implementation
-    whose published version changed: a first publication or a new version (upsert) or a retirement (delete)."""
-    until = clock.now() - dt.timedelta(seconds=settle_seconds())
-    rows = Implementation.objects.filter(updated_at__lte=until)
-    if cursor:
-        moment, pk = cursor_decode(cursor)
-        rows = rows.filter(Q(updated_at__gt=moment) | Q(updated_at=moment, pk__gt=pk))
-    batch = list(rows.order_by("updated_at", "pk").values("pk", "code", "updated_at", "published_version_id")[
-        : limit + 1])
-    more = len(batch) > limit
-    batch = batch[:limit]
-    if not batch:
+    """(changes, the cursor to pass next time, whether more are waiting now), from the catalog's change feed
+    (tongban.catalog `CatalogChange`, numbered in commit order). Each implementation named in the page is
+    given as it stands now — its published version, or a deletion — so the order of a retirement and the
+    publication that replaced it does not matter to the copy."""
+    after = cursor_decode(cursor) if cursor else 0
+    feed = catalog.changes_since(after, limit=limit + 1)
+    more = len(feed) > limit
+    feed = feed[:limit]
+    if not feed:
         return [], cursor, False
-    published = {v.pk: v for v in catalog.published_versions().filter(
-        pk__in=[r["published_version_id"] for r in batch if r["published_version_id"]])}
-    retired = set(ImplementationVersion.objects.filter(
-        implementation_id__in=[r["pk"] for r in batch if not r["published_version_id"]],
-        status=VersionStatus.RETIRED).values_list("implementation_id", flat=True))
-    changes: list[Change] = []
-    for row in batch:
-        version = published.get(row["published_version_id"])
+    codes: dict[int, str] = {}
+    for change in feed:
+        codes.pop(change.implementation_id, None)
+        codes[change.implementation_id] = change.implementation.code  # its last place in the page
+    current = {v.implementation_id: v for v in catalog.published_versions().filter(implementation_id__in=codes)}
+    changes = []
+    for implementation_id, code in codes.items():
+        version = current.get(implementation_id)
         if version is not None:
-            changes.append(Change(row["code"], "upsert", version.number, item_payload(version)))
-        elif row["pk"] in retired:  # never-published drafts are nobody's business
-            changes.append(Change(row["code"], "delete", None, None))
-    last = batch[-1]
-    return changes, cursor_encode(last["updated_at"], last["pk"]), more
+            changes.append(Change(code, "upsert", version.number, item_payload(version)))
+        else:
+            changes.append(Change(code, "delete", None, None))
+    return changes, cursor_encode(feed[-1].seq), more
