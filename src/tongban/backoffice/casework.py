@@ -19,7 +19,6 @@ from django.utils.safestring import SafeString, mark_safe
 from tongban.accounts.regions import region_name
 from tongban.audit.actions import Action
 from tongban.audit.services import Actor, Subject, audit_record
-from tongban.cases.catalog_bridge import ItemSpec
 from tongban.cases.models import Case
 from tongban.cases.selectors import case_for_officer, cases_for_officer, overdue_filter
 from tongban.cases.workflow import get_workflow, workflows
@@ -43,8 +42,9 @@ def bulk_acceptable(case: Case) -> bool:
     for acceptance qualify."""
     if case.state != "submitted":
         return False
-    spec = ItemSpec.from_snapshot(case.item_snapshot or {})
-    return all(m.obtained_by_platform or not m.required for m in spec.materials)
+    materials = (case.item_snapshot or {}).get("materials") or []
+    return all(isinstance(m, dict) and (m.get("obtained_by_platform") or m.get("required", True) is False)
+               for m in materials)
 
 
 def all_states() -> list[tuple[str, str]]:
