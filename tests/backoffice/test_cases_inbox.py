@@ -10,10 +10,9 @@ import itertools
 import re
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from tests.accounts.factories import login_verified, make_officer, make_staff
+from tests.backoffice.queries import statements
 from tests.cases.conftest import make_citizen, make_item, png_bytes
 from tongban.accounts.roles import StaffRole
 from tongban.audit.models import AuditEntry
@@ -165,17 +164,17 @@ def test_keyset_paging_with_a_fixed_number_of_queries(officer_client, citizen):
     made = [make_case(citizen, submitted_at=at - dt.timedelta(minutes=i // 2)) for i in range(45)]  # ties too
     expected = [str(c.pk) for c in sorted(made, key=lambda c: (c.submitted_at, c.pk), reverse=True)]
     officer_client.get("/backoffice/cases/")  # warm up
-    with CaptureQueriesContext(connection) as first_queries:
+    with statements() as first_queries:
         body = officer_client.get("/backoffice/cases/?state=submitted").content.decode()
     first = re.findall(r'<a href="/backoffice/cases/(\d+)/">', body)
     cursor = re.search(r'before=([0-9-]+)" rel="next"', body).group(1)
-    with CaptureQueriesContext(connection) as second_queries:
+    with statements() as second_queries:
         body = officer_client.get(f"/backoffice/cases/?state=submitted&before={cursor}").content.decode()
     second = re.findall(r'<a href="/backoffice/cases/(\d+)/">', body)
     cursor = re.search(r'before=([0-9-]+)" rel="next"', body).group(1)
     third = _numbers_listed(officer_client, f"state=submitted&before={cursor}")
     assert first + second + third == expected and len(first) == len(second) == 20 and len(third) == 5
-    assert len(first_queries) == len(second_queries) <= 5, [q["sql"] for q in first_queries]
+    assert 3 <= len(first_queries) == len(second_queries) <= 6, first_queries
 
 
 # -- one case -----------------------------------------------------------------------------------------------

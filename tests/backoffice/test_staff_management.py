@@ -7,9 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from tests.accounts.factories import (
     CITY_A,
@@ -21,6 +19,7 @@ from tests.accounts.factories import (
     make_staff,
     totp_code,
 )
+from tests.backoffice.queries import statements
 from tongban.accounts import services
 from tongban.accounts.models import LoginSession, StaffTOTPDevice, User
 from tongban.accounts.passwords import character_classes, temporary_password
@@ -143,15 +142,15 @@ def test_the_list_pages_with_a_fixed_number_of_queries(sec_client, sec):
     for n in range(120):
         make_staff(f"p{n:03d}", StaffRole.OFFICER, department="hukou", region_code=CITY_A, totp=False)
     sec_client.get("/backoffice/staff/")  # warm up the session and the regions table
-    with CaptureQueriesContext(connection) as first:
+    with statements() as first:
         response = sec_client.get("/backoffice/staff/?role=officer")
     assert response.status_code == 200
     names = _listed(sec_client, "role=officer")
     assert len(names) == 50 and names[0] == "p000"
-    with CaptureQueriesContext(connection) as third:
+    with statements() as third:
         third_page = _listed(sec_client, "role=officer&page=3")
     assert third_page == [f"p{n:03d}" for n in range(100, 120)]
-    assert len(first) == len(third) <= 6, [q["sql"] for q in first]
+    assert 3 <= len(first) == len(third) <= 6, first
     assert 'rel="next"' in sec_client.get("/backoffice/staff/?role=officer&page=2").content.decode()
 
 
@@ -226,7 +225,7 @@ def test_create_refuses_with_the_error_pattern(sec_client, form, field, message)
     assert f'href="#{target}"' in body
     if field == "roles":  # each box of the group is marked invalid and described by the group's error
         box = re.search(r'<input type="checkbox" name="roles"[^>]*id="id_roles_0"[^>]*>', body)
-        assert box and 'aria-invalid="true"' in box.group(0) and 'aria-describedby="id_roles_error"' in box.group(0)
+        assert box and 'aria-invalid="true"' in box.group(0) and re.search(r'aria-describedby="[^"]*id_roles_error', box.group(0))
     assert User.objects.count() == before
     assert not AuditEntry.objects.filter(details__event="staff_created").exists()
 

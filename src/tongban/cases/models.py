@@ -91,6 +91,11 @@ class Case(EncryptedModel):
         verbose_name_plural = "办件"
         indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=["department", "region_code", "state", "-submitted_at"], name="cases_inbox"),
+            # The inbox's newest-first page without a state filter: walked in order, the region checked on the
+            # way (bench/cases.py: 280 ms of heap reads to 0.1 ms on a million cases).
+            models.Index(fields=["department", "-submitted_at", "-id"], name="cases_department_recent"),
+            # The same page filtered by state (待受理, 审核…): 128 ms to 18 ms, cold, on a loaded machine.
+            models.Index(fields=["department", "state", "-submitted_at", "-id"], name="cases_department_state_recent"),
             models.Index(fields=["applicant", "-created_at"], name="cases_applicant_recent"),
             models.Index(fields=["enterprise", "-created_at"], name="cases_enterprise_recent"),
             models.Index(fields=["item_code", "state"], name="cases_item_state"),
