@@ -248,7 +248,7 @@ def test_a_replayed_request_is_refused(example: Partner) -> None:
     assert example.answer_verifies(nonce, status, headers, raw)
 
 
-@pytest.mark.parametrize("skew", [-301, 301, -10_000])
+@pytest.mark.parametrize("skew", [-400, 400, -10_000])  # 300 s and the time gmalg takes to sign, on a loaded host
 def test_a_timestamp_out_of_the_window_is_refused(example: Partner, skew: int) -> None:
     v = values("example-values")
     status, headers, raw, nonce = example.send(v["path"], v["body"].encode(), timestamp=int(time.time()) + skew)
