@@ -17,7 +17,42 @@ from tongban.core.middleware import error_response, request_language
 
 log = get_logger("tongban.api")
 
-api = NinjaAPI(
+# Statuses every operation may answer in the error envelope, whatever it does: a malformed request (400), a
+# parameter that does not validate (422), our fault (500), the database or a source unreachable (503).
+_COMMON_ERRORS = {400: "请求格式不正确（bad_request、invalid_json）", 422: "参数校验失败（validation_error 等）",
+                  500: "系统错误（internal_error）", 503: "服务暂时不可用（service_unavailable），见 Retry-After"}
+_AUTH_ERRORS = {401: "未登录或凭证无效（unauthenticated）", 403: "无权执行此操作（forbidden）"}
+_ERROR_SCHEMA = {
+    "ErrorBody": {"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"}, "request_id": {"type": "string"},
+        "details": {"type": "array", "items": {"type": "object"}}}},
+    "ErrorResponse": {"type": "object", "required": ["error"],
+                      "properties": {"error": {"$ref": "#/components/schemas/ErrorBody"}}},
+}
+
+
+class TongbanNinjaAPI(NinjaAPI):
+    """django-ninja, with every error an operation can answer declared in the OpenAPI document (schemathesis
+    checks that no status is undocumented: tests/conformance/test_schemathesis.py)."""
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None,
+                           path_params: dict[str, Any] | None = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        components = schema.setdefault("components", {})
+        components.setdefault("schemas", {}).update(_ERROR_SCHEMA)
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                errors = {**_COMMON_ERRORS, **(_AUTH_ERRORS if operation.get("security") else {})}
+                responses = operation.setdefault("responses", {})
+                for status, description in errors.items():
+                    if status in responses or str(status) in responses:
+                        continue
+                    responses[str(status)] = {"description": description, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+        return schema
+
+
+api = TongbanNinjaAPI(
     title="tongban API",
     version="1",
     description="一网通办平台接口。错误统一返回 {\"error\": {\"code\", \"message\", \"request_id\"}}。",

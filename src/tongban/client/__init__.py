@@ -11,7 +11,8 @@
 SM2 and SM3 come from tongban.crypto when it is importable (the OpenSSL binding: ~3,000 signatures/s)
 and otherwise from the pure-Python `gmalg` package (pip install gmalg; ~70 signatures/s), so a
 partner can use this file without the rest of tongban: copy it, `pip install gmalg`, and pass the
-private key as 32 raw bytes or 64 hex digits (a PEM needs tongban.crypto).
+private key as PEM (PKCS#8 or SEC 1, unencrypted: read here with the standard library), 32 raw bytes
+or 64 hex digits.
 """
 
 from __future__ import annotations
@@ -62,9 +63,7 @@ except ImportError:  # pragma: no cover
         return h.value()
 
     def _load_private(key: bytes | str) -> tuple[Callable[[bytes], bytes], bytes]:
-        if _is_pem(key):
-            raise ValueError("with gmalg, give the private key as 32 raw bytes or 64 hex digits")
-        secret = _raw_key(key)
+        secret = _pem_private_scalar(key) if _is_pem(key) else _raw_key(key)
         public = gmalg.SM2().generate_pk(secret)
         signer = gmalg.SM2(sk=secret, uid=UID, pk=public)
 
@@ -82,6 +81,44 @@ except ImportError:  # pragma: no cover
 
 def _is_pem(key: bytes | str) -> bool:
     return (key.encode() if isinstance(key, str) else key).lstrip().startswith(b"-----BEGIN")
+
+
+def _der_items(data: bytes) -> list[tuple[int, bytes]]:
+    """The (tag, content) elements of a DER sequence's content (short and long lengths)."""
+    items, i = [], 0
+    while i < len(data):
+        tag, length = data[i], data[i + 1]
+        i += 2
+        if length & 0x80:
+            count = length & 0x7F
+            length = int.from_bytes(data[i:i + count], "big")
+            i += count
+        items.append((tag, data[i:i + length]))
+        i += length
+    return items
+
+
+def _pem_private_scalar(pem: bytes | str) -> bytes:
+    """The 32-byte SM2 private scalar of a PEM key, with the standard library alone: PKCS#8 (`BEGIN PRIVATE
+    KEY`, what `tongban partners create-app` and `openssl genpkey -algorithm SM2` write) or SEC 1 (`BEGIN EC
+    PRIVATE KEY`). Encrypted keys are not read: decrypt them first."""
+    text = pem.decode("ascii") if isinstance(pem, bytes) else pem
+    lines = [line.strip() for line in text.strip().splitlines()]
+    if "ENCRYPTED" in lines[0]:
+        raise ValueError("an encrypted private key: decrypt it first (openssl pkey -in key.pem -out plain.pem)")
+    der = base64.b64decode("".join(line for line in lines if line and not line.startswith("-----")))
+    try:
+        (tag, body), = _der_items(der)
+        fields = _der_items(body)
+        if "EC PRIVATE KEY" not in lines[0]:  # PKCS#8: version, algorithm, OCTET STRING { ECPrivateKey }
+            (tag, body), = _der_items(fields[2][1])
+            fields = _der_items(body)
+        scalar = fields[1][1]  # ECPrivateKey: version 1, OCTET STRING privateKey, ...
+    except (IndexError, ValueError) as exc:
+        raise ValueError("not an SM2 private key in PKCS#8 or SEC 1 PEM") from exc
+    if len(scalar) > 32 or not scalar.strip(b"\0"):
+        raise ValueError("not an SM2 private key in PKCS#8 or SEC 1 PEM")
+    return scalar.rjust(32, b"\0")
 
 
 def _raw_key(key: bytes | str) -> bytes:

@@ -84,7 +84,8 @@ class ApiErrorMiddleware:
         if is_json_path(request.path) and response.status_code in (404, 405) and \
                 not response.get("Content-Type", "").startswith("application/json"):
             code = "not_found" if response.status_code == 404 else "method_not_allowed"
-            return error_response(request, code)
+            allow = {"Allow": response["Allow"]} if response.has_header("Allow") else None
+            return error_response(request, code, headers=allow)  # a 405 still names what is allowed (RFC 9110)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -11,13 +11,14 @@ from tongban.core.errors import CATALOG
 from tongban.partners import schemas
 
 _SIGNED_HEADERS = [
-    {"name": "X-Tongban-App", "in": "header", "required": True, "schema": {"type": "string"},
-     "description": "应用标识（pa_…）"},
+    {"name": "X-Tongban-App", "in": "header", "required": True,
+     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,32}$"}, "description": "应用标识（pa_ 加 20 个字符）"},
     {"name": "X-Tongban-Timestamp", "in": "header", "required": True,
      "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}, "description": "Unix 时间（秒），与平台时间相差不超过 300 秒"},
     {"name": "X-Tongban-Nonce", "in": "header", "required": True,
      "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"}, "description": "一次性随机数"},
-    {"name": "X-Tongban-Signature", "in": "header", "required": True, "schema": {"type": "string"},
+    {"name": "X-Tongban-Signature", "in": "header", "required": True,
+     "schema": {"type": "string", "pattern": "^[A-Za-z0-9+/]{4,}={0,2}$"},
      "description": "base64(SM2 签名 r||s)，签名原文见 docs/partner-api.md"},
 ]
 _IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
@@ -54,8 +55,10 @@ _AUTH_ERRORS = ("signature_invalid", "timestamp_out_of_window", "nonce_replayed"
                 "internal_error", "service_unavailable")
 
 
-def _post(summary: str, description: str, request: str, response: str, *extra_errors: str) -> dict[str, Any]:
+def _post(operation_id: str, summary: str, description: str, request: str, response: str,
+          *extra_errors: str) -> dict[str, Any]:
     return {"post": {
+        "operationId": operation_id,
         "summary": summary,
         "description": description,
         "parameters": [*_SIGNED_HEADERS, _IDEMPOTENCY],
@@ -88,17 +91,24 @@ def document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "paths": {
             "/partner/v1/verifications": _post(
-                "核验一人", "按认证等级（l1 实名、l2 实证）核验一人的证件号码、姓名与证件有效期。",
+                "createVerification", "核验一人", "按认证等级（l1 实名、l2 实证）核验一人的证件号码、姓名与证件有效期。",
                 "VerificationRequest", "VerificationResponse", "app_throttled", "identity_throttled",
-                "id_format", "id_checksum", "name_invalid", "card_validity_invalid"),
+                "id_format", "id_region", "id_birth_date", "id_checksum", "travel_permit_format", "name_invalid",
+                "card_validity_invalid"),
             "/partner/v1/verifications/batch": _post(
-                "批量核验（最多 100 人）", "逐人独立作答；某人出错不影响其他人。配额按人数计。",
+                "createVerificationBatch", "批量核验（最多 100 人）", "逐人独立作答；某人出错不影响其他人。配额按人数计。",
                 "BatchRequest", "BatchResponse", "batch_too_large"),
             "/partner/v1/keys": {"get": {
+                "operationId": "listKeys",
                 "summary": "平台应答签名公钥",
-                "description": "当前及仍可能出现在应答中的平台 SM2 公钥（按 X-Tongban-Key-Id 选用）。",
-                "responses": {"200": {"description": "公钥列表", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/KeysResponse"}}}}},
+                "description": ("当前及仍可能出现在应答中的平台 SM2 公钥（按 X-Tongban-Key-Id 选用）。"
+                                "应答同样签名（无请求随机数时随机数为空）。"),
+                "parameters": [{"name": "X-Tongban-Nonce", "in": "header", "required": False,
+                                "schema": {"type": "string"}, "description": "可选：在应答签名中回显"}],
+                "responses": {"200": {"description": "公钥列表", "headers": _RESPONSE_HEADERS,
+                                      "content": {"application/json": {
+                                          "schema": {"$ref": "#/components/schemas/KeysResponse"}}}},
+                              **_errors("internal_error", "service_unavailable")},
             }},
         },
         "components": {"schemas": defs["$defs"]},

@@ -51,13 +51,18 @@ def client_by_id(client_id: str) -> Client | None:
     hit = _clients.get(client_id)
     if hit is not None and time.monotonic() - hit[0] < CLIENT_CACHE_SECONDS:
         return hit[1] if hit[1].is_active else None
-    try:
-        client = Client.objects.filter(client_id=client_id).first()
-    except ValueError:  # a NUL byte in the id (PostgreSQL)
+    if not usable_id(client_id):
         return None
+    client = Client.objects.filter(client_id=client_id).first()
     if client is not None:
         _clients[client_id] = (time.monotonic(), client)
     return client if client is not None and client.is_active else None
+
+
+def usable_id(value: object) -> bool:
+    """Whether `value` can be looked up at all: a string without a NUL byte (PostgreSQL refuses NUL in text
+    with a DataError — a 500 — and aborts the transaction; no client id holds one)."""
+    return isinstance(value, str) and "\x00" not in value
 
 
 def client_from_assertion(body: Mapping[str, str], *, claimed_client_id: str | None = None,
@@ -138,6 +143,8 @@ class TongbanValidator(OAuth2Validator):
     # -- client authentication ---------------------------------------------------------------------
 
     def _load_application(self, client_id: str, request: Any) -> Any:
+        if not usable_id(client_id):
+            return None
         current = request.client
         if isinstance(current, Client) and current.client_id == client_id and current.is_active:
             return current

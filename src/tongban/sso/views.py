@@ -40,7 +40,7 @@ from tongban.sso import services, signing
 from tongban.sso.core import GRANT_TYPES, oauthlib_core
 from tongban.sso.models import Client, ClientAuthMethod, Consent
 from tongban.sso.secrets import verify_secret
-from tongban.sso.validators import client_by_id
+from tongban.sso.validators import client_by_id, usable_id
 from tongban.verification.levels import SUPPORTED_LEVELS, AssuranceLevel
 
 TXN_PREFIX = "tongban_sso_txn:"
@@ -636,7 +636,7 @@ def end_session(request: HttpRequest) -> HttpResponse:
         # its say-so and no redirection; the person is told.
         return _error_page(request, "退出请求无效（invalid_request）：id_token_hint 不是本平台签发的 ID Token。")
     client_id = params.get("client_id") or (hint or {}).get("aud")
-    client = Client.objects.filter(client_id=client_id).first() if isinstance(client_id, str) else None
+    client = Client.objects.filter(client_id=client_id).first() if usable_id(client_id) else None
     target = params.get("post_logout_redirect_uri", "")
     if target and (client is None or target not in client.post_logout_redirect_uris.split()):
         return _error_page(request, "退出后的返回地址未登记。")

@@ -25,9 +25,10 @@ class Command(BaseCommand):
         create.add_argument("--purposes", required=True, help="用途代码，逗号分隔，如 gov_service,transport")
         create.add_argument("--levels", default="l1,l2", help="允许的认证等级，逗号分隔")
         create.add_argument("--public-key", default=None, help="应用的 SM2 公钥：PEM 文件路径或 130 位十六进制")
-        create.add_argument("--daily-quota", type=int, default=100_000)
-        create.add_argument("--rate-per-second", type=int, default=50)
-        create.add_argument("--rate-per-minute", type=int, default=1_500)
+        create.add_argument("--daily-quota", type=int, default=100_000,
+                            help="每日配额：每天（北京时间）可核验的人数，默认 100000")
+        create.add_argument("--rate-per-second", type=int, default=50, help="每秒请求数上限（滑动窗口），默认 50")
+        create.add_argument("--rate-per-minute", type=int, default=1_500, help="每分钟请求数上限（滑动窗口），默认 1500")
         sub.add_parser("list", help="列出接入应用")
         for name in ("suspend", "resume"):
             p = sub.add_parser(name, help="暂停应用" if name == "suspend" else "恢复应用")
