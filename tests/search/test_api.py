@@ -82,3 +82,15 @@ def test_openapi_names_operations_and_errors(client):
     ops = {op["operationId"]: op for path in spec["paths"].values() for op in path.values()}
     for name in ("catalog_list_items", "catalog_get_item", "catalog_list_changes"):
         assert name in ops and "304" in ops[name]["responses"] and "404" in ops[name]["responses"]
+
+
+def test_hostile_values_are_clear_errors_never_a_500(client, publish):
+    publish("330100-HJ-1", "户籍证明开具")
+    assert client.get("/api/v1/catalog/items/330100-HJ-1%00").status_code == 404
+    assert client.get("/api/v1/catalog/items", {"department": "hu\x00kou"}).status_code == 422
+    assert client.get("/api/v1/catalog/items", {"event": "bir\x00th"}).status_code == 422
+    assert client.get("/api/v1/catalog/items", {"q": "户籍\x00证明"}).json()["items"][0]["code"] == "330100-HJ-1"
+    assert client.get("/api/v1/catalog/changes", {"cursor": "c1.\x00"}).status_code == 400
+    assert client.get("/items/330100-HJ-1%00/").status_code == 404
+    page = client.get("/items/", {"q": "户籍\x00证明"})  # the form refuses it: the error pattern, not a 500
+    assert page.status_code == 422 and "错误：" in page.content.decode()

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 
 from tongban.accounts.roles import Department
 from tongban.catalog import selectors as catalog
+from tongban.catalog.validation import CODE_RE
 from tongban.portal.item_forms import DEPTH_CHOICES, EVENT_CHOICES, ItemSearchForm
 from tongban.search import selectors as search
 from tongban.search.models import SearchDocument
@@ -102,7 +103,7 @@ def _page_url(base: str, number: int) -> str:
 
 @require_GET
 def item_detail(request: HttpRequest, code: str) -> HttpResponse:
-    version = catalog.published_version_by_code(code)
+    version = catalog.published_version_by_code(code) if CODE_RE.match(code) else None
     if version is None:
         raise Http404
     implementation = version.implementation

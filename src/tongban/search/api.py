@@ -15,6 +15,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from tongban.catalog import selectors as catalog
+from tongban.catalog.validation import CODE_RE
 from tongban.core.errors import TongbanError
 from tongban.search import selectors, sync
 from tongban.search.models import SearchDocument
@@ -35,12 +36,12 @@ class ErrorOut(Schema):
 
 class ListIn(Schema):
     q: str = Field("", max_length=64, description="搜索词：名称、常用说法、拼音或首字母")
-    department: str = Field("", max_length=32, description="部门警种，如 hukou、exit_entry、traffic")
+    department: str = Field("", pattern=r"^[a-z_]{0,32}$", description="部门警种，如 hukou、exit_entry、traffic")
     audience: Literal["", "mainland", "hk_macao", "enterprise"] = Field("", description="服务对象")
     region: str = Field("", pattern=r"^(\d{6})?$", description="行政区划代码：该地及其上级、下级实施的事项")
     depth: int = Field(0, ge=0, le=4, description="网上办理深度至少为（4 为全程网办）")
     fee: Literal["", "free", "charged"] = Field("", description="是否收费")
-    event: str = Field("", max_length=32, description="人生事件，如 birth、driving")
+    event: str = Field("", pattern=r"^[a-z_]{0,32}$", description="人生事件，如 birth、driving")
     page: int = Field(1, ge=1, le=10000)
     per_page: int = Field(50, ge=1, le=200)
 
@@ -197,7 +198,8 @@ def list_items(request: HttpRequest, params: Query[ListIn]) -> HttpResponse:
 @router.get("/items/{code}", response={200: Item, 304: None, **_ERRORS}, operation_id="catalog_get_item",
             summary="一个已发布事项的全部要素")
 def get_item(request: HttpRequest, code: str) -> HttpResponse:
-    version = catalog.published_version_by_code(code)
+    # A code of another shape (a NUL, say, which PostgreSQL's text refuses) is simply not there.
+    version = catalog.published_version_by_code(code) if CODE_RE.match(code) else None
     if version is None:
         raise TongbanError("not_found")
     # A published version never changes, so its id names its content.
