@@ -132,3 +132,13 @@ def state_label(case: Case) -> str:
 
 def deadline_of(case: Case) -> deadlines.Countdown:
     return countdown_of(case)
+
+
+def case_handlers(case: Case) -> set[int]:
+    """The staff accounts that handled the case (acted on it, or hold it): kept out of the supervision of
+    its evaluation (tongban.evaluation)."""
+    ids = set(CaseEvent.objects.filter(case=case, actor_kind="officer", actor__isnull=False)
+              .values_list("actor_id", flat=True))
+    if case.assigned_to_id is not None:
+        ids.add(case.assigned_to_id)
+    return {int(i) for i in ids}
