@@ -10,14 +10,33 @@ from tongban.evaluation.services import APPEAL_KINDS, MAX_COMMENT, MAX_NOTE
 NO_PERSONAL = "请勿填写身份证号、手机号等个人信息。"
 
 
-def _tag_choices() -> list[tuple[str, list[tuple[str, str]]]]:
-    return [(f"{label}可选", [(tag, tag) for tag in TAGS[value]]) for value, label in Level.choices]
+def _tag_choices() -> list[tuple[str, str]]:
+    seen: dict[str, None] = {}
+    for value, _ in Level.choices:
+        for tag in TAGS[value]:
+            seen.setdefault(tag, None)
+    return [(tag, tag) for tag in seen]
+
+
+def describe_errors(*forms_: forms.Form | None) -> None:
+    """Link the error (and help) of a radio or checkbox group to each of its inputs: Django marks every input of
+    a group aria-invalid but describes only the fieldset, which our pattern (docs/accessibility.md) refuses."""
+    for form in forms_:
+        if form is None or not form.is_bound:
+            continue
+        for name in form.errors:
+            if name not in form.fields or not form.fields[name].widget.use_fieldset:
+                continue
+            bound = form[name]
+            ids = [f"{bound.auto_id}_error"] + ([f"{bound.auto_id}_helptext"] if bound.help_text else [])
+            form.fields[name].widget.attrs["aria-describedby"] = " ".join(ids)
 
 
 class RatingForm(forms.Form):
     level = forms.TypedChoiceField(label="评价等级", coerce=int, choices=Level.choices, widget=forms.RadioSelect,
                                    error_messages={"required": "请选择评价等级。"})
-    tags = forms.MultipleChoiceField(label="评价标签（选与所选等级对应的标签，可多选）", required=False,
+    tags = forms.MultipleChoiceField(label="评价标签（可多选）", required=False,
+                                     help_text="好评选“办事效率高”等，差评选“办理超时”等与所选等级相符的标签。",
                                      choices=_tag_choices, widget=forms.CheckboxSelectMultiple)
     comment = forms.CharField(label="评价内容（选填；差评请写明原因）", required=False, max_length=MAX_COMMENT,
                               help_text=NO_PERSONAL, widget=forms.Textarea(attrs={"rows": 4}),
