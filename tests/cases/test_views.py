@@ -47,6 +47,8 @@ def test_apply_review_submit_and_follow(signed_in, item, officer):
     assert bad.status_code == 422 and "<title>错误：" in body
     assert 'class="error-summary"' in body and 'href="#id_reason' in body
     assert 'aria-invalid="true"' in body and "邮寄送达请填写收件人" in body
+    for radio in re.findall(r'<input type="radio" name="reason"[^>]*>', body):  # each radio names the error
+        assert 'aria-describedby="id_reason_error' in radio, radio
     good = _fill(client, case.pk)
     assert good.status_code == 302 and good["Location"] == f"/me/cases/{case.pk}/review/"
     review = client.get(good["Location"]).content.decode()

@@ -96,3 +96,42 @@ def test_shipped_content_is_honest():
 def test_the_command_loads(capsys):
     call_command("catalog", "load")
     assert "实施清单新增" in capsys.readouterr().out
+
+
+def test_staff_work_wins_over_the_files(tmp_path):
+    from tests.catalog.factories import editor, reviewer
+    from tongban.catalog.services import version_draft_new, version_retire
+
+    catalog_load()
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir(), copy)
+    path = copy / "330000" / "hukou.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    for row in doc["implementations"][:3]:
+        row["content"]["enquiry_phone"] = "0571-12345678"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    first, second, third = (Implementation.objects.get(code=row["code"]) for row in doc["implementations"][:3])
+    version_retire(actor=reviewer(), version=first.published_version)  # retired by a reviewer
+    version_draft_new(actor=editor(), implementation=second)  # a draft open
+    report = catalog_load(copy)
+    assert sorted(report.kept) == sorted([first.code, second.code]) and report.updated == 1
+    first.refresh_from_db()
+    assert first.published_version is None
+    third.refresh_from_db()
+    assert third.published_version.enquiry_phone == "0571-12345678"
+
+
+def test_the_publish_checks_run_on_the_files_too():
+    from tongban.catalog import application
+
+    def refuse_lawyers(version):
+        return ["律师会见须由司法行政系统办理。"] if "律师" in version.name else []
+
+    application.register_publish_check(refuse_lawyers)
+    try:
+        with pytest.raises(CatalogDataError) as caught:
+            read_data()
+    finally:
+        application.unregister_publish_check(refuse_lawyers)
+    assert len(caught.value.problems) == 2  # 浙江 and 广东
+    assert all("律师会见须由司法行政系统办理" in p and "application_form" in p for p in caught.value.problems)

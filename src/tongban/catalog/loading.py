@@ -3,8 +3,9 @@
 The files are checked as a whole first (structure, references, every content rule); one bad entry and
 nothing is loaded. Loading is idempotent: an organisation or basic item is updated in place, an
 implementation whose file content equals its published version is left alone, a changed one gets a new
-published version (the old one retired). An implementation whose current version was published by a
-reviewer in the back office is not overwritten: the report lists it as kept.
+published version (the old one retired). Staff work wins over the files: an implementation whose current
+version a reviewer published, which a reviewer retired, or which has a draft or submission open, is not
+touched; the report lists it as kept.
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
 
 from tongban.accounts.regions import region_exists
 from tongban.accounts.roles import Department
 from tongban.audit.actions import Action
 from tongban.audit.services import Actor, Subject, audit_record
+from tongban.catalog.application import publish_problems
 from tongban.catalog.models import (
     BasicItem,
+    ChangeKind,
     Implementation,
     ImplementationVersion,
     ItemType,
@@ -30,7 +34,7 @@ from tongban.catalog.models import (
     OrgLevel,
     VersionStatus,
 )
-from tongban.catalog.services import default_content
+from tongban.catalog.services import change_record, default_content
 from tongban.catalog.validation import content_errors
 from tongban.core import clock
 
@@ -138,9 +142,16 @@ def read_data(directory: Path | None = None) -> CatalogData:
         if not isinstance(content, dict):
             problems.append(f"{where}: content 应为对象")
             continue
-        for fname, messages in content_errors(default_content(**content)).items():
+        full = default_content(**content)
+        errors = content_errors(full)
+        for fname, messages in errors.items():
             for message in messages:
                 problems.append(f"{where} 字段 {fname}: {message}")
+        if not errors and full.get("workflow"):
+            # What the other apps check at publication (the case engine: the form and workflow), checked
+            # here too, since the loader publishes without a reviewer.
+            for message in publish_problems(ImplementationVersion(**full)):
+                problems.append(f"{where} 字段 application_form: {message}")
     if problems:
         raise CatalogDataError(problems)
     return CatalogData(orgs, basics, impls)
@@ -175,39 +186,47 @@ def catalog_load(directory: Path | None = None, *, actor: Actor | None = None) -
             "name": b["name"], "item_type": b["item_type"], "department": b["department"],
             "legal_basis": b.get("legal_basis", "")})
     now = clock.now()
+    # Read what is there in three queries; an unchanged item (the usual case) costs no more.
+    existing = {i.code: i for i in Implementation.objects.select_related("published_version")}
+    open_ids = set(ImplementationVersion.objects.filter(status__in=[VersionStatus.DRAFT, VersionStatus.SUBMITTED])
+                   .values_list("implementation_id", flat=True))
+    last_number = dict(ImplementationVersion.objects.values("implementation_id").annotate(n=Max("number"))
+                       .values_list("implementation_id", "n"))
     for row in data.implementations:
         content = default_content(**row["content"])
         basic, org = basics[row["basic_code"]], orgs[row["organisation"]]
-        impl = Implementation.objects.select_for_update().filter(code=row["code"]).first()
+        impl = existing.get(row["code"])
+        published = impl.published_version if impl is not None else None
+        if published is not None and published.content() == content:
+            report.unchanged += 1
+            continue
         if impl is None:
             impl = Implementation.objects.create(code=row["code"], basic_item=basic, organisation=org,
                                                  region_code=row["region_code"], department=basic.department)
             audit_record(action=Action.CATALOG_ITEM_CREATE, actor=who,
                          subject=Subject("catalog.implementation", impl.pk),
                          details={"implementation": impl.code, "basic_item": basic.code, "source": "data file"})
-            latest = None
+            number = 1
         else:
-            latest = impl.versions.order_by("-number").first()
-            published = impl.versions.filter(status=VersionStatus.PUBLISHED).first()
-            if published is not None and published.content() == content:
-                report.unchanged += 1
-                continue
-            if (published is not None and published.reviewed_by_id is not None) or \
-                    impl.versions.filter(status__in=[VersionStatus.DRAFT, VersionStatus.SUBMITTED]).exists():
+            # Staff work wins over the files: a version a reviewer published, an item a reviewer retired
+            # (nothing published any more), a draft or submission in progress.
+            if published is None or published.reviewed_by_id is not None or impl.pk in open_ids:
                 report.kept.append(impl.code)
                 continue
-            if published is not None:
-                published.status, published.retired_at = VersionStatus.RETIRED, now
-                published.save(update_fields=["status", "retired_at"])
+            Implementation.objects.select_for_update().filter(pk=impl.pk).first()
+            published.status, published.retired_at = VersionStatus.RETIRED, now
+            published.save(update_fields=["status", "retired_at"])
+            number = last_number.get(impl.pk, 0) + 1
         version = ImplementationVersion.objects.create(
-            implementation=impl, number=(latest.number + 1) if latest else 1, status=VersionStatus.PUBLISHED,
+            implementation=impl, number=number, status=VersionStatus.PUBLISHED,
             submitted_at=now, published_at=now, review_note="随数据文件发布", **content)
         impl.published_version = version
         impl.updated_at = now
         impl.save(update_fields=["published_version", "updated_at"])
+        change_record(version, ChangeKind.PUBLISHED)
         audit_record(action=Action.CATALOG_VERSION_PUBLISH, actor=who, subject=Subject("catalog.version", version.pk),
                      details={"implementation": impl.code, "number": version.number, "source": "data file"})
-        if latest is None:
+        if number == 1:
             report.created += 1
         else:
             report.updated += 1

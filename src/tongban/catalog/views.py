@@ -63,7 +63,7 @@ def catalog_list(request: HttpRequest) -> HttpResponse:
     if q:
         items = items.filter(Q(code__icontains=q) | Q(basic_item__name__icontains=q))
     try:
-        page = max(1, int(request.GET.get("page", "1")))
+        page = min(max(1, int(request.GET.get("page", "1"))), 10_000)
     except ValueError:
         page = 1
     total = items.count()
