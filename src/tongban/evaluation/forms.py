@@ -18,20 +18,6 @@ def _tag_choices() -> list[tuple[str, str]]:
     return [(tag, tag) for tag in seen]
 
 
-def describe_errors(*forms_: forms.Form | None) -> None:
-    """Link the error (and help) of a radio or checkbox group to each of its inputs: Django marks every input of
-    a group aria-invalid but describes only the fieldset, which our pattern (docs/accessibility.md) refuses."""
-    for form in forms_:
-        if form is None or not form.is_bound:
-            continue
-        for name in form.errors:
-            if name not in form.fields or not form.fields[name].widget.use_fieldset:
-                continue
-            bound = form[name]
-            ids = [f"{bound.auto_id}_error"] + ([f"{bound.auto_id}_helptext"] if bound.help_text else [])
-            form.fields[name].widget.attrs["aria-describedby"] = " ".join(ids)
-
-
 class RatingForm(forms.Form):
     level = forms.TypedChoiceField(label="评价等级", coerce=int, choices=Level.choices, widget=forms.RadioSelect,
                                    error_messages={"required": "请选择评价等级。"})

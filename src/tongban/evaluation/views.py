@@ -29,7 +29,6 @@ from tongban.evaluation.forms import (
     RatingForm,
     RectifyForm,
     VisitForm,
-    describe_errors,
 )
 from tongban.evaluation.models import BAD_LEVELS, OPEN_STATUSES, TAGS, Channel, Level, ReviewStatus
 from tongban.portal.account_views import citizen_required, form_error
@@ -86,7 +85,6 @@ def _rate_page(request: HttpRequest, case: Case, actor: Any, *, channel: str, he
         form = RatingForm(initial=initial)
     if fix_form is None and review is not None and review.status == ReviewStatus.FED_BACK:
         fix_form = FixRatingForm()
-    describe_errors(form, fix_form)
     return render(request, "evaluation/rate.html", {
         "case": case, "rating": rating, "review": review, "form": form, "fix_form": fix_form,
         "can_rate": can_rate, "here": here, "tags_by_level": [(label, TAGS[value]) for value, label in Level.choices],
@@ -246,7 +244,6 @@ def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
     shown = {name: (bound if bound is not None and name == step else cls()) for name, cls in _STEPS.items()
              if name in steps}
     rating = review.rating
-    describe_errors(bound)
     return render(request, "evaluation/backoffice/detail.html", {
         "review": review, "rating": rating, "case": rating.case, "forms": shown, "form": bound,
         "overdue": selectors.is_overdue(review), "contact": contact, "here": here,
