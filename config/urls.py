@@ -14,6 +14,7 @@ urlpatterns = [
     path("backoffice/", include("tongban.backoffice.urls")),
     path("", include("tongban.sso.urls")),
     path("", include("tongban.cases.urls")),
+    path("", include("tongban.evaluation.urls")),
     path("", include("tongban.portal.urls")),
 ]
 

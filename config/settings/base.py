@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "tongban.verification",
     "tongban.notifications",
     "tongban.cases",
+    "tongban.evaluation",
     "tongban.partners",
     "oauth2_provider",
     "tongban.sso",

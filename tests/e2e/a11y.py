@@ -157,6 +157,9 @@ PUBLIC_PAGES: list[Visit] = [
     failed("/recover/verify/"),
     Visit("/o/authorize/"),  # a request no client made: the SSO error page
     Visit("/o/logout/"),  # nobody signed in: the signed-out page
+    Visit("/evaluation/"),  # 好差评 published figures
+    Visit("/evaluation/?month=2026-01"),
+    Visit("/rate/1/not-a-token/"),  # an SMS rating link that is not valid
     Visit("/backoffice/login/"),
     failed("/backoffice/login/"),
     failed("/backoffice/login/", ("#id_username", "a11y"), ("#id_password", "Not-the-password-1")),

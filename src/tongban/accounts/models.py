@@ -106,6 +106,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     role_officer = models.BooleanField(StaffRole.OFFICER.label, default=False)
     role_catalog_editor = models.BooleanField(StaffRole.CATALOG_EDITOR.label, default=False)
     role_catalog_reviewer = models.BooleanField(StaffRole.CATALOG_REVIEWER.label, default=False)
+    role_supervisor = models.BooleanField(StaffRole.SUPERVISOR.label, default=False)
     department = models.CharField("部门警种", max_length=32, choices=Department.choices, blank=True)
     region_code = models.CharField("辖区代码", max_length=6, blank=True,
                                    help_text="GB/T 2260 行政区划代码：省 330000、市 330100、区县 330106")
@@ -131,6 +132,9 @@ class User(AbstractBaseUser, PermissionsMixin):
                 | (~Q(department="") & ~Q(region_code="")),
                 name="accounts_user_catalog_role_has_scope",
                 violation_error_message="事项编辑与事项审核须指定部门警种与辖区"),
+            models.CheckConstraint(condition=Q(role_supervisor=False) | (~Q(department="") & ~Q(region_code="")),
+                                   name="accounts_user_supervisor_has_scope",
+                                   violation_error_message="好差评监督员须指定部门警种与辖区"),
             models.CheckConstraint(condition=Q(is_superuser=False), name="accounts_user_no_superuser",
                                    violation_error_message="不设超级管理员（三权分立）"),
         ]

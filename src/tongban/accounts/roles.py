@@ -20,6 +20,7 @@ class StaffRole(models.TextChoices):
     OFFICER = "officer", "业务民警"
     CATALOG_EDITOR = "catalog_editor", "事项编辑"
     CATALOG_REVIEWER = "catalog_reviewer", "事项审核"
+    SUPERVISOR = "supervisor", "好差评监督员"
 
 
 class Department(models.TextChoices):
@@ -49,10 +50,15 @@ CONFLICTS: frozenset[frozenset[StaffRole]] = frozenset(
     | {frozenset({StaffRole.CATALOG_EDITOR, admin}) for admin in ADMIN_ROLES}
     | {frozenset({StaffRole.CATALOG_REVIEWER, admin}) for admin in ADMIN_ROLES}
     | {frozenset({StaffRole.CATALOG_EDITOR, StaffRole.CATALOG_REVIEWER})}
+    # The evaluation supervisor visits back and verifies bad reviews of others' work: never an officer who
+    # handles cases (so never the handler), and no administrative role.
+    | {frozenset({StaffRole.SUPERVISOR, admin}) for admin in ADMIN_ROLES}
+    | {frozenset({StaffRole.SUPERVISOR, StaffRole.OFFICER})}
 )
 
 # Roles that act inside one department and region (a scope is required).
-SCOPED_ROLES = frozenset({StaffRole.OFFICER, StaffRole.CATALOG_EDITOR, StaffRole.CATALOG_REVIEWER})
+SCOPED_ROLES = frozenset({StaffRole.OFFICER, StaffRole.CATALOG_EDITOR, StaffRole.CATALOG_REVIEWER,
+                          StaffRole.SUPERVISOR})
 
 
 def role_conflicts(roles: set[StaffRole] | frozenset[StaffRole]) -> list[tuple[StaffRole, StaffRole]]:
@@ -77,4 +83,5 @@ ROLE_ADMIN_APPS: dict[StaffRole, dict[str, str]] = {
     StaffRole.OFFICER: {},
     StaffRole.CATALOG_EDITOR: {},
     StaffRole.CATALOG_REVIEWER: {},
+    StaffRole.SUPERVISOR: {},
 }

@@ -103,6 +103,19 @@ class Action(models.TextChoices):
     CASE_DELIVERY = "case.delivery", "办件寄递事件"
     CASE_RESULT_ISSUE = "case.result.issue", "签发电子结果"
     CASE_RESULT_DOWNLOAD = "case.result.download", "下载电子结果"
+    # Evaluations, 好差评 (tongban.evaluation)
+    EVALUATION_RATE = "evaluation.rate", "评价办件"
+    EVALUATION_CHANGE = "evaluation.change", "修改评价"
+    EVALUATION_REFUSED = "evaluation.refused", "拒绝评价"
+    EVALUATION_RECEIVE = "evaluation.receive", "接收国家平台评价"
+    EVALUATION_VISIT = "evaluation.visit", "差评回访核实"
+    EVALUATION_RECTIFY = "evaluation.rectify", "差评整改"
+    EVALUATION_FEEDBACK = "evaluation.feedback", "差评整改反馈"
+    EVALUATION_FIX_RATE = "evaluation.fix_rate", "评价整改结果"
+    EVALUATION_APPEAL = "evaluation.appeal", "差评申诉"
+    EVALUATION_APPEAL_DECIDE = "evaluation.appeal.decide", "差评申诉复核"
+    EVALUATION_OVERDUE = "evaluation.overdue", "差评整改超期"
+    EVALUATION_RATER_READ = "evaluation.rater.read", "查看评价人联系方式（回访）"
 
 
 class ActorType(models.TextChoices):

@@ -2,6 +2,7 @@ from django.urls import path
 
 from tongban.backoffice import case_views, staff_views, views
 from tongban.catalog import views as catalog_views
+from tongban.evaluation import views as evaluation_views
 from tongban.partners import views as partner_views
 
 app_name = "backoffice"
@@ -37,4 +38,7 @@ urlpatterns = [
     path("catalog/items/<str:code>/v<int:number>/edit/", catalog_views.catalog_edit, name="catalog_edit"),
     path("catalog/items/<str:code>/v<int:number>/<str:action>/", catalog_views.catalog_transition,
          name="catalog_transition"),
+    path("evaluation/", evaluation_views.review_list, name="evaluation_list"),
+    path("evaluation/stats/", evaluation_views.stats, name="evaluation_stats"),
+    path("evaluation/reviews/<int:review_id>/", evaluation_views.review_detail, name="evaluation_review"),
 ]

@@ -184,3 +184,13 @@ def officer_inbox(user: Any, *, states: list[str] | None = None, item_code: str 
         rows = rows.filter(Q(submitted_at__lt=at) | Q(submitted_at=at, id__lt=pk))
     return (rows.select_related("assigned_to").only(*LIST_FIELDS, "assigned_to__username")
             .order_by("-submitted_at", "-id"))
+
+
+def case_handlers(case: Case) -> set[int]:
+    """The staff accounts that handled the case (acted on it, or hold it): kept out of the supervision of
+    its evaluation (tongban.evaluation)."""
+    ids = set(CaseEvent.objects.filter(case=case, actor_kind="officer", actor__isnull=False)
+              .values_list("actor_id", flat=True))
+    if case.assigned_to_id is not None:
+        ids.add(case.assigned_to_id)
+    return {int(i) for i in ids}

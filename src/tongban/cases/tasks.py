@@ -16,6 +16,7 @@ from tongban.cases.delivery import (
 )
 from tongban.cases.models import Case, CaseEvent
 from tongban.cases.services import CASE_NOTICE_CHANNEL
+from tongban.cases.signals import CLOSING_STATES, case_closing_notice
 from tongban.core.logging import get_logger
 from tongban.jobs.registry import PermanentJobError, job_task, outbox_channel
 
@@ -66,6 +67,11 @@ def deliver_case_notice(payload: dict[str, Any], *, idempotency_key: str) -> Non
         raise PermanentJobError("case event is gone")
     case = event.case
     title, text = notice_text(case, event)
+    sms_text = text
+    if event.kind == "transition" and event.to_state in CLOSING_STATES:
+        for _, extra in case_closing_notice.send(sender=Case, case=case, event=event):
+            if isinstance(extra, str) and extra:
+                sms_text += extra
     with transaction.atomic():
         # The account message is kept once per notice (its source key); the SMS is queued in the same
         # transaction only when the message is new, so a notice delivered twice texts once.
@@ -75,7 +81,7 @@ def deliver_case_notice(payload: dict[str, Any], *, idempotency_key: str) -> Non
             return
         profile = CitizenProfile.objects.filter(user_id=case.applicant_id, closed_at__isnull=True).first()
         if profile is not None and profile.phone:
-            sms_queue(phone=profile.phone, text=f"【一网通办】{text}"[:500], purpose="case_notice")
+            sms_queue(phone=profile.phone, text=f"【一网通办】{sms_text}"[:500], purpose="case_notice")
 
 
 @outbox_channel(EMS_CHANNEL, max_attempts=10)

@@ -51,6 +51,10 @@ DEMO_ACCOUNTS = (
                 _TOTP_HINT.format(username="cateditor")),
     DemoAccount("事项审核（户政，示范市）", "catreviewer", "Reviewer@2026demo", "/backoffice/catalog/",
                 _TOTP_HINT.format(username="catreviewer")),
+    DemoAccount("好差评监督员（户政，示范市）", "supervisor", "Supervisor@2026demo", "/backoffice/evaluation/",
+                _TOTP_HINT.format(username="supervisor")),
+    DemoAccount("好差评监督员（复核人）", "supervisor2", "Supervisor2@2026demo", "/backoffice/evaluation/",
+                _TOTP_HINT.format(username="supervisor2")),
     DemoAccount("系统管理员", "admin", "Admin@2026demo!", "/backoffice/login/", _TOTP_HINT.format(username="admin")),
 )
 
@@ -61,6 +65,8 @@ _SHAPES: dict[str, tuple[str, dict[str, bool], str, str]] = {
     "officer": ("staff", {"role_officer": True}, "hukou", DEMO_REGION),
     "cateditor": ("staff", {"role_catalog_editor": True}, "hukou", DEMO_REGION),
     "catreviewer": ("staff", {"role_catalog_reviewer": True}, "hukou", DEMO_REGION),
+    "supervisor": ("staff", {"role_supervisor": True}, "hukou", DEMO_REGION),
+    "supervisor2": ("staff", {"role_supervisor": True}, "hukou", DEMO_REGION),
     "admin": ("staff", {"role_system_admin": True}, "", ""),
 }
 
@@ -87,7 +93,7 @@ def _accounts_ensure() -> None:
         user = User.objects.filter(username=name).first() or User(username=name)
         user.kind = kind
         for field in ("role_system_admin", "role_security_admin", "role_audit_admin", "role_key_admin",
-                      "role_officer", "role_catalog_editor", "role_catalog_reviewer"):
+                      "role_officer", "role_catalog_editor", "role_catalog_reviewer", "role_supervisor"):
             setattr(user, field, roles.get(field, False))
         user.department, user.region_code = department, region
         user.is_active = True
