@@ -20,6 +20,7 @@ class StaffRole(models.TextChoices):
     OFFICER = "officer", "业务民警"
     CATALOG_EDITOR = "catalog_editor", "事项编辑"
     CATALOG_REVIEWER = "catalog_reviewer", "事项审核"
+    FINANCE = "finance", "财务人员"  # non-tax payments: reconciliation differences, refund approval
 
 
 class Department(models.TextChoices):
@@ -49,6 +50,8 @@ CONFLICTS: frozenset[frozenset[StaffRole]] = frozenset(
     | {frozenset({StaffRole.CATALOG_EDITOR, admin}) for admin in ADMIN_ROLES}
     | {frozenset({StaffRole.CATALOG_REVIEWER, admin}) for admin in ADMIN_ROLES}
     | {frozenset({StaffRole.CATALOG_EDITOR, StaffRole.CATALOG_REVIEWER})}
+    # Money is business work too: finance staff hold no administrative role.
+    | {frozenset({StaffRole.FINANCE, admin}) for admin in ADMIN_ROLES}
 )
 
 # Roles that act inside one department and region (a scope is required).
@@ -77,4 +80,5 @@ ROLE_ADMIN_APPS: dict[StaffRole, dict[str, str]] = {
     StaffRole.OFFICER: {},
     StaffRole.CATALOG_EDITOR: {},
     StaffRole.CATALOG_REVIEWER: {},
+    StaffRole.FINANCE: {},
 }

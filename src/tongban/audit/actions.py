@@ -103,6 +103,16 @@ class Action(models.TextChoices):
     CASE_DELIVERY = "case.delivery", "办件寄递事件"
     CASE_RESULT_ISSUE = "case.result.issue", "签发电子结果"
     CASE_RESULT_DOWNLOAD = "case.result.download", "下载电子结果"
+    # Police non-tax payments (tongban.payments)
+    PAYMENT_DOCUMENT_ISSUE = "payment.document.issue", "签发缴款文书"
+    PAYMENT_DOCUMENT_OPEN = "payment.document.open", "查询缴款文书"
+    PAYMENT_STATE = "payment.state", "缴款状态变更"
+    PAYMENT_NOTIFICATION_REJECTED = "payment.notification.rejected", "拒绝支付结果通知"
+    PAYMENT_RECEIPT_ISSUE = "payment.receipt.issue", "开具非税收入电子票据"
+    PAYMENT_RECEIPT_DOWNLOAD = "payment.receipt.download", "下载非税收入电子票据"
+    PAYMENT_REFUND = "payment.refund", "退款状态变更"
+    PAYMENT_RECONCILE = "payment.reconcile", "对账"
+    PAYMENT_DIFFERENCE_RESOLVE = "payment.difference.resolve", "处理对账差异"
 
 
 class ActorType(models.TextChoices):
