@@ -11,9 +11,11 @@ urlpatterns = [
     path("partner/v1/", include("tongban.partners.urls")),
     path("admin/", admin.site.urls),
     path("backoffice/sso/", include("tongban.sso.backoffice")),
+    path("backoffice/payments/", include("tongban.payments.backoffice")),
     path("backoffice/", include("tongban.backoffice.urls")),
     path("", include("tongban.sso.urls")),
     path("", include("tongban.cases.urls")),
+    path("", include("tongban.payments.urls")),
     path("", include("tongban.portal.urls")),
 ]
 
