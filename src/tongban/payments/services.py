@@ -100,7 +100,8 @@ def notice_issue(*, category: str, items: list[dict[str, Any]], payer_name: str,
         raise invalid("缴款类别不正确。", "category")
     if not items:
         raise invalid("请至少选择一个缴款项目。", "items")
-    lines = []
+    lines: list[dict[str, Any]] = []
+    total = 0
     for entry in items:
         item = cat.item(str(entry.get("code", "")))
         quantity = entry.get("quantity", 1)
@@ -109,6 +110,7 @@ def notice_issue(*, category: str, items: list[dict[str, Any]], payer_name: str,
         if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= 99:
             raise invalid("数量须为 1-99 的整数。", "items")
         lines.append({"code": item.code, "name": item.name, "fen": item.fen, "quantity": quantity})
+        total += item.fen * quantity
     if not (len(region_code) == 6 and region_code.isdigit()):
         raise invalid("辖区代码应为 6 位数字。", "region_code")
     if not payee_unit.strip():
@@ -122,7 +124,7 @@ def notice_issue(*, category: str, items: list[dict[str, Any]], payer_name: str,
         kind=DocumentKind.NOTICE, number=numbers.allocate("notice", region=region_code, day=today),
         category=cat.code, payee_unit=payee_unit.strip()[:100], region_code=region_code, payer_kind=payer_kind,
         payer_name=name, payer_id_number=id_number, payer_user_id=payer_user_id, items=lines,
-        amount_fen=sum(line["fen"] * line["quantity"] for line in lines), due_on=due, case_id=case_id,
+        amount_fen=total, due_on=due, case_id=case_id,
         issued_by=actor if actor is not None else None, issued_by_system=component[:64])
     document.save()
     _audit_issue(document, actor, component or "payments")

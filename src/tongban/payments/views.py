@@ -60,6 +60,22 @@ def _may_see(request: HttpRequest, document: PayableDocument) -> bool:
     return document.pk in request.session.get(UNLOCKED, [])
 
 
+def _with_cashier_csp(response: HttpResponse) -> HttpResponse:
+    """The pay form's POST is answered with a redirect to the gateway's cashier, another origin: the page's
+    `form-action` must name it, or the browser stops the redirect (CSP applies form-action to redirects)."""
+    from urllib.parse import urlsplit
+
+    from tongban.core.security import DEFAULT_CSP
+
+    url = str(settings.TONGBAN_PAYMENTS.get("CASHIER_ORIGIN") or settings.TONGBAN_PAYMENTS["GATEWAY"]["URL"])  # type: ignore[attr-defined,index]
+    parts = urlsplit(url)
+    base = getattr(settings, "TONGBAN_CONTENT_SECURITY_POLICY", DEFAULT_CSP)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        response["Content-Security-Policy"] = base.replace("form-action 'self'",
+                                                           f"form-action 'self' {parts.scheme}://{parts.netloc}")
+    return response
+
+
 def _qr_svg(url: str, label: str) -> str:
     return segno.make(url, error="m").svg_inline(scale=4, border=2, title=label)
 
@@ -126,7 +142,7 @@ def document(request: HttpRequest, number: str) -> HttpResponse:
     due = services.amount_due(doc)
     paid = doc.payments.filter(status=PaymentStatus.SUCCESS).first() if doc.status == DocumentStatus.PAID else None
     category = fees.category(doc.category)
-    return render(request, "payments/document.html", {
+    return _with_cashier_csp(render(request, "payments/document.html", {
         "doc": doc, "due": due, "paid": paid, "category": category, "error": error,
         "idempotency_key": secrets.token_urlsafe(24), "yuan": fees.yuan, "capitals": fees.capitals(due.total_fen),
         "principal_yuan": fees.yuan(due.principal_fen), "surcharge_yuan": fees.yuan(due.surcharge_fen),
@@ -134,7 +150,7 @@ def document(request: HttpRequest, number: str) -> HttpResponse:
         "items": [{**i, "yuan": fees.yuan(int(i["fen"]) * int(i.get("quantity", 1)))} for i in doc.items],
         "qr_svg": _qr_svg(pay_url_for(doc), "扫码缴款的二维码") if doc.status == DocumentStatus.UNPAID else "",
         "payer_masked": doc.masked("payer_name")},
-        status=409 if error else 200)
+        status=409 if error else 200))
 
 
 @require_GET
@@ -159,7 +175,7 @@ def payment_return(request: HttpRequest, order_id: str) -> HttpResponse:
 
 
 @require_GET
-def receipt_pdf(request: HttpRequest, order_id: str) -> HttpResponse:
+def receipt_pdf(request: HttpRequest, order_id: str) -> FileResponse:
     payment = Payment.objects.select_related("document").filter(order_id=order_id[:32]).first()
     if payment is None or not _may_see(request, payment.document):
         raise Http404
