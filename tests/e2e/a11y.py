@@ -160,6 +160,13 @@ PUBLIC_PAGES: list[Visit] = [
     Visit("/backoffice/login/"),
     failed("/backoffice/login/"),
     failed("/backoffice/login/", ("#id_username", "a11y"), ("#id_password", "Not-the-password-1")),
+    # Police non-tax payments (tongban.payments): the look-up by number and name, the public receipt check.
+    Visit("/pay/"),
+    failed("/pay/"),
+    failed("/pay/", ("#id_number", "44010626120600000011"), ("#id_payer_name", "张三")),
+    Visit("/verify/receipt/"),
+    failed("/verify/receipt/"),
+    failed("/verify/receipt/", ("#id_number", "2600000001"), ("#id_code", "abcdef")),
 ]
 
 # Signed in as a citizen verified to L2 who represents the enterprise {enterprise} and has authorised a
@@ -194,6 +201,25 @@ CITIZEN_PAGES: list[Visit] = [
 ]
 
 # Signed in to the staff site (password and TOTP) as a security administrator (sees the staff and the statistics).
+# The payments pages of the staff site, walked by an officer ({notice}: a notice of their region, unpaid) and
+# by finance staff (tests/e2e/test_accessibility.py::test_payment_staff_pages).
+PAYMENT_OFFICER_PAGES: list[Visit] = [
+    Visit("/backoffice/payments/"),
+    Visit("/backoffice/payments/notice/new/"),
+    failed("/backoffice/payments/notice/new/"),
+    Visit("/backoffice/payments/decision/new/"),
+    failed("/backoffice/payments/decision/new/", ("#id_fine", "2e3")),
+    Visit("/backoffice/payments/d/{notice}/"),
+    Visit("/backoffice/payments/d/{paid}/"),
+    failed("/backoffice/payments/d/{paid}/", ("#id_amount", "99999")),
+    Visit("/backoffice/payments/refunds/"),
+]
+PAYMENT_FINANCE_PAGES: list[Visit] = [
+    Visit("/backoffice/payments/"),
+    Visit("/backoffice/payments/reconciliation/"),
+    failed("/backoffice/payments/reconciliation/", ("#id_day", "")),
+]
+
 STAFF_PAGES: list[Visit] = [
     Visit("/backoffice/"),
     Visit("/backoffice/password/"),
