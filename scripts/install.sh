@@ -10,5 +10,15 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+# The Chinese font embedded in electronic results (tongban.cases.results); a no-op when present. Without it
+# results are issued in Latin letters only, marked and logged.
+if [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] && command -v apt-get >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get install -y --no-install-recommends fonts-wqy-microhei >/dev/null 2>&1 \
+      || echo "note: could not install fonts-wqy-microhei; electronic results will lack Chinese text" >&2
+  else
+    echo "note: install fonts-wqy-microhei (sudo apt-get install fonts-wqy-microhei) for Chinese electronic results" >&2
+  fi
+fi
 touch .venv/.installed
 echo "tongban installed in .venv (.venv/bin/tongban)"

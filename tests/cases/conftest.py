@@ -74,3 +74,28 @@ def png_bytes(size: tuple[int, int] = (40, 30), color: str = "red") -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+EMS_TOKEN = "test-ems-token"  # noqa: S105
+
+
+@pytest.fixture
+def ems(settings, live_server):
+    """The EMS simulator on a free port; the platform's courier settings point at it and its callbacks at
+    the live test server."""
+    from sim.ems import EmsSimulator
+
+    sim = EmsSimulator.start("127.0.0.1", 0, token=EMS_TOKEN)
+    settings.TONGBAN_EMS = {"BACKEND": "tongban.cases.delivery.HttpCourier", "URL": sim.url, "TOKEN": EMS_TOKEN,
+                            "TIMEOUT": 5, "CALLBACK_URL": f"{live_server.url}/cases/ems/callback/"}
+    yield sim
+    sim.stop()
+
+
+def drain() -> None:
+    """Run the jobs and the outbox until nothing is due (the in-process worker's work, in the test)."""
+    from tongban.jobs.worker import Worker
+
+    worker = Worker(worker_id="tests")
+    while worker.run_once():
+        pass

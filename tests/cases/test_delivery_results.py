@@ -11,8 +11,8 @@ import time
 import pytest
 from django.db import transaction
 
-from sim.ems import EmsSimulator
-from tests.cases.conftest import make_citizen, make_item, png_bytes
+from tests.cases.conftest import EMS_TOKEN as TOKEN
+from tests.cases.conftest import drain, make_citizen, make_item, png_bytes
 from tongban.audit.models import AuditEntry
 from tongban.cases.attachments import attachment_add
 from tongban.cases.catalog_bridge import withdraw_item
@@ -20,27 +20,8 @@ from tongban.cases.delivery import sign, verify_signature
 from tongban.cases.models import Case, ElectronicResult, Parcel, TrackingEvent
 from tongban.cases.results import render_pdf, result_lookup, verify_document
 from tongban.cases.services import case_act, case_save_draft, case_start, case_submit
-from tongban.jobs.worker import Worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-TOKEN = "test-ems-token"  # noqa: S105
-
-
-def drain() -> None:
-    worker = Worker(worker_id="tests")
-    while worker.run_once():
-        pass
-
-
-@pytest.fixture
-def ems(settings, live_server):
-    sim = EmsSimulator.start("127.0.0.1", 0, token=TOKEN)
-    settings.TONGBAN_EMS = {"BACKEND": "tongban.cases.delivery.HttpCourier", "URL": sim.url, "TOKEN": TOKEN,
-                            "TIMEOUT": 5, "CALLBACK_URL": f"{live_server.url}/cases/ems/callback/"}
-    yield sim
-    sim.stop()
-
 
 @pytest.fixture
 def approved_factory(db):

@@ -139,3 +139,19 @@ def test_publish_hooks_can_stop_a_publication():
     finally:
         application.unregister_publish_check(refuse)
     assert version_publish(actor=rv, version=draft).status == VersionStatus.PUBLISHED
+
+
+def test_the_change_feed_numbers_publications_and_retirements_in_order():
+    from tongban.catalog.selectors import changes_since, latest_change_seq
+
+    ed, rv = editor(), reviewer()
+    v1 = _published(ed, rv)
+    v2 = version_draft_new(actor=ed, implementation=v1.implementation)
+    version_update(actor=ed, version=v2, changes={"promised_limit_days": 2})
+    version_submit(actor=ed, version=v2)
+    version_publish(actor=rv, version=v2)
+    version_retire(actor=rv, version=v2)
+    feed = changes_since(0)
+    assert [(c.seq, c.version.number, c.kind) for c in feed] == [(1, 1, "published"), (2, 2, "published"),
+                                                                  (3, 2, "retired")]
+    assert [c.seq for c in changes_since(2)] == [3] and latest_change_seq() == 3

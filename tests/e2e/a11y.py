@@ -167,6 +167,9 @@ PUBLIC_PAGES: list[Visit] = [
     Visit("/verify/receipt/"),
     failed("/verify/receipt/"),
     failed("/verify/receipt/", ("#id_number", "2600000001"), ("#id_code", "abcdef")),
+    Visit("/verify/result/"),  # the public check of an electronic result (tongban.cases)
+    failed("/verify/result/"),
+    failed("/verify/result/", ("#id_number", "330106-261206-00001-0"), ("#id_code", "ABCDEFGH")),
 ]
 
 # Signed in as a citizen verified to L2 who represents the enterprise {enterprise} and has authorised a
@@ -196,13 +199,26 @@ CITIZEN_PAGES: list[Visit] = [
     Visit("/enterprise/{enterprise}/"),
     failed("/enterprise/{enterprise}/", ("#id_agent_phone", "1")),
     Visit("/enterprise/invitations/"),
+    Visit("/me/cases/"),  # 我的办件 and the message centre (tongban.cases; the application pages: CASE_PAGES)
+    Visit("/me/messages/"),
     Visit("/no-such-page/"),
     Visit("/o/logout/"),  # the confirmation
 ]
 
-# Signed in to the staff site (password and TOTP) as a security administrator (sees the staff and the statistics).
+# Signed in as that citizen with the item {item} offered online and a draft {draft} and a submitted case
+# {case} of theirs (tests/e2e/test_cases_pages.py makes them).
+CASE_PAGES: list[Visit] = [
+    Visit("/apply/{item}/"),
+    Visit("/me/cases/{draft}/edit/"),
+    failed("/me/cases/{draft}/edit/", ("#id_delivery_recipient", "张")),
+    Visit("/me/cases/{draft}/review/"),
+    failed("/me/cases/{draft}/review/", submit="main form button#submit"),  # incomplete: the summary
+    Visit("/me/cases/{case}/"),
+    Visit("/me/cases/"),
+]
+
 # The payments pages of the staff site, walked by an officer ({notice}: a notice of their region, unpaid) and
-# by finance staff (tests/e2e/test_accessibility.py::test_payment_staff_pages).
+# by finance staff (tests/e2e/test_accessibility.py::test_payment_pages).
 PAYMENT_OFFICER_PAGES: list[Visit] = [
     Visit("/backoffice/payments/"),
     Visit("/backoffice/payments/notice/new/"),
@@ -220,6 +236,7 @@ PAYMENT_FINANCE_PAGES: list[Visit] = [
     failed("/backoffice/payments/reconciliation/", ("#id_day", "")),
 ]
 
+# Signed in to the staff site (password and TOTP) as a security administrator (sees the staff and the statistics).
 STAFF_PAGES: list[Visit] = [
     Visit("/backoffice/"),
     Visit("/backoffice/password/"),

@@ -21,7 +21,8 @@ class MaterialSpec:
     name: str
     required: bool = True
     obtained_by_platform: bool = False  # 免提交: the platform fetches it from `source`
-    source: str = ""  # identity | household | vehicle | licence | hk_macao_permit ...
+    source: str = ""  # identity | population | vehicle | licence | enterprise | shared
+    source_name: str = ""  # the data source as the catalog names it ("人口信息")
 
 
 @dataclass(frozen=True)
@@ -72,16 +73,19 @@ def _first(obj: Any, *names: str, default: Any = None) -> Any:
 
 
 # The catalog names a fetched material's data source in words ("人口信息"); the engine's sources by keyword.
-_SOURCE_WORDS = (("驾驶", "licence"), ("机动车", "vehicle"), ("车辆", "vehicle"), ("户籍", "household"),
-                 ("人口", "household"), ("港澳", "hk_macao_permit"), ("出入境", "hk_macao_permit"),
-                 ("身份", "identity"))
+_SOURCE_WORDS = (("驾驶人信息", "licence"), ("机动车登记", "vehicle"), ("户籍", "population"),
+                 ("人口", "population"), ("身份", "identity"), ("市场主体", "enterprise"))
+_SOURCE_KEYS = ("identity", "population", "household", "vehicle", "licence", "enterprise", "hk_macao_permit")
 
 
 def material_source_key(text: str) -> str:
+    """The engine's source for a catalog data-source name; "shared" for one it has no reference source of."""
+    if text in _SOURCE_KEYS:
+        return text
     for word, key in _SOURCE_WORDS:
         if word in text:
             return key
-    return text if text in ("identity", "household", "vehicle", "licence", "hk_macao_permit") else "identity"
+    return "shared"
 
 
 def _material(index: int, raw: Any) -> MaterialSpec:
@@ -91,8 +95,8 @@ def _material(index: int, raw: Any) -> MaterialSpec:
         name=str(_first(raw, "name", default="")),
         required=bool(_first(raw, "required", default=True)),
         obtained_by_platform=by_platform,
-        source=material_source_key(str(_first(raw, "fetched_from", "source_key", default="") or ""))
-        if by_platform else "",
+        source=material_source_key(str(_first(raw, "fetched_from", default="") or "")) if by_platform else "",
+        source_name=str(_first(raw, "fetched_from", default="") or "") if by_platform else "",
     )
 
 

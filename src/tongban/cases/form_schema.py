@@ -33,6 +33,7 @@ PREFILL_SOURCES = {
     "identity.name": "姓名（实名认证）",
     "identity.id_number": "证件号码（实名认证）",
     "identity.id_type": "证件类型（实名认证）",
+    "account.phone": "手机号码（账号绑定）",
     "household.address": "户籍地址（人口信息）",
     "vehicle.plate": "名下机动车（交管信息）",
     "licence.number": "驾驶证号（交管信息）",
@@ -251,6 +252,36 @@ class ApplicationForm(forms.Form):
                 value = value.isoformat()
             result[name] = value
         return result
+
+
+def clean_answers(definition: Any, answers: dict[str, Any], prefilled: set[str] | None = None
+                  ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each answer checked against its field's type (a draft may still lack required ones): (the cleaned
+    answers as JSON-ready values, {field: problem}). Names the form does not define are dropped."""
+    cleaned: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for spec in fields_of(definition):
+        if not isinstance(spec, dict) or spec.get("name") not in answers:
+            continue
+        name = spec["name"]
+        value = answers[name]
+        if prefilled and name in prefilled:
+            cleaned[name] = value
+            continue
+        field = _django_field(spec, required=False)
+        try:
+            if isinstance(field, forms.BooleanField):
+                result: Any = bool(value)
+            else:
+                result = field.clean(value)
+        except forms.ValidationError as exc:
+            problems[name] = f"“{spec.get('label', name)}”：{'；'.join(exc.messages)}"
+            continue
+        if hasattr(result, "isoformat"):
+            result = result.isoformat()
+        if result not in (None, "", []):
+            cleaned[name] = result
+    return cleaned, problems
 
 
 def missing_required(definition: Any, answers: dict[str, Any]) -> list[str]:

@@ -78,6 +78,8 @@ def prefill_for(*, user: Any, item: ItemSpec, request: HttpRequest | None = None
                 result.values[field_name] = id_number
             elif source == "identity.id_type":
                 result.values[field_name] = profile.get_id_type_display()
+            elif source == "account.phone" and profile.phone:
+                result.values[field_name] = str(profile.phone)
             elif source == "household.address" and resident:
                 address = _household(id_number)
                 if address:
@@ -103,33 +105,40 @@ def prefill_for(*, user: Any, item: ItemSpec, request: HttpRequest | None = None
     return result
 
 
-def _material_document(user: Any, material: MaterialSpec) -> dict[str, Any] | None:
+def _material_document(user: Any, material: MaterialSpec, case: Case) -> dict[str, Any] | None:
+    """What the platform obtains for one material, or None when the source knows nothing of it."""
     profile = _profile(user)
     if profile is None or not profile.level:
         return None
     id_number, name = str(profile.id_number or ""), str(profile.name or "")
+    resident = profile.id_type == "resident_id"
     source = material.source or "identity"
     data: dict[str, Any]
-    if source in ("identity", "idcard", "hk_macao_permit"):
+    if source in ("identity", "population", "household", "hk_macao_permit"):
         data = {"姓名": name, "证件类型": profile.get_id_type_display(), "证件号码": id_number,
                 "认证等级": f"L{profile.level}",
                 "认证时间": profile.verified_at.isoformat() if profile.verified_at else ""}
-    elif source in ("household", "population"):
-        address = _household(id_number)
-        if not address:
-            return None
-        data = {"姓名": name, "公民身份号码": id_number, "户籍地址": address}
-    elif source in ("vehicle", "traffic"):
-        data = {"机动车": [label for _, label in _vehicles(id_number)]}
+        if source in ("population", "household") and resident:
+            address = _household(id_number)
+            if address:
+                data["户籍地址"] = address
+    elif source == "vehicle":
+        data = {"名下机动车": [label for _, label in _vehicles(id_number)] if resident else []}
     elif source == "licence":
-        info = _licence(id_number, name)
-        if not info.found:
+        info = _licence(id_number, name) if resident else None
+        if info is None or not info.found:
             return None
         data = {"驾驶证号": id_number, "准驾车型": info.licence_class, "状态": str(info.status or ""),
                 "有效期至": info.valid_to.isoformat() if info.valid_to else "长期"}
+    elif source == "enterprise":
+        if case.enterprise is None:
+            return None
+        data = {"企业名称": case.enterprise.name, "统一社会信用代码": case.enterprise.uscc}
     else:
-        return None
-    return {"材料": material.name, "来源": material.source or "identity", "获取方式": "平台共享获取（免提交）",
+        # A sharing source the platform has no reference implementation of yet: the request is recorded and
+        # the officer sees the source's answer at acceptance.
+        data = {"共享数据源": material.source_name or source, "状态": "平台已发起共享核验，受理时由民警查看核验结果"}
+    return {"材料": material.name, "来源": material.source_name or source, "获取方式": "平台共享获取（免提交）",
             "获取时间": clock.now().isoformat(), "内容": data}
 
 
@@ -146,7 +155,7 @@ def materials_fetch(*, user: Any, case: Case, request: HttpRequest | None = None
         if not material.obtained_by_platform or material.code in have:
             continue
         try:
-            document = _material_document(user, material)
+            document = _material_document(user, material, case)
         except SourceUnavailable:
             document = None
         if document is None:

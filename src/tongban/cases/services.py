@@ -19,7 +19,7 @@ from tongban.audit.actions import Action, Outcome
 from tongban.audit.services import Actor, Subject, audit_record
 from tongban.cases import deadlines, numbers
 from tongban.cases.catalog_bridge import ItemSpec, published_item
-from tongban.cases.form_schema import missing_required
+from tongban.cases.form_schema import clean_answers, missing_required
 from tongban.cases.models import (
     ActorKind,
     ApplicantKind,
@@ -308,7 +308,12 @@ def case_save_draft(*, user: Any, case_id: int, answers: dict[str, Any] | None =
     if case.state not in ("draft", "correction"):
         raise refuse("case_not_editable", "办件已提交，不能再修改。", "The case can no longer be changed.", 409)
     if answers is not None:
-        case.data = answers
+        cleaned, problems = clean_answers(_item(case).application_form, answers, set(prefilled or case.prefilled))
+        if problems:
+            first = next(iter(problems))
+            raise refuse("case_form_invalid", "申请表填写有误：" + "；".join(problems.values()),
+                         "Some answers are not valid.", 422, field=first, problems=problems)
+        case.data = cleaned
     if prefilled is not None:
         case.prefilled = sorted(set(prefilled))
     if delivery is not None:
@@ -401,7 +406,12 @@ def case_answer_correction(*, user: Any, case_id: int, answers: dict[str, Any] |
     if case.state != "correction":
         get_workflow(case.workflow).check(case.state, "resubmit", {"applicant"})
     if answers is not None:
-        case.data = {**case.data, **answers}
+        cleaned, problems = clean_answers(_item(case).application_form, {**case.data, **answers},
+                                          set(case.prefilled))
+        if problems:
+            raise refuse("case_form_invalid", "申请表填写有误：" + "；".join(problems.values()),
+                         "Some answers are not valid.", 422, problems=problems)
+        case.data = cleaned
     _check_complete(case)
     _transition(case, "resubmit", user=user, actor_kind=ActorKind.APPLICANT, request=request, note=note,
                 roles={"applicant"}, details={"round": case.corrections_used})

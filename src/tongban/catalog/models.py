@@ -304,3 +304,46 @@ class ImplementationVersion(models.Model):
 
     def content(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in CONTENT_FIELDS}
+
+
+class ChangeKind(models.TextChoices):
+    PUBLISHED = "published", "发布"
+    RETIRED = "retired", "停用"
+
+
+class CatalogChange(models.Model):
+    """The feed local platforms sync from: one row per publication or retirement, numbered by `seq`.
+
+    `seq` is handed out under a lock on the single `CatalogSequence` row, held to the end of the
+    transaction, so sequence order is commit order: a reader paging `seq > cursor` never skips a change
+    that commits later with a smaller number (an autoincrement id does not promise that on PostgreSQL).
+    """
+
+    seq = models.BigIntegerField("变更序号", unique=True)
+    implementation = models.ForeignKey(Implementation, on_delete=models.PROTECT, related_name="changes",
+                                       verbose_name="实施清单事项")
+    version = models.ForeignKey(ImplementationVersion, on_delete=models.PROTECT, related_name="+",
+                                verbose_name="版本")
+    kind = models.CharField("变更类型", max_length=16, choices=ChangeKind.choices)
+    occurred_at = models.DateTimeField("变更时间", default=clock.now)
+
+    class Meta:
+        verbose_name = "事项变更"
+        verbose_name_plural = "事项变更"
+        ordering: ClassVar[list[str]] = ["seq"]
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.kind} {self.implementation_id}"
+
+
+class CatalogSequence(models.Model):
+    """One row: the last `CatalogChange.seq` handed out."""
+
+    last = models.BigIntegerField("最后序号", default=0)
+
+    class Meta:
+        verbose_name = "事项变更序号"
+        verbose_name_plural = "事项变更序号"
+
+    def __str__(self) -> str:
+        return str(self.last)

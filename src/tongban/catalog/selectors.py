@@ -13,6 +13,7 @@ from tongban.accounts.roles import StaffRole
 from tongban.catalog.models import (
     CONTENT_FIELDS,
     BasicItem,
+    CatalogChange,
     Implementation,
     ImplementationVersion,
     Organisation,
@@ -58,6 +59,19 @@ def published_high_frequency() -> QuerySet[ImplementationVersion]:
 def published_by_life_event(code: str) -> list[ImplementationVersion]:
     # A JSON list: filtered in Python, because SQLite has no JSON containment lookup (a few hundred rows).
     return [v for v in published_versions() if code in (v.life_events or [])]
+
+
+def changes_since(cursor: int, *, limit: int = 500) -> list[CatalogChange]:
+    """The publications and retirements after `cursor` (a `seq`; 0 for everything), oldest first.
+
+    A local platform keeps the last `seq` it applied and asks again from there (incremental sync)."""
+    return list(CatalogChange.objects.filter(seq__gt=cursor).order_by("seq")
+                .select_related("implementation", "version")[:limit])
+
+
+def latest_change_seq() -> int:
+    last = CatalogChange.objects.order_by("-seq").values_list("seq", flat=True).first()
+    return int(last or 0)
 
 
 def organisations() -> QuerySet[Organisation]:

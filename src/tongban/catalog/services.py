@@ -22,6 +22,9 @@ from tongban.catalog.application import publish_problems
 from tongban.catalog.models import (
     CONTENT_FIELDS,
     BasicItem,
+    CatalogChange,
+    CatalogSequence,
+    ChangeKind,
     Implementation,
     ImplementationVersion,
     Organisation,
@@ -97,6 +100,18 @@ def default_content(**overrides: Any) -> dict[str, Any]:
     content = {name: getattr(blank, name) for name in CONTENT_FIELDS}
     content.update(overrides)
     return content
+
+
+def change_record(version: ImplementationVersion, kind: ChangeKind) -> CatalogChange:
+    """Number a publication or retirement in the sync feed (call inside the transaction that makes it)."""
+    sequence = CatalogSequence.objects.select_for_update().filter(pk=1).first()
+    if sequence is None:
+        CatalogSequence.objects.get_or_create(pk=1)
+        sequence = CatalogSequence.objects.select_for_update().get(pk=1)
+    sequence.last += 1
+    sequence.save(update_fields=["last"])
+    return CatalogChange.objects.create(seq=sequence.last, implementation_id=version.implementation_id,
+                                        version=version, kind=kind)
 
 
 @transaction.atomic
@@ -238,6 +253,7 @@ def version_publish(*, actor: Any, version: ImplementationVersion, note: str = "
     implementation.published_version = locked
     implementation.updated_at = now
     implementation.save(update_fields=["published_version", "updated_at"])
+    change_record(locked, ChangeKind.PUBLISHED)
     _audit(Action.CATALOG_VERSION_PUBLISH, actor, locked, request,
            replaces=previous.number if previous else None)
     return locked
@@ -259,5 +275,6 @@ def version_retire(*, actor: Any, version: ImplementationVersion, note: str = ""
     implementation.published_version = None
     implementation.updated_at = now
     implementation.save(update_fields=["published_version", "updated_at"])
+    change_record(locked, ChangeKind.RETIRED)
     _audit(Action.CATALOG_VERSION_RETIRE, actor, locked, request, note=note.strip()[:200])
     return locked

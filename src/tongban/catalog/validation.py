@@ -107,12 +107,16 @@ def _check_fees(c: dict[str, Any], errors: Errors) -> None:
     if c.get("charged"):
         if not str(c.get("fee_basis") or "").strip():
             _add(errors, "fee_basis", "收费事项须写明收费依据（文件名称和文号）。")
-        if c.get("fee_standard_fen") is None:
-            _add(errors, "fee_standard_fen", "收费事项须填写收费标准（以分计）。")
+        by_notice = bool(items) and all(isinstance(i, dict) and i.get("by_notice") for i in items)
+        if c.get("fee_standard_fen") is None and not by_notice:
+            _add(errors, "fee_standard_fen", "收费事项须填写收费标准（以分计）；金额由缴款通知书或处罚决定书确定的，"
+                                             "在收费项目中注明“按通知书金额”。")
         if not isinstance(c.get("online_payment"), bool):
             _add(errors, "online_payment", "收费事项须说明是否支持网上支付。")
         for i, item in enumerate(items, start=1):
             fen = _int(item.get("fen")) if isinstance(item, dict) else None
+            if isinstance(item, dict) and item.get("by_notice") and item.get("fen") is None:
+                fen = 0  # the amount is the one on the notice or decision
             if not isinstance(item, dict) or not str(item.get("name") or "").strip() or fen is None or fen < 0:
                 _add(errors, "fee_items", f"第 {i} 个收费项目须有名称和以分计的金额。")
     else:

@@ -47,6 +47,10 @@ DEMO_ACCOUNTS = (
     DemoAccount("港澳居民", "13800000002", "HongKong@2026demo", "/login/", account="hkresident"),
     DemoAccount("民警（户政，示范市）", "officer", "Officer@2026demo", "/backoffice/login/",
                 _TOTP_HINT.format(username="officer")),
+    DemoAccount("事项编辑（户政，示范市）", "cateditor", "Editor@2026demo", "/backoffice/catalog/",
+                _TOTP_HINT.format(username="cateditor")),
+    DemoAccount("事项审核（户政，示范市）", "catreviewer", "Reviewer@2026demo", "/backoffice/catalog/",
+                _TOTP_HINT.format(username="catreviewer")),
     DemoAccount("系统管理员", "admin", "Admin@2026demo!", "/backoffice/login/", _TOTP_HINT.format(username="admin")),
 )
 
@@ -55,6 +59,8 @@ _SHAPES: dict[str, tuple[str, dict[str, bool], str, str]] = {
     "citizen": ("citizen", {}, "", ""),
     "hkresident": ("citizen", {}, "", ""),
     "officer": ("staff", {"role_officer": True}, "hukou", DEMO_REGION),
+    "cateditor": ("staff", {"role_catalog_editor": True}, "hukou", DEMO_REGION),
+    "catreviewer": ("staff", {"role_catalog_reviewer": True}, "hukou", DEMO_REGION),
     "admin": ("staff", {"role_system_admin": True}, "", ""),
 }
 
@@ -81,7 +87,7 @@ def _accounts_ensure() -> None:
         user = User.objects.filter(username=name).first() or User(username=name)
         user.kind = kind
         for field in ("role_system_admin", "role_security_admin", "role_audit_admin", "role_key_admin",
-                      "role_officer"):
+                      "role_officer", "role_catalog_editor", "role_catalog_reviewer"):
             setattr(user, field, roles.get(field, False))
         user.department, user.region_code = department, region
         user.is_active = True

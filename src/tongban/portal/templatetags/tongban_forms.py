@@ -42,6 +42,11 @@ def accessible_widget(field: BoundField) -> SafeString:
     """The input as Django renders it (help text and the field's error in aria-describedby, aria-invalid
     when the field has an error), and also marked by an error of the whole form."""
     form = field.form
+    if field.errors and field.field.widget.use_fieldset:
+        # Each radio or check box of a group in error is itself aria-invalid (Django marks them): each one
+        # names the group's error (and help), not only the fieldset around them.
+        ids = [f"{field.auto_id}_error"] + ([f"{field.auto_id}_helptext"] if field.help_text else [])
+        return field.as_widget(attrs={"aria-describedby": " ".join(ids)})
     if not form.non_field_errors() or not _marks_on_form_error(field):
         return mark_safe(str(field))  # noqa: S308  (Django's own escaped rendering, a hidden initial value included)
     described = " ".join(part for part in (field.aria_describedby or "", form_error_id(form)) if part)

@@ -33,7 +33,10 @@ def ensure_postgres_databases() -> list[str]:
 
 
 class Command(BaseCommand):
-    help = "创建数据库（PostgreSQL）并迁移平台库与各权威数据源库。"
+    help = "创建数据库（PostgreSQL），迁移平台库与各权威数据源库，并加载随软件发布的事项目录。"
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--no-catalog", action="store_true", help="不加载事项目录数据文件")
 
     def handle(self, *args: Any, **options: Any) -> None:
         for path in {settings.TONGBAN_VAR_DIR}:
@@ -48,3 +51,6 @@ class Command(BaseCommand):
                 # A source database holds only its own tables: record nothing of the platform's apps there.
                 call_command("migrate", "registry", database=alias, interactive=False, verbosity=verbosity)
             self.stdout.write(f"migrated {alias}")
+        if not options["no_catalog"]:
+            # The shipped catalog (src/tongban/catalog/data): loading again changes nothing.
+            call_command("catalog", "load", verbosity=verbosity, stdout=self.stdout)
