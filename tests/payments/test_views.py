@@ -137,3 +137,27 @@ def test_notify_endpoint(client, pay_sim):
                        headers={"X-Pay-Timestamp": ts, "X-Pay-Signature": sign(KEY, ts, junk)}).status_code == 400
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.SUCCESS
+
+
+def test_the_case_page_shows_its_fee_notice_with_the_qr_code(client, pay_sim):
+    """The cases app calls notice_issue(case_id=…); its detail page shows the notice (a template-tag hook)."""
+    import io
+
+    from tests.cases.conftest import make_item, png_bytes
+    from tongban.cases.attachments import attachment_add
+    from tongban.cases.services import case_save_draft, case_start, case_submit
+
+    citizen = make_citizen(name="张三")
+    item = make_item("PAY01")
+    case = case_start(user=citizen, item_code=item.code)
+    case_save_draft(user=citizen, case_id=case.pk, answers={"name": "张三", "reason": "damaged"},
+                    delivery={"method": "pickup", "station": "窗口"})
+    attachment_add(user=citizen, case_id=case.pk, material_code="photo", file=io.BytesIO(png_bytes()))
+    case = case_submit(user=citizen, case_id=case.pk)
+    doc = services.notice_issue(category="resident_id", items=[{"code": "id_replace"}], payer_name="张三",
+                                region_code=case.region_code, payee_unit="广州市公安局", payer_user_id=citizen.pk,
+                                case_id=case.pk, component="cases")
+    client.force_login(citizen)
+    page = client.get(f"/me/cases/{case.pk}/").content.decode()
+    assert f"缴款码 {doc.number}" in page and "<svg" in page and f"/pay/{doc.number}/?t=" in page
+    assert client.get(f"/pay/{doc.number}/").status_code == 200  # the payer's own notice
