@@ -436,6 +436,27 @@ def _ticker(app: PayGatewayApp, stop: threading.Event, every: float) -> None:
         app.retry_unsent()
 
 
+def start_pay_gateway_simulator(port: int = 8027, *, host: str = "127.0.0.1", wait: float = 10.0) -> Any:
+    """Start the simulator as a subprocess and return once it listens (for `tongban demo`)."""
+    import socket
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "sim.pay_gateway", "--host", host,  # noqa: S603
+                                "--port", str(port)])
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the payment gateway simulator exited with status {process.returncode}")
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return process
+        except OSError:
+            time.sleep(0.05)
+    process.terminate()
+    raise RuntimeError(f"the payment gateway simulator did not listen on {host}:{port} within {wait:.0f} s")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sim.pay_gateway", description="支付平台模拟器")
     parser.add_argument("--host", default="127.0.0.1")
