@@ -116,7 +116,7 @@ def document(request: HttpRequest, number: str) -> HttpResponse:
         return redirect("payments:document", number=doc.number)  # the token leaves the address bar
     if not _may_see(request, doc):
         return redirect(f"{reverse('payments:find')}?number={doc.number}")
-    error = ""
+    error, error_status = "", 200
     if request.method == "POST":
         key = str(request.POST.get("idempotency_key", ""))[:128]
         try:
@@ -128,7 +128,7 @@ def document(request: HttpRequest, number: str) -> HttpResponse:
             outcome = services.payment_create(document_id=doc.pk, idempotency_key=key, channel=channel,
                                               user=request.user, expected_total_fen=expected)
         except TongbanError as exc:
-            error = exc.message(getattr(request, "LANGUAGE_CODE", "zh-hans"))
+            error, error_status = exc.message(getattr(request, "LANGUAGE_CODE", "zh-hans")), exc.http_status()
         else:
             payment = outcome.payment
             if payment.status == PaymentStatus.STARTED and payment.pay_url:
@@ -150,7 +150,7 @@ def document(request: HttpRequest, number: str) -> HttpResponse:
         "items": [{**i, "yuan": fees.yuan(int(i["fen"]) * int(i.get("quantity", 1)))} for i in doc.items],
         "qr_svg": _qr_svg(pay_url_for(doc), "扫码缴款的二维码") if doc.status == DocumentStatus.UNPAID else "",
         "payer_masked": doc.masked("payer_name")},
-        status=409 if error else 200))
+        status=error_status))
 
 
 @require_GET
