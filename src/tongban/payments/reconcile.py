@@ -15,7 +15,6 @@ import io
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from tongban.audit.actions import Action
 from tongban.audit.services import Actor, Subject, audit_record
@@ -55,7 +54,7 @@ def parse_settlement(data: bytes) -> dict[str, tuple[str, int]]:
 
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=clock.SHANGHAI)  # the settlement day is China's
     return start, start + dt.timedelta(days=1)
 
 
