@@ -182,7 +182,7 @@ def parcel_event_record(*, waybill: str, event_id: str, status: str, description
     Returns False when the event was already recorded or the waybill is unknown."""
     if status not in ParcelStatus.values:
         raise ValueError("unknown parcel status")
-    parcel = Parcel.objects.select_for_update().select_related("case").filter(waybill=waybill).first()
+    parcel = Parcel.objects.select_for_update(of=("self",)).select_related("case").filter(waybill=waybill).first()
     if parcel is None or TrackingEvent.objects.filter(event_id=event_id).exists():
         return False
     TrackingEvent.objects.create(parcel=parcel, event_id=event_id[:64], status=status,

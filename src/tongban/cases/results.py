@@ -129,7 +129,8 @@ def _holder(case: Case) -> str:
 @transaction.atomic
 def result_issue(*, case_id: int) -> ElectronicResult:
     """Make, sign and keep the electronic result of an approved case, then close its delivery."""
-    case = Case.objects.select_for_update().select_related("enterprise").get(pk=case_id)
+    # Lock the case row only: PostgreSQL refuses FOR UPDATE on the nullable side of the enterprise join.
+    case = Case.objects.select_for_update(of=("self",)).select_related("enterprise").get(pk=case_id)
     existing = ElectronicResult.objects.filter(case=case).first()
     if existing is not None:
         return existing
