@@ -405,6 +405,37 @@ def load_cases() -> CasesEnv:
 # --- end of the courier ---
 
 
+# --- police non-tax payments (issue 15; tongban.payments, docs/payments.md) ---------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentsEnv:
+    backend: str  # dotted path of the PaymentGateway implementation
+    url: str  # the gateway's API base (the simulator's outside production: `python -m sim.pay_gateway`)
+    merchant: str  # our merchant number at the gateway
+    key: str  # the shared HMAC-SM3 key that signs our requests and the gateway's notifications
+    timeout: float
+    notify_url: str  # where the gateway posts its asynchronous notifications (our /pay/gateway/notify/)
+    attempt_ttl_seconds: int  # an attempt not paid within this is closed at the gateway and expires
+
+
+def load_payments(environment: str | None = None) -> PaymentsEnv:
+    production = (environment or os.environ.get("TONGBAN_ENV", "development").strip().lower()) == "production"
+    ttl = _int("TONGBAN_PAY_ATTEMPT_TTL_SECONDS", 900)
+    if ttl < 60:
+        raise ConfigurationError("TONGBAN_PAY_ATTEMPT_TTL_SECONDS must be at least 60")
+    return PaymentsEnv(
+        backend=os.environ.get("TONGBAN_PAY_BACKEND", "").strip() or "tongban.payments.gateway.HttpGateway",
+        url=os.environ.get("TONGBAN_PAY_URL", "").strip() or ("" if production else "http://127.0.0.1:8027"),
+        merchant=os.environ.get("TONGBAN_PAY_MERCHANT", "").strip() or "440100-GA-0001",
+        key=os.environ.get("TONGBAN_PAY_KEY", "").strip() or ("" if production else "tongban-dev-pay-key"),
+        timeout=float(_int("TONGBAN_PAY_TIMEOUT_SECONDS", 5)),
+        notify_url=os.environ.get("TONGBAN_PAY_NOTIFY_URL", "").strip()
+        or ("" if production else "http://127.0.0.1:8000/pay/gateway/notify/"),
+        attempt_ttl_seconds=ttl,
+    )
+
+
 # --- SMS cost limits (issue 11; tongban.accounts.otp, docs/accounts.md) ----------------------------------
 
 

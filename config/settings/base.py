@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "tongban.notifications",
     "tongban.cases",
     "tongban.evaluation",
+    "tongban.payments",
     "tongban.partners",
     "oauth2_provider",
     "tongban.sso",
@@ -266,6 +267,26 @@ _CASES = envmod.load_cases()
 TONGBAN_CASES_DEFAULT_REGION = _CASES.default_region
 # The electronic result's QR code leads to this site's /verify/result/ (set it in production).
 TONGBAN_PUBLIC_URL = _CASES.public_url
+# Police non-tax payments (tongban.payments, docs/payments.md): the gateway, attempt expiry, number formats.
+_PAY = envmod.load_payments(ENV.environment)
+TONGBAN_PAYMENTS: dict[str, object] = {
+    "GATEWAY": {"BACKEND": _PAY.backend, "URL": _PAY.url, "MERCHANT": _PAY.merchant, "KEY": _PAY.key,
+                "TIMEOUT": _PAY.timeout},
+    "NOTIFY_URL": _PAY.notify_url,
+    "ATTEMPT_TTL_SECONDS": _PAY.attempt_ttl_seconds,
+    # Number formats are configuration: what a typed number must look like, and how new ones are made
+    # ({region} 6 digits, {date} yymmdd, {seq} the day's sequence, then a Damm check digit over them).
+    "NUMBERS": {
+        "notice": {"label": "缴款码", "accept": r"^\d{20}$", "layout": "{region}{date}{seq:07d}", "check": True},
+        "decision": {"label": "处罚决定书编号", "accept": r"^\d{15,20}$", "layout": "{region}{date}{seq:05d}",
+                     "check": True},
+        "receipt": {"label": "票号", "accept": r"^\d{10}$", "layout": "{yy}{seq:08d}", "check": False},
+    },
+    # The receipt's 票据代码 (issued by the finance department per region and kind) and the payee shown on it.
+    "RECEIPT_CODE": "44010126",
+    "RECEIPT_PAYEE": "广东省财政厅（非税收入汇缴结算户）",
+    "FEES_FILE": "",  # empty: the packaged tongban/payments/data/fees.json
+}
 # What one-time codes by SMS may cost: cooldown and caps per phone, per client network, the global ceiling.
 TONGBAN_SMS_LIMITS = envmod.load_sms_limits()
 

@@ -174,6 +174,13 @@ PUBLIC_PAGES: list[Visit] = [
     Visit("/items/330106-GAHZ007/"),  # 居民身份证换领: fees, materials with 免提交, locations
     Visit("/items/330106-GAHZ001/"),  # 出生登记: 全程网办
     Visit("/services/carmove/"),  # a service not open yet
+    # Police non-tax payments (tongban.payments): the look-up by number and name, the public receipt check.
+    Visit("/pay/"),
+    failed("/pay/"),
+    failed("/pay/", ("#id_number", "44010626120600000011"), ("#id_payer_name", "张三")),
+    Visit("/verify/receipt/"),
+    failed("/verify/receipt/"),
+    failed("/verify/receipt/", ("#id_number", "2600000001"), ("#id_code", "abcdef")),
     Visit("/verify/result/"),  # the public check of an electronic result (tongban.cases)
     failed("/verify/result/"),
     failed("/verify/result/", ("#id_number", "330106-261206-00001-0"), ("#id_code", "ABCDEFGH")),
@@ -223,6 +230,25 @@ CASE_PAGES: list[Visit] = [
     failed("/me/cases/{draft}/review/", submit="main form button#submit"),  # incomplete: the summary
     Visit("/me/cases/{case}/"),
     Visit("/me/cases/"),
+]
+
+# The payments pages of the staff site, walked by an officer ({notice}: a notice of their region, unpaid) and
+# by finance staff (tests/e2e/test_accessibility.py::test_payment_pages).
+PAYMENT_OFFICER_PAGES: list[Visit] = [
+    Visit("/backoffice/payments/"),
+    Visit("/backoffice/payments/notice/new/"),
+    failed("/backoffice/payments/notice/new/"),
+    Visit("/backoffice/payments/decision/new/"),
+    failed("/backoffice/payments/decision/new/", ("#id_fine", "2e3")),
+    Visit("/backoffice/payments/d/{notice}/"),
+    Visit("/backoffice/payments/d/{paid}/"),
+    failed("/backoffice/payments/d/{paid}/", ("#id_amount", "99999")),
+    Visit("/backoffice/payments/refunds/"),
+]
+PAYMENT_FINANCE_PAGES: list[Visit] = [
+    Visit("/backoffice/payments/"),
+    Visit("/backoffice/payments/reconciliation/"),
+    failed("/backoffice/payments/reconciliation/", ("#id_day", "")),
 ]
 
 # Signed in to the staff site (password and TOTP) as a security administrator (sees the staff and the statistics).

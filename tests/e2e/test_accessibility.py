@@ -9,6 +9,8 @@ import pytest
 from tests.e2e.a11y import (
     CITIZEN_PAGES,
     OFFICER_PAGES,
+    PAYMENT_FINANCE_PAGES,
+    PAYMENT_OFFICER_PAGES,
     PUBLIC_PAGES,
     STAFF_PAGES,
     accessibility_problems,
@@ -200,4 +202,58 @@ def test_officer_case_pages(page, live_server):
         problems = walk(page, live_server.url, OFFICER_PAGES, {"case": case.pk})
     finally:
         withdraw_item(item.code)
+    assert not problems, _report(problems)
+
+
+def _staff_session(page, base_url: str, user) -> None:
+    """Signed in with password and second factor (the login pages themselves are checked above)."""
+    from django.test import Client
+
+    from tests.accounts.factories import login_verified
+
+    client = Client()
+    login_verified(client, user)
+    page.context.clear_cookies()
+    page.context.add_cookies([{"name": "tongban_session", "value": client.cookies["tongban_session"].value,
+                               "url": base_url}])
+
+
+def test_payment_pages(page, live_server, settings):
+    """The payer's pages of a notice (unpaid, then paid: the return page with its receipt, the receipt check)
+    and the staff's payments pages, as an officer and as finance staff."""
+    from sim.pay_gateway import PayGatewaySimulator
+    from tests.accounts.factories import make_officer, make_staff
+    from tests.payments.conftest import KEY, make_notice, point_at
+    from tongban.accounts.roles import StaffRole
+    from tongban.payments import services
+    from tongban.payments.models import Receipt
+    from tongban.payments.receipts import receipt_ensure
+
+    sim = PayGatewaySimulator.start("127.0.0.1", 0, key=KEY)
+    try:
+        point_at(settings, sim.url)
+        base = live_server.url
+        unpaid = make_notice(region_code="440106")
+        paid = make_notice(region_code="440106")
+        payment = services.payment_create(document_id=paid.pk, idempotency_key="a11y").payment
+        sim.pay(payment.order_id)
+        services.payment_refresh(payment_id=payment.pk)
+        receipt_ensure(payment_id=payment.pk)
+        receipt = Receipt.objects.get(payment=payment)
+        problems: list[str] = []
+        page.goto(f"{base}/pay/{unpaid.number}/?t={services.qr_token(unpaid.number)}")
+        problems += accessibility_problems(page)
+        page.goto(f"{base}/pay/{paid.number}/?t={services.qr_token(paid.number)}")
+        problems += accessibility_problems(page)
+        page.goto(f"{base}/pay/return/{payment.order_id}/")
+        problems += accessibility_problems(page)
+        page.goto(f"{base}/verify/receipt/?number={receipt.number}&code={receipt.check_code}")
+        problems += accessibility_problems(page)
+
+        _staff_session(page, base, make_officer("pay_a11y", department="traffic", region_code="440100"))
+        problems += walk(page, base, PAYMENT_OFFICER_PAGES, {"notice": unpaid.number, "paid": paid.number})
+        _staff_session(page, base, make_staff("finance_a11y", StaffRole.FINANCE))
+        problems += walk(page, base, PAYMENT_FINANCE_PAGES)
+    finally:
+        sim.stop()
     assert not problems, _report(problems)

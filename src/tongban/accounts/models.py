@@ -107,6 +107,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     role_catalog_editor = models.BooleanField(StaffRole.CATALOG_EDITOR.label, default=False)
     role_catalog_reviewer = models.BooleanField(StaffRole.CATALOG_REVIEWER.label, default=False)
     role_supervisor = models.BooleanField(StaffRole.SUPERVISOR.label, default=False)
+    role_finance = models.BooleanField(StaffRole.FINANCE.label, default=False)
     department = models.CharField("部门警种", max_length=32, choices=Department.choices, blank=True)
     region_code = models.CharField("辖区代码", max_length=6, blank=True,
                                    help_text="GB/T 2260 行政区划代码：省 330000、市 330100、区县 330106")

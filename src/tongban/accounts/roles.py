@@ -21,6 +21,7 @@ class StaffRole(models.TextChoices):
     CATALOG_EDITOR = "catalog_editor", "事项编辑"
     CATALOG_REVIEWER = "catalog_reviewer", "事项审核"
     SUPERVISOR = "supervisor", "好差评监督员"
+    FINANCE = "finance", "财务人员"  # non-tax payments: reconciliation differences, refund approval
 
 
 class Department(models.TextChoices):
@@ -54,6 +55,8 @@ CONFLICTS: frozenset[frozenset[StaffRole]] = frozenset(
     # handles cases (so never the handler), and no administrative role.
     | {frozenset({StaffRole.SUPERVISOR, admin}) for admin in ADMIN_ROLES}
     | {frozenset({StaffRole.SUPERVISOR, StaffRole.OFFICER})}
+    # Money is business work too: finance staff hold no administrative role.
+    | {frozenset({StaffRole.FINANCE, admin}) for admin in ADMIN_ROLES}
 )
 
 # Roles that act inside one department and region (a scope is required).
@@ -84,4 +87,5 @@ ROLE_ADMIN_APPS: dict[StaffRole, dict[str, str]] = {
     StaffRole.CATALOG_EDITOR: {},
     StaffRole.CATALOG_REVIEWER: {},
     StaffRole.SUPERVISOR: {},
+    StaffRole.FINANCE: {},
 }

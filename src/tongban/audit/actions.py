@@ -116,6 +116,16 @@ class Action(models.TextChoices):
     EVALUATION_APPEAL_DECIDE = "evaluation.appeal.decide", "差评申诉复核"
     EVALUATION_OVERDUE = "evaluation.overdue", "差评整改超期"
     EVALUATION_RATER_READ = "evaluation.rater.read", "查看评价人联系方式（回访）"
+    # Police non-tax payments (tongban.payments)
+    PAYMENT_DOCUMENT_ISSUE = "payment.document.issue", "签发缴款文书"
+    PAYMENT_DOCUMENT_OPEN = "payment.document.open", "查询缴款文书"
+    PAYMENT_STATE = "payment.state", "缴款状态变更"
+    PAYMENT_NOTIFICATION_REJECTED = "payment.notification.rejected", "拒绝支付结果通知"
+    PAYMENT_RECEIPT_ISSUE = "payment.receipt.issue", "开具非税收入电子票据"
+    PAYMENT_RECEIPT_DOWNLOAD = "payment.receipt.download", "下载非税收入电子票据"
+    PAYMENT_REFUND = "payment.refund", "退款状态变更"
+    PAYMENT_RECONCILE = "payment.reconcile", "对账"
+    PAYMENT_DIFFERENCE_RESOLVE = "payment.difference.resolve", "处理对账差异"
 
 
 class ActorType(models.TextChoices):

@@ -75,6 +75,16 @@ CATALOG: dict[str, tuple[int, str, str]] = {
                              "The item already has an unpublished version; finish it first."),
     "catalog_import_invalid": (422, "导入文件未通过校验，未导入任何内容。",
                                "The import file did not pass validation; nothing was imported."),
+    # Police non-tax payments (tongban.payments, docs/payments.md).
+    "payment_already_paid": (409, "该缴款文书已缴款，无需重复缴纳。", "This notice or decision is already paid."),
+    "payment_document_closed": (409, "该缴款文书已作废，不能缴款。", "This notice or decision was cancelled."),
+    "payment_gateway_unavailable": (503, "支付平台暂时不可用，请稍后再试。",
+                                    "The payment gateway is unavailable; try again shortly."),
+    "payment_invalid": (422, "缴款信息不正确，请按提示修改。", "The payment details are not valid."),
+    "refund_invalid": (422, "退款申请不正确。", "The refund request is not valid."),
+    "refund_four_eyes": (409, "双人复核：退款须由申请人以外的另一名工作人员审批。",
+                         "Four eyes: a refund is approved by someone other than who asked for it."),
+    "refund_state": (409, "该退款的当前状态不允许此操作。", "The refund's state does not allow this."),
     # The partner verification API (tongban.partners, docs/partner-api.md).
     "signature_invalid": (401, "请求签名无效，或应用标识不存在。",
                           "The request signature is invalid, or the app is not known."),

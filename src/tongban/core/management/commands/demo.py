@@ -40,6 +40,7 @@ class Command(BaseCommand):
         parser.add_argument("--sms-port", type=int, default=8025, help="短信网关模拟器端口")
         parser.add_argument("--national-port", type=int, default=8790, help="国家政务服务平台模拟器端口")
         parser.add_argument("--ems-port", type=int, default=8026, help="EMS 寄递模拟器端口")
+        parser.add_argument("--pay-port", type=int, default=8027, help="支付平台模拟器端口")
         parser.add_argument("--app-port", type=int, default=8101,
                             help="演示接入应用的端口：省级政务服务平台在此端口，交管业务系统在下一个端口")
         parser.add_argument("--no-serve", action="store_true", help="只准备数据，不启动服务")
@@ -50,7 +51,7 @@ class Command(BaseCommand):
         if options["people"] < 1:
             raise CommandError("--people 须为正整数")
         ports = [options["port"], options["sms_port"], options["national_port"], options["app_port"],
-                 options["app_port"] + 1, options["ems_port"]]
+                 options["app_port"] + 1, options["ems_port"], options["pay_port"]]
         if any(not 0 < port < 65536 for port in ports) or len(set(ports)) != len(ports):
             raise CommandError("--port、--sms-port、--national-port、--app-port（及其下一个端口）须为互不相同的 1-65535 端口")
         call_command("setup", verbosity=0)
@@ -72,6 +73,7 @@ class Command(BaseCommand):
         out(f"  合作方接口    {base}/partner/v1/openapi.json （文档：docs/partner-api.md）")
         out(f"  短信模拟器    http://{options['host']}:{options['sms_port']}/ （注册、登录验证码在此查看）")
         out(f"  EMS 模拟器    http://{options['host']}:{options['ems_port']}/ （邮寄的办理结果，每 5 秒推进一步）")
+        out(f"  非税缴款      {base}/pay/ （支付平台模拟器 http://{options['host']}:{options['pay_port']}/；docs/payments.md）")
         out("")
         out("演示账号 / demo logins:")
         for account in accounts:
@@ -101,6 +103,11 @@ class Command(BaseCommand):
         courier = start_ems_simulator(options["ems_port"], host=options["host"])
         settings.TONGBAN_EMS["URL"] = f"http://{options['host']}:{options['ems_port']}"
         settings.TONGBAN_EMS["CALLBACK_URL"] = f"{base}/cases/ems/callback/"
+        from sim.pay_gateway import start_pay_gateway_simulator
+
+        bank = start_pay_gateway_simulator(options["pay_port"], host=options["host"])
+        settings.TONGBAN_PAYMENTS["GATEWAY"]["URL"] = f"http://{options['host']}:{options['pay_port']}"  # type: ignore[index]
+        settings.TONGBAN_PAYMENTS["NOTIFY_URL"] = f"{base}/pay/gateway/notify/"
         try:
             try:
                 counterparts = start_demo_sso(sso.config)
@@ -120,6 +127,8 @@ class Command(BaseCommand):
             simulator.wait(10)
             courier.terminate()
             courier.wait(10)
+            bank.terminate()
+            bank.wait(10)
 
     def _print_sso(self, sso: DemoSso, base: str) -> None:
         out = self.stdout.write
