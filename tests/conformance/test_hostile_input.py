@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -75,12 +76,33 @@ def _paths(resolver: URLResolver | None = None, prefix: str = "") -> list[str]:
     return sorted(set(found))
 
 
+# A path parameter of an API operation is walked with a real-looking value and a hostile one (a NUL byte).
+PATH_SAMPLES = ("330106-GAHZ007", "x%00y")
+
+
+def _documented_paths() -> set[str]:
+    from tongban.api import api
+    from tongban.partners.openapi import document
+
+    return set(document()["paths"]) | set(api.get_openapi_schema(path_prefix="/api/v1/")["paths"])
+
+
+def _templated_samples() -> dict[str, list[str]]:
+    """Each documented path with parameters, and the concrete paths the walk sends for it."""
+    found: dict[str, list[str]] = {}
+    for template in sorted(_documented_paths()):
+        names = re.findall(r"{(\w+)}", template)
+        if names:
+            found[template] = [template.format(**dict.fromkeys(names, sample)) for sample in PATH_SAMPLES]
+    return found
+
+
 def _hit_everything(client, *, bodies: bool = True) -> list[str]:
     failures = []
     client.raise_request_exception = False
     junk_tokens = {**JUNK, "id_token_hint": DEEP_TOKEN, "client_assertion": DEEP_TOKEN, "token": DEEP_TOKEN,
                    "request": DEEP_TOKEN}
-    for path in _paths():
+    for path in _paths() + [p for samples in _templated_samples().values() for p in samples]:
         attempts = [
             ("GET", lambda p=path: client.get(p, JUNK)),
             ("GET nested tokens", lambda p=path: client.get(p, junk_tokens)),
@@ -104,11 +126,8 @@ def _hit_everything(client, *, bodies: bool = True) -> list[str]:
 
 def test_every_path_of_both_api_documents_is_walked():
     """The walk covers every operation of the partner API and of /api/v1 (a new one is covered when added)."""
-    from tongban.api import api
-    from tongban.partners.openapi import document
-
-    walked = set(_paths())
-    documented = set(document()["paths"]) | set(api.get_openapi_schema(path_prefix="/api/v1/")["paths"])
+    walked = set(_paths()) | set(_templated_samples())
+    documented = _documented_paths()
     assert documented and documented <= walked, documented - walked
     assert {"/o/token/", "/o/revoke/", "/o/userinfo/", "/o/logout/"} <= walked
 
