@@ -315,23 +315,10 @@ def _ticker(app: EmsApp, stop: threading.Event, every: float) -> None:
 def start_ems_simulator(port: int = 8026, *, host: str = "127.0.0.1", step_seconds: float = 5.0,
                         wait: float = 10.0) -> Any:
     """Start the simulator as a subprocess and return once it listens (for `tongban demo`)."""
-    import socket
-    import subprocess
-    import sys
+    from sim._process import start_module
 
-    process = subprocess.Popen([sys.executable, "-m", "sim.ems", "--host", host, "--port", str(port),  # noqa: S603
-                                "--step-seconds", str(step_seconds)])
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the EMS simulator exited with status {process.returncode}")
-        try:
-            with socket.create_connection((host, port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.05)
-    process.terminate()
-    raise RuntimeError(f"the EMS simulator did not listen on {host}:{port} within {wait:.0f} s")
+    return start_module("sim.ems", ["--host", host, "--port", str(port), "--step-seconds", str(step_seconds)],
+                        host=host, port=port, label="EMS simulator", wait=wait)
 
 
 def main(argv: list[str] | None = None) -> None:

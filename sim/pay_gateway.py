@@ -438,23 +438,10 @@ def _ticker(app: PayGatewayApp, stop: threading.Event, every: float) -> None:
 
 def start_pay_gateway_simulator(port: int = 8027, *, host: str = "127.0.0.1", wait: float = 10.0) -> Any:
     """Start the simulator as a subprocess and return once it listens (for `tongban demo`)."""
-    import socket
-    import subprocess
-    import sys
+    from sim._process import start_module
 
-    process = subprocess.Popen([sys.executable, "-m", "sim.pay_gateway", "--host", host,  # noqa: S603
-                                "--port", str(port)])
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the payment gateway simulator exited with status {process.returncode}")
-        try:
-            with socket.create_connection((host, port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.05)
-    process.terminate()
-    raise RuntimeError(f"the payment gateway simulator did not listen on {host}:{port} within {wait:.0f} s")
+    return start_module("sim.pay_gateway", ["--host", host, "--port", str(port)],
+                        host=host, port=port, label="payment gateway simulator", wait=wait)
 
 
 def main(argv: list[str] | None = None) -> None:

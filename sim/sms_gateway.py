@@ -27,11 +27,9 @@ import json
 import os
 import re
 import secrets
-import socket
 import socketserver
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -283,20 +281,6 @@ class SmsSimulator:
         self.thread.join(timeout=5)
 
 
-def _wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the SMS simulator exited with status {process.returncode}")
-        try:
-            with socket.create_connection((host, port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    process.terminate()
-    raise RuntimeError(f"the SMS simulator did not listen on {host}:{port} within {timeout:.0f} s")
-
-
 def start_sms_simulator(port: int = 8025, *, host: str = "127.0.0.1", db_path: str | None = None,
                         token: str | None = None, wait: float = 10.0) -> subprocess.Popen[bytes]:
     """Start the simulator as a subprocess and return once it listens (for `tongban demo`).
@@ -304,15 +288,15 @@ def start_sms_simulator(port: int = 8025, *, host: str = "127.0.0.1", db_path: s
     The token defaults to TONGBAN_SMS_GATEWAY_TOKEN or the development token, as the platform's
     default settings do. Stop it with `process.terminate()`.
     """
-    args = [sys.executable, "-m", "sim.sms_gateway", "--host", host, "--port", str(port)]
+    from sim._process import start_module
+
+    args = ["--host", host, "--port", str(port)]
     if db_path:
         args += ["--db", db_path]
     env = dict(os.environ)
     if token is not None:
         env[TOKEN_ENV] = token
-    process = subprocess.Popen(args, env=env)  # noqa: S603  (our own interpreter and module)
-    _wait_for_port(host, port, wait, process)
-    return process
+    return start_module("sim.sms_gateway", args, host=host, port=port, label="SMS simulator", wait=wait, env=env)
 
 
 def main(argv: list[str] | None = None) -> None:
