@@ -55,6 +55,12 @@ DEMO_ACCOUNTS = (
                 _TOTP_HINT.format(username="supervisor")),
     DemoAccount("好差评监督员（复核人）", "supervisor2", "Supervisor2@2026demo", "/backoffice/evaluation/",
                 _TOTP_HINT.format(username="supervisor2")),
+    DemoAccount("民警（户政，审批）", "officer2", "Officer2@2026demo", "/backoffice/cases/",
+                _TOTP_HINT.format(username="officer2")),
+    DemoAccount("财务人员（缴款对账）", "finance", "Finance@2026demo", "/backoffice/login/",
+                _TOTP_HINT.format(username="finance")),
+    DemoAccount("安全管理员（人员管理）", "secadmin", "Security@2026demo!", "/backoffice/staff/",
+                _TOTP_HINT.format(username="secadmin")),
     DemoAccount("系统管理员", "admin", "Admin@2026demo!", "/backoffice/login/", _TOTP_HINT.format(username="admin")),
 )
 
@@ -67,6 +73,9 @@ _SHAPES: dict[str, tuple[str, dict[str, bool], str, str]] = {
     "catreviewer": ("staff", {"role_catalog_reviewer": True}, "hukou", DEMO_REGION),
     "supervisor": ("staff", {"role_supervisor": True}, "hukou", DEMO_REGION),
     "supervisor2": ("staff", {"role_supervisor": True}, "hukou", DEMO_REGION),
+    "officer2": ("staff", {"role_officer": True}, "hukou", DEMO_REGION),  # the second step of a two-step review
+    "finance": ("staff", {"role_finance": True}, "", ""),
+    "secadmin": ("staff", {"role_security_admin": True}, "", ""),
     "admin": ("staff", {"role_system_admin": True}, "", ""),
 }
 
@@ -93,7 +102,8 @@ def _accounts_ensure() -> None:
         user = User.objects.filter(username=name).first() or User(username=name)
         user.kind = kind
         for field in ("role_system_admin", "role_security_admin", "role_audit_admin", "role_key_admin",
-                      "role_officer", "role_catalog_editor", "role_catalog_reviewer", "role_supervisor"):
+                      "role_officer", "role_catalog_editor", "role_catalog_reviewer", "role_supervisor",
+                      "role_finance"):
             setattr(user, field, roles.get(field, False))
         user.department, user.region_code = department, region
         user.is_active = True
