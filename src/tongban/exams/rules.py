@@ -93,6 +93,8 @@ def check_booking(*, subject: str, licence_class: str, issued_on: dt.date | None
     """Raise a TongbanError (with a code and a Chinese message) unless this booking is allowed."""
     past = list(history)
     passed = {p.subject for p in past if p.status == "passed"}
+    if issued_on is not None:  # 第三十五条: the permit is issued when 科目一 is passed (records carried over too)
+        passed.add("subject1")
     if closed:
         raise refused("exam_permit_closed", _("该驾驶证申请已结束，请重新申请。"))
     if subject in passed:
