@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.accounts.factories import make_citizen, make_officer
-from tongban.accounts.models import CitizenProfile
+from tests.accounts.factories import make_officer
+from tongban.accounts.models import CitizenProfile, User, UserKind
 from tongban.core import clock
 from tongban.exams import services
 from tongban.exams.models import ExamSession, ExamSite, SessionStatus
@@ -56,7 +56,7 @@ def officer(db):
 def make_applicant(*, licence_class: str = "C1", issued_on: dt.date | None = None,
                    accepted_at: dt.datetime | None = None, phone: str | None = None) -> tuple[Any, Any]:
     n = next(_seq)
-    user = make_citizen(f"learner{n}")
+    user = User.objects.create_user(f"learner{n}", None, kind=UserKind.CITIZEN)  # no password: no Argon2
     id_number = make_id(n)
     CitizenProfile.objects.create(user=user, phone=phone or f"139{n:08d}", id_type="resident_id",
                                   id_number=id_number, name=f"学员{n}", level=2)
