@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
-from tongban.core.calendar import is_working_day
+from tongban.core.calendar import is_working_day  # noqa: F401  (re-exported for the demo)
 from tongban.core.errors import TongbanError
 
 # 第三十七条: 科目二 no earlier than 10 days (小型汽车 types, 轻便摩托车) or 20 days (the large types and the rest)
