@@ -66,7 +66,7 @@ def test_art35_permit_valid_three_years_exam_on_the_last_day_only():
 @pytest.mark.parametrize("subject", ["subject2", "subject3_road", "subject3_safety"])
 def test_art42_rebook_a_failed_subject_only_ten_days_later(subject, failure):
     fail_day = ISSUED + dt.timedelta(days=60)
-    history = (S1, Past("subject2", "passed", ISSUED + dt.timedelta(days=20)),
+    history: tuple[Past, ...] = (S1, Past("subject2", "passed", ISSUED + dt.timedelta(days=20)),
                Past("subject3_road", "passed", ISSUED + dt.timedelta(days=50)) if subject == "subject3_safety"
                else Past("subject1", "passed", ISSUED), Past(subject, failure, fail_day))
     history = tuple(p for p in history if not (p.subject == subject and p.status == "passed"))
