@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 from stdnum.cn import ric
@@ -279,10 +279,14 @@ def session_allocate(*, session_id: int, actor: Any = None) -> int:
     now = clock.now()
     for position, b in enumerate(rows, start=1):
         b.rank = position
-        b.status = BookingStatus.ALLOCATED if position <= free else BookingStatus.UNALLOCATED
-        b.decided_at = now
-    Booking.objects.bulk_update(rows, ["priority", "rank_time", "rank", "status", "decided_at"], batch_size=1000)
     seated = min(free, len(rows))
+    # Set-wise updates (a handful of statements whatever the number of applicants), then the per-row rank.
+    Booking.objects.filter(pk__in=[b.pk for b in rows[:seated]]).update(status=BookingStatus.ALLOCATED,
+                                                                          decided_at=now)
+    Booking.objects.filter(pk__in=[b.pk for b in rows[seated:]]).update(status=BookingStatus.UNALLOCATED,
+                                                                          decided_at=now)
+    Booking.objects.filter(pk__in=[b.pk for b in rows if b.priority]).update(priority=True)
+    _ranks_write(rows)
     session.seats_taken += seated
     session.status, session.allocated_at = SessionStatus.ALLOCATED, now
     session.save(update_fields=["seats_taken", "status", "allocated_at"])
@@ -292,6 +296,21 @@ def session_allocate(*, session_id: int, actor: Any = None) -> int:
                  details={"event": "allocate", "applicants": len(rows), "seated": seated})
     _notify(f"exams:session:{session.pk}:allocated", {"session_id": session.pk, "event": "allocated"})
     return seated
+
+
+def _ranks_write(rows: list[Booking]) -> None:
+    """Each row's rank and ranking time: one UPDATE from arrays on PostgreSQL, bulk_update elsewhere."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE exams_booking AS b SET rank = v.rank, rank_time = v.rank_time "
+                "FROM unnest(%s::bigint[], %s::integer[], %s::timestamptz[]) AS v(id, rank, rank_time) "
+                "WHERE b.id = v.id",
+                [[b.pk for b in rows], [b.rank for b in rows], [b.rank_time for b in rows]])
+    else:
+        Booking.objects.bulk_update(rows, ["rank", "rank_time"], batch_size=500)
 
 
 def sessions_allocate_due(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
