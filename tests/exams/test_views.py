@@ -67,3 +67,15 @@ def test_the_demo_makes_sessions_and_a_permit_for_the_demo_citizen(at):
     demo_exams_ensure(citizen_username=user.username)  # idempotent
     assert ExamSession.objects.filter(status="published").count() == 24
     assert LearnerPermit.objects.filter(user=user, closed=False, licence_class="C1").count() == 1
+
+
+def test_the_api_lists_open_sessions_without_personal_data(client, at, officer):
+    session = make_session(officer, capacity=3, classes=("C1",))
+    make_session(officer, subject="subject1", classes=("A1",))
+    body = client.get("/api/v1/exams/sessions", {"subject": "subject2", "licence_class": "C1",
+                                                 "region": "440100"}).json()
+    assert [s["id"] for s in body["sessions"]] == [session.pk]
+    assert body["sessions"][0]["seats_free"] == 3
+    assert client.get("/api/v1/exams/sessions", {"licence_class": "C1"}).json()["sessions"][0]["id"] == session.pk
+    bad = client.get("/api/v1/exams/sessions", {"region": "44"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_error"
