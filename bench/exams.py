@@ -118,7 +118,7 @@ def _hammer(session_id: int, people: list[tuple[object, object]]) -> tuple[float
         go.wait()
         try:
             booking = booking_apply(user=user, permit_id=permit.pk, session_id=session_id)  # type: ignore[attr-defined]
-            key = booking.status
+            key = str(booking.status)
         except TongbanError as exc:
             key = exc.code
         finally:
