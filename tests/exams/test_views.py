@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from tests.accounts.factories import login_verified
+from tests.accounts.factories import login_verified, make_officer
 from tests.exams.conftest import make_applicant, make_session
 from tongban.exams.models import Booking, BookingStatus, ExamSession
 from tongban.portal.item_views import service_entry_url
@@ -79,3 +79,24 @@ def test_the_api_lists_open_sessions_without_personal_data(client, at, officer):
     assert client.get("/api/v1/exams/sessions", {"licence_class": "C1"}).json()["sessions"][0]["id"] == session.pk
     bad = client.get("/api/v1/exams/sessions", {"region": "44"})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_error"
+
+
+def test_an_officer_allocates_a_closed_window_and_records_a_result(client, at, officer):
+    session = make_session(officer, capacity=1)
+    user, permit = make_applicant(issued_on=dt.date(2027, 1, 4))
+    from tongban.exams.services import booking_apply
+
+    booking = booking_apply(user=user, permit_id=permit.pk, session_id=session.pk)
+    login_verified(client, officer)
+    at.day(dt.date(2027, 3, 11), hour=1)
+    assert 'id="allocate"' in client.get(f"/backoffice/exams/sessions/{session.pk}/").content.decode()
+    client.post(f"/backoffice/exams/sessions/{session.pk}/allocate/")
+    assert Booking.objects.get(pk=booking.pk).status == BookingStatus.ALLOCATED
+    at.day(dt.date(2027, 3, 15), hour=17)
+    page = client.get(f"/backoffice/exams/sessions/{session.pk}/").content.decode()
+    assert f'id="result-{booking.pk}"' in page and permit.name not in page  # names masked
+    client.post(f"/backoffice/exams/bookings/{booking.pk}/result/", {"result": "failed", "session": session.pk})
+    assert Booking.objects.get(pk=booking.pk).status == BookingStatus.FAILED
+    other = make_officer("exam_other_dept", department="hukou", region_code="440100")
+    login_verified(client, other)
+    assert client.get("/backoffice/exams/").status_code == 404

@@ -37,7 +37,11 @@ def index(request: HttpRequest) -> HttpResponse:
         audit_record(action=Action.PERSONAL_DATA_READ, request=request, subject=Subject.of(permit),
                      details={"page": "exams:index"})
     today = clock.today_local()
+    from tongban.payments import selectors as payments
+
     for booking in bookings:
+        document = payments.document_by_number(booking.fee_number) if booking.fee_number else None
+        booking.fee_paid = document is not None and document.status == "paid"  # type: ignore[attr-defined]
         booking.cancellable = (booking.status in (BookingStatus.APPLIED, BookingStatus.ALLOCATED)  # type: ignore[attr-defined]
                                and today < booking.session.exam_date)
     return render(request, "exams/index.html", {
