@@ -111,10 +111,12 @@ def _on_unhandled(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _register_routers() -> None:
     from tongban.core.api import router as core_router
+    from tongban.exams.api import router as exams_router
     from tongban.search.api import router as catalog_router
 
     api.add_router("/core/", core_router)
     api.add_router("/catalog/", catalog_router)
+    api.add_router("/exams/", exams_router)
 
 
 _register_routers()

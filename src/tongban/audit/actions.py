@@ -126,6 +126,12 @@ class Action(models.TextChoices):
     PAYMENT_REFUND = "payment.refund", "退款状态变更"
     PAYMENT_RECONCILE = "payment.reconcile", "对账"
     PAYMENT_DIFFERENCE_RESOLVE = "payment.difference.resolve", "处理对账差异"
+    # Driving-test booking (tongban.exams)
+    EXAMS_SITE_CHANGE = "exams.site.change", "变更考场"
+    EXAMS_SESSION_CHANGE = "exams.session.change", "考试场次变更（新建、发布、排定）"
+    EXAMS_PERMIT_CHANGE = "exams.permit.change", "驾驶证申请受理与学习驾驶证明"
+    EXAMS_BOOKING = "exams.booking", "考试预约（申请、取消）"
+    EXAMS_RESULT = "exams.result", "登记考试结果"
 
 
 class ActorType(models.TextChoices):

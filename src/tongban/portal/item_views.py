@@ -27,7 +27,7 @@ SERVICE_PAGES: dict[str, dict[str, str]] = {
     "cases": {"name": "在线申请与我的办件", "url": "cases:mine", "q": ""},
     "evaluation": {"name": "好差评", "url": "evaluation:index", "q": ""},
     "carmove": {"name": "一键挪车", "url": "carmove:index", "q": "挪车"},
-    "exams": {"name": "驾驶人考试预约", "url": "exams:index", "q": "驾驶人考试预约"},
+    "exams": {"name": "驾驶人考试预约", "url": "exams:index", "q": "驾驶人考试预约", "basic": "GAJG001"},
     "violations": {"name": "交通违法处理", "url": "violations:index", "q": "交通违法处理"},
     "gba": {"name": "粤港澳直通车", "url": "gba:index", "q": "粤港澳"},
     "payments": {"name": "警务非税缴款与我的缴费", "url": "payments:mine", "q": "缴款"},
@@ -40,6 +40,18 @@ def service_url(key: str) -> str:
         return reverse(SERVICE_PAGES[key]["url"])
     except NoReverseMatch:
         return reverse("portal:service", args=[key])
+
+
+def service_entry_url(basic_code: str) -> str | None:
+    """The page of a service built as an app of its own (its SERVICE_PAGES entry names the basic item it
+    serves), entered from every implementation's guide in place of the case engine's form."""
+    for info in SERVICE_PAGES.values():
+        if info.get("basic") == basic_code:
+            try:
+                return reverse(info["url"])
+            except NoReverseMatch:
+                return None
+    return None
 
 
 def apply_url(code: str) -> str | None:
@@ -108,9 +120,10 @@ def item_detail(request: HttpRequest, code: str) -> HttpResponse:
         raise Http404
     implementation = version.implementation
     fee_total = sum(int(item.get("fen") or 0) for item in version.fee_items if isinstance(item, dict))
+    entry = service_entry_url(implementation.basic_item.code)
     return render(request, "portal/items/detail.html", {
-        "version": version, "implementation": implementation, "apply_url": apply_url(code),
-        "online": version.applicable_online, "depth_label": dict(DEPTH_CHOICES).get(str(version.online_depth), ""),
+        "version": version, "implementation": implementation, "apply_url": entry or apply_url(code),
+        "online": bool(entry) or version.applicable_online, "depth_label": dict(DEPTH_CHOICES).get(str(version.online_depth), ""),
         "fee_total": fee_total, "fetched": [m for m in version.materials if m.get("platform_fetched")],
     })
 

@@ -58,6 +58,10 @@ class Command(BaseCommand):
         self.stdout.write("数据库已迁移")
         call_command("registry", "generate", "--people", str(options["people"]), "--seed", str(options["seed"]))
         accounts = demo_accounts_ensure()
+        from tongban.exams.demo import OFFICER as EXAM_OFFICER
+        from tongban.exams.demo import demo_exams_ensure
+
+        demo_exams_ensure()
         base = f"http://{options['host']}:{options['port']}"
         sso = demo_sso_ensure(base_url=base, host=options["host"], national_port=options["national_port"],
                               app_ports=[options["app_port"], options["app_port"] + 1])
@@ -74,6 +78,8 @@ class Command(BaseCommand):
         out(f"  短信模拟器    http://{options['host']}:{options['sms_port']}/ （注册、登录验证码在此查看）")
         out(f"  EMS 模拟器    http://{options['host']}:{options['ems_port']}/ （邮寄的办理结果，每 5 秒推进一步）")
         out(f"  非税缴款      {base}/pay/ （支付平台模拟器 http://{options['host']}:{options['pay_port']}/；docs/payments.md）")
+        out(f"  考试预约      {base}/exams/ （群众账号；民警后台 {base}/backoffice/exams/，账号 {EXAM_OFFICER[0]} 密码 "
+            f"{EXAM_OFFICER[1]}；docs/exams.md）")
         out("")
         out("演示账号 / demo logins:")
         for account in accounts:
