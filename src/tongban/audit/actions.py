@@ -126,6 +126,11 @@ class Action(models.TextChoices):
     PAYMENT_REFUND = "payment.refund", "退款状态变更"
     PAYMENT_RECONCILE = "payment.reconcile", "对账"
     PAYMENT_DIFFERENCE_RESOLVE = "payment.difference.resolve", "处理对账差异"
+    # Traffic-violation handling (tongban.violations)
+    VIOLATION_RECORD = "violation.record", "录入交通违法记录"
+    VIOLATION_HANDLE = "violation.handle", "处理交通违法（作出处罚决定）"
+    VIOLATION_POINTS = "violation.points", "驾驶证记分变更（满分、学习、减分）"
+    VIOLATION_DRIVEN_VEHICLE = "violation.driven_vehicle", "驾驶他人机动车备案"
 
 
 class ActorType(models.TextChoices):
