@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("tongban.cases.urls")),
     path("", include("tongban.evaluation.urls")),
     path("", include("tongban.payments.urls")),
+    path("", include("tongban.violations.urls")),
     path("", include("tongban.portal.urls")),
 ]
 

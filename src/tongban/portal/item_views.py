@@ -42,6 +42,17 @@ def service_url(key: str) -> str:
         return reverse("portal:service", args=[key])
 
 
+def service_url_for_item(name: str) -> str | None:
+    """An item served by a page of its own (交通违法处理 → violations:index): that page, once it is built."""
+    for info in SERVICE_PAGES.values():
+        if info["q"] and info["name"] == name:
+            try:
+                return reverse(info["url"])
+            except NoReverseMatch:
+                return None
+    return None
+
+
 def apply_url(code: str) -> str | None:
     """The case engine's "apply online" page for an item, once that engine is there (issue 14; its branch
     names it `cases:apply`, the brief `cases:start`: whichever resolves)."""
@@ -109,7 +120,8 @@ def item_detail(request: HttpRequest, code: str) -> HttpResponse:
     implementation = version.implementation
     fee_total = sum(int(item.get("fen") or 0) for item in version.fee_items if isinstance(item, dict))
     return render(request, "portal/items/detail.html", {
-        "version": version, "implementation": implementation, "apply_url": apply_url(code),
+        "version": version, "implementation": implementation,
+        "apply_url": service_url_for_item(version.name) or apply_url(code),
         "online": version.applicable_online, "depth_label": dict(DEPTH_CHOICES).get(str(version.online_depth), ""),
         "fee_total": fee_total, "fetched": [m for m in version.materials if m.get("platform_fetched")],
     })

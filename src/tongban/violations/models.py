@@ -91,6 +91,7 @@ class StudyReduction(EncryptedModel):
     on = models.DateField(_("日期"))
     points = models.PositiveSmallIntegerField(_("减分"))
     cycle_start = models.DateField(_("记分周期起始"))
+    created_at = models.DateTimeField(_("时间"), default=timezone.now)
 
     class Meta:
         verbose_name = _("学法减分")
@@ -115,6 +116,7 @@ class FullScoreHold(EncryptedModel):
     studied_days = models.JSONField(_("已学习日期"), default=list)
     status = models.CharField(_("状态"), max_length=12, choices=HoldStatus.choices, default=HoldStatus.HELD)
     released_on = models.DateField(_("清分日期"), null=True, blank=True)
+    released_at = models.DateTimeField(_("清分时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("满分扣证")

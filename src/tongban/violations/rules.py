@@ -101,6 +101,16 @@ class PointEvent:
     kind: str = "violation"  # violation | study
     fine_paid_on: dt.date | None = None
     ref: str = ""
+    at: dt.datetime | None = None  # when it was made (events the same day as a clearance: before or after it)
+
+    def moment(self) -> dt.datetime:
+        return self.at or _midnight(self.on)
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.combine(day, dt.time.min, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 @dataclass(frozen=True)
@@ -113,7 +123,7 @@ class Standing:
 
 
 def standing(events: Iterable[PointEvent], *, anchor: dt.date, on: dt.date,
-             cleared_on: dt.date | None = None) -> Standing:
+             cleared_on: dt.date | dt.datetime | None = None) -> Standing:
     """The licence's points on day `on`.
 
     - Each event counts in the cycle its day falls in (记分办法 第三条).
@@ -121,11 +131,12 @@ def standing(events: Iterable[PointEvent], *, anchor: dt.date, on: dt.date,
       end: those go on into the next cycle (记分办法 第十八条). A paid fine's points clear at the end of the
       cycle they are then in.
     - Points at 12 or more are not cleared by the cycle's end: they stay until the full-score study and exam
-      clear them (记分办法 第十九条, 第二十三条): `cleared_on`, the day they were cleared; events before it
-      no longer count.
+      clear them (记分办法 第十九条, 第二十三条): `cleared_on`, the day (or moment) they were cleared; events
+      before it no longer count.
     """
     start, end = cycle_of(anchor, on)
-    relevant = sorted((e for e in events if e.on <= on and (cleared_on is None or e.on >= cleared_on)),
+    cleared = (cleared_on if isinstance(cleared_on, dt.datetime) or cleared_on is None else _midnight(cleared_on))
+    relevant = sorted((e for e in events if e.on <= on and (cleared is None or e.moment() >= cleared)),
                       key=lambda e: e.on)
     if not relevant:
         return Standing(0, start, end, 0, 0)

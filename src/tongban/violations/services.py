@@ -204,16 +204,18 @@ def point_events(id_number: str, info: LicenceInfo | None = None) -> list[rules.
             continue
         paid_at = decision.document.paid_at
         events.append(rules.PointEvent(on=decision.served_on, points=decision.points, ref=decision.number,
-                                       fine_paid_on=clock.to_local(paid_at).date() if paid_at else None))
+                                       fine_paid_on=clock.to_local(paid_at).date() if paid_at else None,
+                                       at=decision.created_at))
     for study in StudyReduction.objects.blind_filter(licence_number=id_number):
-        events.append(rules.PointEvent(on=study.on, points=-study.points, kind="study", ref=f"study:{study.pk}"))
+        events.append(rules.PointEvent(on=study.on, points=-study.points, kind="study", ref=f"study:{study.pk}",
+                                       at=study.created_at))
     return events
 
 
-def _last_release(id_number: str) -> dt.date | None:
+def _last_release(id_number: str) -> dt.datetime | None:
     hold = (FullScoreHold.objects.blind_filter(licence_number=id_number).filter(status=HoldStatus.RELEASED)
-            .order_by("-released_on").first())
-    return hold.released_on if hold is not None else None
+            .order_by("-released_at").first())
+    return hold.released_at if hold is not None else None
 
 
 def _licence(id_number: str, name: str | None = None) -> LicenceInfo:
@@ -418,7 +420,8 @@ def hold_exam_pass(*, hold_id: int, on: dt.date, actor: Any) -> FullScoreHold:
         raise invalid(_("满分学习天数不足，不能参加考试。"), "hold", code="violation_study_incomplete")
     hold.status = HoldStatus.RELEASED
     hold.released_on = on
-    hold.save(update_fields=["status", "released_on"])
+    hold.released_at = clock.now()
+    hold.save(update_fields=["status", "released_on", "released_at"])
     audit_record(action=Action.VIOLATION_POINTS, actor=_actor(actor), subject=Subject("violations.hold", hold.pk),
                  details={"event": "released", "on": on.isoformat()})
     return hold
