@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from tests.payments.conftest import pay_sim  # noqa: F401  (the simulator fixture, shared)
 from tests.sso.conftest import resident_id
 
 OWNER_ID = resident_id(501)

@@ -8,7 +8,6 @@ import uuid
 
 import pytest
 
-from tests.payments.conftest import pay_sim  # noqa: F401  (the simulator fixture, shared)
 from tests.violations.conftest import DRIVER_ID, OWNER_ID, add_licence, add_vehicle, record
 from tongban.core import clock
 from tongban.core.errors import TongbanError

@@ -182,6 +182,14 @@ def _citizen_verify(account: DemoAccount) -> None:
         return  # e.g. that person registered an account of their own in this demo database
 
 
+def demo_violations() -> int:
+    """Traffic violations for the demo citizen's cars (tongban.violations.demo); how many were recorded."""
+    from tongban.violations.demo import demo_violations_ensure
+
+    picked = _picked()
+    return demo_violations_ensure(_mainland(picked)) if picked is not None else 0
+
+
 # -- single sign-on: the demo's relying parties and the national platform ----------------------------------
 
 

@@ -119,10 +119,10 @@ def item_detail(request: HttpRequest, code: str) -> HttpResponse:
         raise Http404
     implementation = version.implementation
     fee_total = sum(int(item.get("fen") or 0) for item in version.fee_items if isinstance(item, dict))
+    own_page = service_url_for_item(version.name)
     return render(request, "portal/items/detail.html", {
-        "version": version, "implementation": implementation,
-        "apply_url": service_url_for_item(version.name) or apply_url(code),
-        "online": version.applicable_online, "depth_label": dict(DEPTH_CHOICES).get(str(version.online_depth), ""),
+        "version": version, "implementation": implementation, "apply_url": own_page or apply_url(code),
+        "online": bool(own_page) or version.applicable_online, "depth_label": dict(DEPTH_CHOICES).get(str(version.online_depth), ""),
         "fee_total": fee_total, "fetched": [m for m in version.materials if m.get("platform_fetched")],
     })
 

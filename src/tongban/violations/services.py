@@ -68,7 +68,8 @@ def identity_of(user: Any) -> Identity:
     """The verified mainland identity of a citizen account (the licence number is the ID number)."""
     from tongban.accounts.models import CitizenProfile
 
-    profile = CitizenProfile.objects.filter(user_id=getattr(user, "pk", None)).first()
+    pk = getattr(user, "pk", None)
+    profile = CitizenProfile.objects.filter(user_id=pk).first() if pk is not None else None
     if profile is None or profile.level < 2 or profile.id_type != "resident_id" or not profile.id_number:
         raise TongbanError("verification_required", _("请先完成实名认证（二级及以上）。"),
                            "Verify your identity first.", 403)
@@ -544,16 +545,16 @@ PLACES = ("广州大道中与天河路交叉口", "环市东路淘金路口", "�
 
 def violations_generate(*, plates: list[str], per_plate: int = 3, seed: int = 0, region_code: str = "440100",
                         authority: str = "广州市公安局交通警察支队", codes: list[str] | None = None) -> list[Violation]:
-    """Record `per_plate` camera violations (within the last 30 days) for each plate, realistic-looking, through
-    `violation_record` (so owners are told)."""
-    rng = random.Random(seed)
+    """Record `per_plate` camera violations (within the last 30 days) for each plate through `violation_record`
+    (so owners are told): the codes in turn from `codes` (default: a mix of online-handleable ones)."""
+    rng = random.Random(seed)  # noqa: S311  (synthetic, reproducible demo data)
     choice = codes or ["1625", "1039", "1344", "6011", "1303"]
     made = []
     now = clock.now()
-    for plate in plates:
+    for n, plate in enumerate(plates):
         for i in range(per_plate):
-            code = choice[(i + rng.randrange(len(choice))) % len(choice)] if codes is None else choice[i % len(choice)]
             when = now - dt.timedelta(days=rng.randrange(1, 30), minutes=rng.randrange(0, 24 * 60))
-            made.append(violation_record(plate=plate, occurred_at=when, place=rng.choice(PLACES), code=code,
-                                         region_code=region_code, authority=authority))
+            made.append(violation_record(plate=plate, occurred_at=when, place=rng.choice(PLACES),
+                                         code=choice[(n + i) % len(choice)], region_code=region_code,
+                                         authority=authority))
     return made

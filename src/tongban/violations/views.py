@@ -35,7 +35,7 @@ def index(request: HttpRequest) -> HttpResponse:
                       status=403 if status == 403 else 503)
     # Reading the licence's points is a read of personal data (invariant 3).
     audit_record(action=Action.PERSONAL_DATA_READ, actor=Actor.user(request.user), request=request,
-                 subject=Subject("violations.licence", request.user.pk), details={"what": "licence_points"})
+                 subject=Subject("violations.licence", int(request.user.pk or 0)), details={"what": "licence_points"})
     rows = [{"v": v, "fine": yuan(v.fine_fen), "elsewhere": v.province != services.handling_region()[:2],
              "province": rules.province_name(v.province)} for v in view.violations]
     return render(request, "violations/index.html", {
@@ -68,10 +68,10 @@ def detail(request: HttpRequest, number: str) -> HttpResponse:
             verdict = services.eligibility(violation, standing)
         except TongbanError as exc:
             verdict = rules.Eligibility(False, "unavailable", exc.message(_language(request)))
-    decision = Decision.objects.filter(violation=violation).first()
+    made = Decision.objects.filter(violation=violation).first()
     return render(request, "violations/detail.html", {
         "v": violation, "fine": yuan(violation.fine_fen), "verdict": verdict, "standing": standing,
-        "decision": decision, "province": rules.province_name(violation.province),
+        "decision": made, "province": rules.province_name(violation.province),
         "elsewhere": violation.province != services.handling_region()[:2],
         "places": [] if verdict.online else selectors.where_to_go(violation),
         "after_points": (standing.standing.points + violation.points) if standing else None})

@@ -58,6 +58,9 @@ class Command(BaseCommand):
         self.stdout.write("数据库已迁移")
         call_command("registry", "generate", "--people", str(options["people"]), "--seed", str(options["seed"]))
         accounts = demo_accounts_ensure()
+        from tongban.core.demo import demo_violations
+
+        demo_violations()  # 交通违法处理: the demo citizen's cars (docs/violations.md)
         base = f"http://{options['host']}:{options['port']}"
         sso = demo_sso_ensure(base_url=base, host=options["host"], national_port=options["national_port"],
                               app_ports=[options["app_port"], options["app_port"] + 1])
@@ -73,6 +76,7 @@ class Command(BaseCommand):
         out(f"  合作方接口    {base}/partner/v1/openapi.json （文档：docs/partner-api.md）")
         out(f"  短信模拟器    http://{options['host']}:{options['sms_port']}/ （注册、登录验证码在此查看）")
         out(f"  EMS 模拟器    http://{options['host']}:{options['ems_port']}/ （邮寄的办理结果，每 5 秒推进一步）")
+        out(f"  交通违法处理  {base}/violations/ （演示群众名下机动车的违法记录；docs/violations.md）")
         out(f"  非税缴款      {base}/pay/ （支付平台模拟器 http://{options['host']}:{options['pay_port']}/；docs/payments.md）")
         out("")
         out("演示账号 / demo logins:")

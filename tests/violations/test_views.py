@@ -1,0 +1,75 @@
+"""The citizen's pages (Django test client): the overview, where to go when it cannot be done online, handling
+through to the payment page, registering a car, the catalog item leading here, and the demo data."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.violations.conftest import record
+from tongban.violations.models import Decision, Violation
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def test_overview_and_handling_to_the_payment_page(client, world):
+    violation = record(code="1625")
+    client.force_login(world["owner"])
+    page = client.get("/violations/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert violation.number in body and 'id="points">0<' in body
+    detail = client.get(f"/violations/{violation.number}/")
+    assert 'id="handle"' in detail.content.decode()
+    handled = client.post(f"/violations/{violation.number}/")
+    decision = Decision.objects.get(violation=violation)
+    assert handled.status_code == 302 and handled["Location"] == f"/violations/decision/{decision.number}/"
+    shown = client.get(handled["Location"]).content.decode()
+    assert "¥200.00" in shown and f'href="/pay/{decision.number}/"' in shown
+    pay = client.get(f"/pay/{decision.number}/")  # the payer, signed in, sees their own decision
+    assert pay.status_code == 200 and 'id="total">¥200.00<' in pay.content.decode()
+
+
+def test_the_page_says_where_to_go_when_not_online(client, world):
+    from tongban.catalog.loading import catalog_load
+
+    catalog_load()
+    violation = record(code="1636")
+    client.force_login(world["owner"])
+    body = client.get(f"/violations/{violation.number}/").content.decode()
+    assert 'data-reason="fine_over_limit"' in body and 'id="handle"' not in body
+    assert "广州市公安局交通警察支队服务窗口" in body  # the catalog item's place for 440100
+    assert client.post(f"/violations/{violation.number}/").status_code == 302
+    assert Violation.objects.get(pk=violation.pk).status == "unhandled"
+
+
+def test_others_get_404_and_staff_too(client, world):
+    violation = record()
+    client.force_login(world["other"])
+    assert client.get(f"/violations/{violation.number}/").status_code == 404
+    assert client.post(f"/violations/{violation.number}/").status_code == 404
+
+
+def test_register_a_car_from_the_page(client, world):
+    client.force_login(world["driver"])
+    client.post("/violations/vehicles/", {"plate": "粤A00502"})
+    page = client.get("/violations/").content.decode()
+    assert 'data-plate="粤A00502" data-status="pending"' in page
+
+
+def test_catalog_item_leads_to_the_service(client, db):
+    from tongban.catalog.loading import catalog_load
+
+    catalog_load()
+    body = client.get("/items/440100-GAJG002/").content.decode()
+    assert 'id="apply" href="/violations/"' in body
+
+
+def test_demo_records_violations_for_the_demo_citizens_car(world):
+    from tongban.violations.demo import demo_violations_ensure
+
+    people = [{"plates": []}, {"plates": ["粤A00501"], "plate": "粤A00501"}]
+    assert demo_violations_ensure(people) == 4
+    rows = Violation.objects.filter(plate="粤A00501")
+    assert sorted(rows.values_list("code", flat=True)) == ["1039", "1625", "1625", "1636"]
+    assert {r.province for r in rows} == {"44", "33"}
+    assert demo_violations_ensure(people) == 0  # once only
