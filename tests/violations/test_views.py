@@ -73,3 +73,12 @@ def test_demo_records_violations_for_the_demo_citizens_car(world):
     assert sorted(rows.values_list("code", flat=True)) == ["1039", "1625", "1625", "1636"]
     assert {r.province for r in rows} == {"44", "33"}
     assert demo_violations_ensure(people) == 0  # once only
+
+
+def test_api_gives_a_codes_standard_by_province(client):
+    zhejiang = client.get("/api/v1/violations/standards/33/1625").json()
+    assert (zhejiang["fine_fen"], zhejiang["points"], zhejiang["online"]) == (15_000, 6, True)
+    assert client.get("/api/v1/violations/standards/44/1636").json()["online"] is False
+    missing = client.get("/api/v1/violations/standards/44/9999")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert client.get("/api/v1/violations/standards/4x/1625").status_code == 422
