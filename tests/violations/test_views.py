@@ -67,7 +67,7 @@ def test_catalog_item_leads_to_the_service(client, db):
 def test_demo_records_violations_for_the_demo_citizens_car(world):
     from tongban.violations.demo import demo_violations_ensure
 
-    people = [{"plates": []}, {"plates": ["粤A00501"], "plate": "粤A00501"}]
+    people: list[dict] = [{"plates": []}, {"plates": ["粤A00501"], "plate": "粤A00501"}]
     assert demo_violations_ensure(people) == 4
     rows = Violation.objects.filter(plate="粤A00501")
     assert sorted(rows.values_list("code", flat=True)) == ["1039", "1625", "1625", "1636"]

@@ -319,14 +319,10 @@ def violation_handle(*, user: Any, violation_number: str, channel: str = "online
         if violation is None or not may_see(user, violation, identity):
             raise not_found()
     elif channel == "counter" and actor is not None and licence_number:
+        # The officer has the driver's licence in hand; the name on the decision is the account's, if any.
         if violation is None:
             raise not_found()
-        info0 = _licence(licence_number)
-        identity = Identity(licence_number.upper(), "")
-        if user is not None:
-            identity = identity_of(user)
-        elif info0.found:
-            identity = Identity(licence_number.upper(), _holder_name(licence_number))
+        identity = Identity(licence_number.strip().upper(), _holder_name(licence_number.strip().upper()))
     else:
         raise invalid(_("处理方式不正确。"), "channel")
     if violation.status != ViolationStatus.UNHANDLED:
