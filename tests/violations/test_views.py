@@ -82,3 +82,19 @@ def test_api_gives_a_codes_standard_by_province(client):
     missing = client.get("/api/v1/violations/standards/44/9999")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     assert client.get("/api/v1/violations/standards/4x/1625").status_code == 422
+
+
+def test_generate_command_records_violations_for_generated_cars(db):
+    import io
+
+    from django.core.management import call_command
+
+    from tongban.notifications.models import SmsMessage
+
+    call_command("registry", "generate", "--people", "400", "--seed", "5", "--no-progress", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("violations", "generate", "--owners", "3", "--per-plate", "2", stdout=out)
+    plates = set(Violation.objects.values_list("plate", flat=True))
+    assert len(plates) >= 1 and Violation.objects.count() == 2 * len(plates)
+    assert SmsMessage.objects.filter(purpose="violation").count() == Violation.objects.count()
+    assert f"录入 {Violation.objects.count()} 条" in out.getvalue()

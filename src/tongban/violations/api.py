@@ -18,6 +18,16 @@ class StandardPath(Schema):
     code: str = Field(pattern=r"^[0-9]{4,5}$", description="违法代码，如 1625")
 
 
+class ViolationsErrorDetail(Schema):
+    code: str
+    message: str
+    request_id: str | None = None
+
+
+class ViolationsErrorOut(Schema):
+    error: ViolationsErrorDetail
+
+
 class StandardOut(Schema):
     code: str
     description: str
@@ -27,7 +37,8 @@ class StandardOut(Schema):
     online: bool = Field(description="罚款在 200 元以下，记分未满 12 分的驾驶人可网上处理")
 
 
-@router.get("/standards/{province}/{code}", response=StandardOut, summary="违法代码的罚款和记分（按发生地标准）")
+@router.get("/standards/{province}/{code}", response={200: StandardOut, 404: ViolationsErrorOut},
+            operation_id="violations_get_standard", summary="违法代码的罚款和记分（按发生地标准）")
 def standard(request: HttpRequest, path: Path[StandardPath]) -> StandardOut:
     found = rules.standard(path.code, path.province)
     if found is None:
