@@ -98,3 +98,20 @@ def test_generate_command_records_violations_for_generated_cars(db):
     assert len(plates) >= 1 and Violation.objects.count() == 2 * len(plates)
     assert SmsMessage.objects.filter(purpose="violation").count() == Violation.objects.count()
     assert f"录入 {Violation.objects.count()} 条" in out.getvalue()
+
+
+def test_overview_queries_do_not_grow_with_violations(client, world):
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(world["owner"])
+    record(code="1625")
+    with CaptureQueriesContext(connections["default"]) as one:
+        assert client.get("/violations/").status_code == 200
+    from tongban.violations.services import violation_handle
+
+    more = [record(code="1344") for _ in range(4)]
+    violation_handle(user=world["owner"], violation_number=more[0].number)
+    with CaptureQueriesContext(connections["default"]) as five:
+        assert client.get("/violations/").status_code == 200
+    assert len(five.captured_queries) <= len(one.captured_queries) + 1  # + the decision's payment document
