@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.violations.conftest import record
+from tongban.violations import selectors
 from tongban.violations.models import Decision, Violation
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -67,12 +68,21 @@ def test_catalog_item_leads_to_the_service(client, db):
 def test_demo_records_violations_for_the_demo_citizens_car(world):
     from tongban.violations.demo import demo_violations_ensure
 
-    people: list[dict] = [{"plates": []}, {"plates": ["粤A00501"], "plate": "粤A00501"}]
+    people: list[dict] = [{"plates": ["粤A00501"], "plate": "粤A00501"}]
     assert demo_violations_ensure(people) == 4
     rows = Violation.objects.filter(plate="粤A00501")
     assert sorted(rows.values_list("code", flat=True)) == ["1039", "1625", "1625", "1636"]
     assert {r.province for r in rows} == {"44", "33"}
     assert demo_violations_ensure(people) == 0  # once only
+
+
+def test_demo_citizen_without_a_car_drives_anothers_with_consent(world):
+    from tongban.violations.demo import demo_violations_ensure
+
+    people: list[dict] = [{"plates": []}, {"plates": ["粤A00502"], "plate": "粤A00502"}]
+    assert demo_violations_ensure(people, world["driver"]) == 4
+    seen = selectors.overview(world["driver"])
+    assert len(seen.violations) == 4 and [d.plate for d in seen.driven] == ["粤A00502"]
 
 
 def test_api_gives_a_codes_standard_by_province(client):

@@ -187,7 +187,11 @@ def demo_violations() -> int:
     from tongban.violations.demo import demo_violations_ensure
 
     picked = _picked()
-    return demo_violations_ensure(_mainland(picked)) if picked is not None else 0
+    if picked is None:
+        return 0
+    citizen = get_user_model().objects.filter(username="citizen").first()
+    return demo_violations_ensure(_mainland(picked) + [p for p in picked["people"] if p not in _mainland(picked)],
+                                  citizen)
 
 
 # -- single sign-on: the demo's relying parties and the national platform ----------------------------------
