@@ -125,3 +125,21 @@ def test_overview_queries_do_not_grow_with_violations(client, world):
     with CaptureQueriesContext(connections["default"]) as five:
         assert client.get("/violations/").status_code == 200
     assert len(five.captured_queries) <= len(one.captured_queries) + 1  # + the decision's payment document
+
+
+def test_unverified_and_hk_accounts_are_told_what_to_do(client, db):
+    from django.utils import timezone
+
+    from tongban.accounts.models import CitizenProfile, User, UserKind
+
+    user = User.objects.create_user("hk1", "Citizen-2026-pw", kind=UserKind.CITIZEN)
+    profile = CitizenProfile.objects.create(user=user, phone="13900000592", level=0)
+    client.force_login(user)
+    page = client.get("/violations/")
+    assert page.status_code == 403 and "实名认证" in page.content.decode()
+    CitizenProfile.objects.filter(pk=profile.pk).update(level=2, verified_at=timezone.now())
+    profile = CitizenProfile.objects.get(pk=profile.pk)
+    profile.id_type, profile.id_number, profile.person_key, profile.name = "hk_macao_permit", "H12345678", "H12345678", "陈大文"
+    profile.save()
+    page = client.get("/violations/")
+    assert page.status_code == 403 and "居民身份证" in page.content.decode()

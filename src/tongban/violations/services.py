@@ -70,9 +70,14 @@ def identity_of(user: Any) -> Identity:
 
     pk = getattr(user, "pk", None)
     profile = CitizenProfile.objects.filter(user_id=pk).first() if pk is not None else None
-    if profile is None or profile.level < 2 or profile.id_type != "resident_id" or not profile.id_number:
+    if profile is None or profile.level < 2 or not profile.id_number:
         raise TongbanError("verification_required", _("请先完成实名认证（二级及以上）。"),
                            "Verify your identity first.", 403)
+    if profile.id_type != "resident_id":
+        # A mainland licence's number is the holder's citizen ID number; a Hong Kong or Macao resident's
+        # mainland licence is found by their residence permit number, which the traffic source does not key on.
+        raise TongbanError("verification_required", _("交通违法网上处理目前仅支持以居民身份证认证的账号，请到公安交管部门窗口办理。"),
+                           "Online handling needs an account verified with a resident ID card.", 403)
     return Identity(str(profile.id_number), str(profile.name or ""))
 
 
