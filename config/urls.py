@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("tongban.evaluation.urls")),
     path("", include("tongban.payments.urls")),
     path("", include("tongban.exams.urls")),
+    path("", include("tongban.violations.urls")),
     path("", include("tongban.portal.urls")),
 ]
 

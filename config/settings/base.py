@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "tongban.evaluation",
     "tongban.payments",
     "tongban.exams",
+    "tongban.violations",
     "tongban.partners",
     "oauth2_provider",
     "tongban.sso",

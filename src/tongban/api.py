@@ -117,6 +117,9 @@ def _register_routers() -> None:
     api.add_router("/core/", core_router)
     api.add_router("/catalog/", catalog_router)
     api.add_router("/exams/", exams_router)
+    from tongban.violations.api import router as violations_router
+
+    api.add_router("/violations/", violations_router)
 
 
 _register_routers()

@@ -12,7 +12,7 @@ import pytest
 
 from tests.sso.conftest import make_person
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases="__all__")  # service pages read the reference sources (traffic)
 
 _HREF = re.compile(r'<a\b[^>]*\bhref="([^"]+)"', re.I)
 _SKIP = ("/admin/", "/api/v1/docs", "/static/")

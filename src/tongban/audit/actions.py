@@ -132,6 +132,11 @@ class Action(models.TextChoices):
     EXAMS_PERMIT_CHANGE = "exams.permit.change", "驾驶证申请受理与学习驾驶证明"
     EXAMS_BOOKING = "exams.booking", "考试预约（申请、取消）"
     EXAMS_RESULT = "exams.result", "登记考试结果"
+    # Traffic-violation handling (tongban.violations)
+    VIOLATION_RECORD = "violation.record", "录入交通违法记录"
+    VIOLATION_HANDLE = "violation.handle", "处理交通违法（作出处罚决定）"
+    VIOLATION_POINTS = "violation.points", "驾驶证记分变更（满分、学习、减分）"
+    VIOLATION_DRIVEN_VEHICLE = "violation.driven_vehicle", "驾驶他人机动车备案"
 
 
 class ActorType(models.TextChoices):

@@ -182,6 +182,18 @@ def _citizen_verify(account: DemoAccount) -> None:
         return  # e.g. that person registered an account of their own in this demo database
 
 
+def demo_violations() -> int:
+    """Traffic violations for the demo citizen's cars (tongban.violations.demo); how many were recorded."""
+    from tongban.violations.demo import demo_violations_ensure
+
+    picked = _picked()
+    if picked is None:
+        return 0
+    citizen = get_user_model().objects.filter(username="citizen").first()
+    return demo_violations_ensure(_mainland(picked) + [p for p in picked["people"] if p not in _mainland(picked)],
+                                  citizen)
+
+
 # -- single sign-on: the demo's relying parties and the national platform ----------------------------------
 
 

@@ -28,7 +28,7 @@ SERVICE_PAGES: dict[str, dict[str, str]] = {
     "evaluation": {"name": "好差评", "url": "evaluation:index", "q": ""},
     "carmove": {"name": "一键挪车", "url": "carmove:index", "q": "挪车"},
     "exams": {"name": "驾驶人考试预约", "url": "exams:index", "q": "驾驶人考试预约", "basic": "GAJG001"},
-    "violations": {"name": "交通违法处理", "url": "violations:index", "q": "交通违法处理"},
+    "violations": {"name": "交通违法处理", "url": "violations:index", "q": "交通违法处理", "basic": "GAJG002"},
     "gba": {"name": "粤港澳直通车", "url": "gba:index", "q": "粤港澳"},
     "payments": {"name": "警务非税缴款与我的缴费", "url": "payments:mine", "q": "缴款"},
 }

@@ -62,6 +62,9 @@ class Command(BaseCommand):
         from tongban.exams.demo import demo_exams_ensure
 
         demo_exams_ensure()
+        from tongban.core.demo import demo_violations
+
+        demo_violations()  # 交通违法处理: the demo citizen's cars (docs/violations.md)
         base = f"http://{options['host']}:{options['port']}"
         sso = demo_sso_ensure(base_url=base, host=options["host"], national_port=options["national_port"],
                               app_ports=[options["app_port"], options["app_port"] + 1])
@@ -77,6 +80,7 @@ class Command(BaseCommand):
         out(f"  合作方接口    {base}/partner/v1/openapi.json （文档：docs/partner-api.md）")
         out(f"  短信模拟器    http://{options['host']}:{options['sms_port']}/ （注册、登录验证码在此查看）")
         out(f"  EMS 模拟器    http://{options['host']}:{options['ems_port']}/ （邮寄的办理结果，每 5 秒推进一步）")
+        out(f"  交通违法处理  {base}/violations/ （演示群众名下机动车的违法记录；docs/violations.md）")
         out(f"  非税缴款      {base}/pay/ （支付平台模拟器 http://{options['host']}:{options['pay_port']}/；docs/payments.md）")
         out(f"  考试预约      {base}/exams/ （群众账号；民警后台 {base}/backoffice/exams/，账号 {EXAM_OFFICER[0]} 密码 "
             f"{EXAM_OFFICER[1]}；docs/exams.md）")
