@@ -12,11 +12,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("backoffice/sso/", include("tongban.sso.backoffice")),
     path("backoffice/payments/", include("tongban.payments.backoffice")),
+    path("backoffice/carmove/", include("tongban.carmove.backoffice")),
     path("backoffice/", include("tongban.backoffice.urls")),
     path("", include("tongban.sso.urls")),
     path("", include("tongban.cases.urls")),
     path("", include("tongban.evaluation.urls")),
     path("", include("tongban.payments.urls")),
+    path("", include("tongban.carmove.urls")),
     path("", include("tongban.portal.urls")),
 ]
 

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "tongban.cases",
     "tongban.evaluation",
     "tongban.payments",
+    "tongban.carmove",
     "tongban.partners",
     "oauth2_provider",
     "tongban.sso",
