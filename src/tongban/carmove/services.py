@@ -112,8 +112,8 @@ def _photo_bytes(file: IO[bytes] | Any) -> tuple[bytes, str]:
 
     sniff_upload(file, allowed={"image/jpeg", "image/png"}, max_bytes=conf.get("MAX_PHOTO_BYTES"))
     file.seek(0)
-    with Image.open(file) as image:
-        image = ImageOps.exif_transpose(image).convert("RGB")
+    with Image.open(file) as opened:
+        image = ImageOps.exif_transpose(opened).convert("RGB")
         image.thumbnail((1600, 1600))
         out = io.BytesIO()
         image.save(out, "JPEG", quality=85)
