@@ -110,11 +110,13 @@ def _on_unhandled(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 def _register_routers() -> None:
+    from tongban.carmove.api import router as carmove_router
     from tongban.core.api import router as core_router
     from tongban.search.api import router as catalog_router
 
     api.add_router("/core/", core_router)
     api.add_router("/catalog/", catalog_router)
+    api.add_router("/carmove/", carmove_router)
 
 
 _register_routers()

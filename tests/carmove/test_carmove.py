@@ -137,7 +137,11 @@ def test_request_reaches_the_owner_privately_and_nudge_escalates(client, sms_sim
     # The owner's phone is in no page, log line, API answer or audit detail.
     pages = [client.get(u).content.decode() for u in ("/carmove/", f"/carmove/{move.pk}/", "/me/messages/")]
     pages.append(owner_client.get(f"/carmove/r/{new_token}/").content.decode())
-    api = client.get("/api/v1/openapi.json").content.decode()
+    answer = client.get(f"/api/v1/carmove/requests/{move.pk}")
+    assert answer.status_code == 200 and answer.json()["escalated"] is True
+    assert owner_client.get(f"/api/v1/carmove/requests/{move.pk}").status_code == 401
+    assert officer_client.get(f"/api/v1/carmove/requests/{move.pk}").status_code == 404
+    api = answer.content.decode()
     audit = " ".join(str(e.details) for e in AuditEntry.objects.all())
     logs = caplog.text
     for text in [*pages, api, audit, logs]:
