@@ -12,9 +12,10 @@ import logging
 import re
 
 import pytest
+from django.test import Client
 
 from tests.accounts.conftest import sms_sim  # noqa: F401  (fixture)
-from tests.accounts.factories import make_officer
+from tests.accounts.factories import login_verified, make_officer
 from tests.cases.conftest import drain, make_citizen, png_bytes
 from tongban.audit.models import AuditEntry
 from tongban.carmove import services
@@ -125,17 +126,23 @@ def test_request_reaches_the_owner_privately_and_nudge_escalates(client, sms_sim
     assert AccountMessage.objects.filter(user=requester, title="车主已答复").exists()
 
     # The traffic police's queue in the back office (its region only) holds the escalated request.
+    pages = []
     officer_client = type(client)()
     officer_client.force_login(officer)
     from tongban.carmove import selectors
 
     assert list(selectors.police_queue(officer)) == [move]
     assert not selectors.police_queue(make_officer("hukou-a", department="hukou", region_code="330100")).exists()
-    services.move_request_handle(user=officer, request_id=move.pk, note="已联系车主挪车")
+    desk = type(client)()
+    login_verified(desk, officer)
+    assert f"/backoffice/carmove/{move.pk}/" in desk.get("/backoffice/carmove/").content.decode()
+    assert 'id="handle"' in desk.get(f"/backoffice/carmove/{move.pk}/").content.decode()
+    desk.post(f"/backoffice/carmove/{move.pk}/act/", {"go": "handle", "note": "已联系车主挪车"})
     assert not selectors.police_queue(officer).exists()
+    pages.append(desk.get(f"/backoffice/carmove/{move.pk}/").content.decode())
 
     # The owner's phone is in no page, log line, API answer or audit detail.
-    pages = [client.get(u).content.decode() for u in ("/carmove/", f"/carmove/{move.pk}/", "/me/messages/")]
+    pages += [client.get(u).content.decode() for u in ("/carmove/", f"/carmove/{move.pk}/", "/me/messages/")]
     pages.append(owner_client.get(f"/carmove/r/{new_token}/").content.decode())
     answer = client.get(f"/api/v1/carmove/requests/{move.pk}")
     assert answer.status_code == 200 and answer.json()["escalated"] is True
@@ -207,7 +214,13 @@ def test_three_confirmed_malicious_requests_ban_for_a_year(vehicles, sms_sim, se
         with pytest.raises(TongbanError) as hidden:
             services.move_request_review(user=other_region, request_id=move.pk, outcome="malicious")
         assert hidden.value.code == "not_found"
-        services.move_request_review(user=officer, request_id=move.pk, outcome="malicious")
+        if n == 2:  # the last one through the back office page
+            desk = Client()
+            login_verified(desk, officer)
+            assert 'id="contest-reason"' in desk.get(f"/backoffice/carmove/{move.pk}/").content.decode()
+            desk.post(f"/backoffice/carmove/{move.pk}/act/", {"go": "review", "outcome": "malicious"})
+        else:
+            services.move_request_review(user=officer, request_id=move.pk, outcome="malicious")
         assert Ban.objects.filter(user=requester).exists() == (n == 2)
     ban = Ban.objects.get(user=requester)
     assert (ban.ends_at - ban.starts_at).days == 365
