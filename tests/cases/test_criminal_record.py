@@ -102,3 +102,14 @@ def test_the_level_comes_from_the_item(people):
     with pytest.raises(TongbanError) as caught:
         case_start(user=low, item_code=CODE)
     assert caught.value.code == "case_level_too_low" and caught.value.details[0]["required_level"] == 2
+
+
+@pytest.mark.django_db(databases=[])
+def test_a_workflow_names_only_known_checks():
+    from tongban.cases.workflow import WorkflowConfigError, get_workflow, loads
+
+    assert get_workflow("criminal_record").state("review").check == "criminal_record"
+    text = """key = "w"\nstart = "a"\n[[states]]\nkey = "a"\ncheck = "horoscope"\n[[states.actions]]
+key = "go"\nto = "b"\nroles = ["officer"]\n[[states]]\nkey = "b"\nend = true\n"""
+    with pytest.raises(WorkflowConfigError, match="unknown check"):
+        loads(text)

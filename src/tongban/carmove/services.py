@@ -422,7 +422,7 @@ def photo_open(*, user: Any, photo_id: int, token: str = "", request: HttpReques
     uid = getattr(user, "pk", None)
     allowed = (uid is not None and uid in (move.requester_id, move.owner_user_id)) or (
         bool(token) and secrets.compare_digest(move.reply_token_sm3, _token_digest(token))) or (
-        getattr(user, "role_officer", False)
+        getattr(user, "role_officer", False) and callable(getattr(user, "is_verified", None)) and user.is_verified()
         and officer_can_access(user, department=Department.TRAFFIC, region_code=move.region_code))
     if not allowed:
         raise not_found()
