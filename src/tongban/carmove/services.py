@@ -201,10 +201,12 @@ def move_request_create(*, user: Any, plate_type: str, plate: str, location: str
     ratelimit.enforce(f"carmove:user:{user.pk}", limit=conf.get("BURST_LIMIT"), window=60)
 
     token = secrets.token_urlsafe(16)
-    region = str(profile.id_number or "")[:6] if profile.id_type == "resident_id" else ""
+    # The queue is the local traffic police's: the deployment's region. (Where the car stands is free text or
+    # coordinates; resolving it to a district is a geocoder's work, which the platform does not have.)
+    region = str(conf.get("DEFAULT_REGION"))
     with transaction.atomic():
         move = MoveRequest(requester=user, plate_type=plate_type, plate=plate, location=location, message=message,
-                           region_code=_region(region), reply_token_sm3=_token_digest(token), created_at=now,
+                           region_code=region, reply_token_sm3=_token_digest(token), created_at=now,
                            notified_at=now)
         move.save()
         contact = _owner_contact(move, actor=Actor.user(user), request=request, why="request")
@@ -230,12 +232,6 @@ def move_request_create(*, user: Any, plate_type: str, plate: str, location: str
             "carmove_plate_unknown", _("未能通过该号牌联系到车主，请核对号牌号码和种类；紧急情况请拨打 122。"),
             field="plate"))
     return move
-
-
-def _region(household: str) -> str:
-    from tongban.accounts.regions import region_exists
-
-    return household if household and region_exists(household) else str(conf.get("DEFAULT_REGION"))
 
 
 def _lock(pk: int) -> MoveRequest:
