@@ -115,11 +115,13 @@ def lookups(n: int) -> None:
         cursor.execute("SELECT plate FROM traffic_vehicle LIMIT %s", [n])
         plates = [row[0] for row in cursor.fetchall()]
     population, idcard, traffic = interfaces.population(), interfaces.idcard(), interfaces.traffic()
+    criminal = interfaces.criminal_records()
     calls = {
         "population.compare": lambda i: population.compare(cards[i][0], "张三"),
         "idcard.current_card_check": lambda i: idcard.current_card_check(*cards[i]),
         "idcard.card_photo": lambda i: idcard.card_photo(cards[i][0]),
         "traffic.owner_contact_for_plate": lambda i: traffic.owner_contact_for_plate(plates[i % len(plates)]),
+        "criminal.record_check": lambda i: criminal.record_check(cards[i][0]),
     }
     for name, call in calls.items():
         started = time.perf_counter()

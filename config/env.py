@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # The reference authoritative sources, each in its own database (DESIGN.md §2).
-SOURCE_ALIASES = ("population", "idcard", "traffic", "exitentry")
+SOURCE_ALIASES = ("population", "idcard", "traffic", "exitentry", "criminal")
 # Django's PostgreSQL backend, and tongban's (the same with every connection under a budget: issue 12).
 POSTGRESQL_ENGINES = ("django.db.backends.postgresql", "tongban.core.pgbackend")
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("backoffice/sso/", include("tongban.sso.backoffice")),
     path("backoffice/payments/", include("tongban.payments.backoffice")),
     path("backoffice/exams/", include("tongban.exams.backoffice")),
+    path("backoffice/carmove/", include("tongban.carmove.backoffice")),
     path("backoffice/", include("tongban.backoffice.urls")),
     path("", include("tongban.sso.urls")),
     path("", include("tongban.cases.urls")),
@@ -20,6 +21,7 @@ urlpatterns = [
     path("", include("tongban.payments.urls")),
     path("", include("tongban.exams.urls")),
     path("", include("tongban.violations.urls")),
+    path("", include("tongban.carmove.urls")),
     path("", include("tongban.portal.urls")),
 ]
 

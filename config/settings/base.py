@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "tongban.payments",
     "tongban.exams",
     "tongban.violations",
+    "tongban.carmove",
     "tongban.partners",
     "oauth2_provider",
     "tongban.sso",
@@ -243,6 +244,7 @@ TONGBAN_SOURCES = {
     "idcard": "tongban.registry.sources.DatabaseIdCardSource",
     "traffic": "tongban.registry.sources.DatabaseTrafficSource",
     "exitentry": "tongban.registry.sources.DatabaseExitEntrySource",
+    "criminal": "tongban.registry.sources.DatabaseCriminalRecordSource",
 }
 TONGBAN_INPROCESS_WORKER = ENV.inprocess_worker
 TONGBAN_VAR_DIR: Path = VAR_DIR

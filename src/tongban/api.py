@@ -110,6 +110,7 @@ def _on_unhandled(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 def _register_routers() -> None:
+    from tongban.carmove.api import router as carmove_router
     from tongban.core.api import router as core_router
     from tongban.exams.api import router as exams_router
     from tongban.search.api import router as catalog_router
@@ -120,6 +121,7 @@ def _register_routers() -> None:
     from tongban.violations.api import router as violations_router
 
     api.add_router("/violations/", violations_router)
+    api.add_router("/carmove/", carmove_router)
 
 
 _register_routers()

@@ -33,6 +33,7 @@ ITEMS = [  # (code, department, applied for by an enterprise)
     ("330106-GAZA006", "public_order", True),  # 印章刻制备案 (即办, an enterprise)
 ]
 HAPPY_PATH = {"two_review": ["accept", "pass_review", "approve"], "one_review": ["accept", "approve"],
+              "criminal_record": ["accept", "approve"],
               "immediate": ["approve"]}
 
 

@@ -21,6 +21,7 @@ def test_readyz_checks_database_cache_and_every_source(client):
         "source:idcard": "ok",
         "source:traffic": "ok",
         "source:exitentry": "ok",
+        "source:criminal": "ok",
     }
 
 

@@ -27,7 +27,7 @@ import pytest
 from django.db import connections
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("population", "idcard", "traffic", "exitentry")
+SOURCES = ("population", "idcard", "traffic", "exitentry", "criminal")
 
 
 def free_port() -> int:

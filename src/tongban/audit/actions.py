@@ -137,6 +137,18 @@ class Action(models.TextChoices):
     VIOLATION_HANDLE = "violation.handle", "处理交通违法（作出处罚决定）"
     VIOLATION_POINTS = "violation.points", "驾驶证记分变更（满分、学习、减分）"
     VIOLATION_DRIVEN_VEHICLE = "violation.driven_vehicle", "驾驶他人机动车备案"
+    # One-click car moving, 一键挪车 (tongban.carmove)
+    CARMOVE_REQUEST = "carmove.request", "发起挪车请求"
+    CARMOVE_REFUSED = "carmove.refused", "拒绝挪车请求"
+    CARMOVE_NUDGE = "carmove.nudge", "挪车催单"
+    CARMOVE_REPLY = "carmove.reply", "车主答复挪车请求"
+    CARMOVE_CONFIRM = "carmove.confirm", "请求人确认已挪车"
+    CARMOVE_PHOTO_OPEN = "carmove.photo.open", "查看挪车现场照片"
+    CARMOVE_HANDLE = "carmove.handle", "交警处置挪车请求"
+    CARMOVE_REVIEW = "carmove.review", "复核有异议的挪车请求"
+    CARMOVE_BAN = "carmove.ban", "限制使用挪车服务"
+    # Criminal-record certificates, 无犯罪记录证明 (through tongban.cases)
+    CRIMINAL_RECORD_CHECK = "criminal_record.check", "查询违法犯罪记录"
 
 
 class ActorType(models.TextChoices):

@@ -61,11 +61,22 @@ def render_pdf(case: Case, *, check_code: str, issued_on: str, holder: str) -> t
     item = case.item_snapshot or {}
     result_name = str(item.get("result_name") or case.item_title)
     font = cjk_font()
+    from tongban.cases import record_check
+
+    special = record_check.document(case, holder=holder, issued_on=issued_on, check_code=check_code)
+    if special is not None:
+        result_name = special[0]
     pdf = FPDF(format="A4")
     pdf.set_creator("tongban")
     pdf.set_title(f"{result_name} {case.number}")
     pdf.add_page()
-    if font is not None:
+    if font is not None and special is not None:
+        pdf.add_font("cjk", fname=str(font))
+        pdf.set_font("cjk", size=20)
+        lines = [*special[1], (10, ""),
+                 (10, "本文书由公安“互联网+政务服务”平台以 SM2 数字签名签发，"),
+                 (10, "可扫描二维码或在平台“电子结果核验”页面输入编号和核验码核验真伪。")]
+    elif font is not None:
         pdf.add_font("cjk", fname=str(font))
         pdf.set_font("cjk", size=20)
         lines = [

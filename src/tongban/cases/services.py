@@ -223,6 +223,9 @@ def _transition(case: Case, action: str, *, user: Any, actor_kind: str, componen
     from tongban.cases.delivery import on_transition
 
     on_transition(case, event)
+    from tongban.cases import record_check
+
+    record_check.on_transition(case, event)
     return event
 
 
@@ -434,6 +437,9 @@ def case_act(*, user: Any, case_id: int, action: str, expected_version: int | No
     case = _lock(case_id)
     if not officer_may_act(user, case):
         raise not_found()
+    from tongban.cases import record_check
+
+    reason = record_check.before_officer_action(case, action, reason)
     details: dict[str, Any] = {}
     if action == "return_for_correction":
         items = [str(m).strip()[:200] for m in (missing or []) if str(m).strip()]

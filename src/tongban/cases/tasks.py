@@ -94,6 +94,13 @@ def deliver_ems_order(payload: dict[str, Any], *, idempotency_key: str) -> None:
         raise  # retried with back-off
 
 
+@job_task("cases.record_check", max_attempts=12)
+def record_recheck(case_id: int) -> None:
+    from tongban.cases.record_check import recheck
+
+    recheck(case_id)
+
+
 @job_task(ISSUE_RESULT_TASK, max_attempts=5)
 def issue_result(case_id: int) -> None:
     from tongban.cases.results import result_issue

@@ -20,6 +20,8 @@ from tongban.core.errors import TongbanError
 # for; "officer": a staff officer whose department and region cover the case; "system": the platform
 # itself (a courier's signed callback, an electronic result issued).
 ROLES = frozenset({"applicant", "officer", "system"})
+# What the platform may do on entering a state (`check = "…"`): tongban.cases.record_check runs it.
+CHECKS = frozenset({"criminal_record"})
 
 
 class WorkflowConfigError(ValueError):
@@ -41,6 +43,7 @@ class State:
     end: bool = False
     sla_days: int = 0  # this state's own limit in working days; 0 = none
     clock_stopped: bool = False  # the promised deadline does not run in this state (补正)
+    check: str = ""  # a platform check run on entering the state (CHECKS)
     actions: tuple[Action, ...] = ()
 
     def action(self, key: str) -> Action | None:
@@ -129,9 +132,12 @@ def parse(data: dict[str, Any], *, source: str = "<memory>") -> Workflow:
         sla = raw.get("sla_days", 0)
         if not isinstance(sla, int) or sla < 0:
             raise fail(f"state {skey!r}: sla_days must be a whole number of working days")
+        check = raw.get("check", "")
+        if check and check not in CHECKS:
+            raise fail(f"state {skey!r}: unknown check {check!r}")
         states[skey] = State(key=skey, label=str(raw.get("label", skey)), end=bool(raw.get("end", False)),
                              sla_days=sla, clock_stopped=bool(raw.get("clock_stopped", False)),
-                             actions=tuple(actions))
+                             check=str(check), actions=tuple(actions))
     start = data.get("start")
     if start not in states:
         raise fail(f"the start state {start!r} is not defined")

@@ -57,6 +57,10 @@ DEMO_ACCOUNTS = (
                 _TOTP_HINT.format(username="supervisor2")),
     DemoAccount("民警（户政，审批）", "officer2", "Officer2@2026demo", "/backoffice/cases/",
                 _TOTP_HINT.format(username="officer2")),
+    DemoAccount("民警（交管，一键挪车）", "traffic", "Traffic@2026demo", "/backoffice/carmove/",
+                _TOTP_HINT.format(username="traffic")),
+    DemoAccount("民警（治安，无犯罪记录证明）", "station", "Station@2026demo", "/backoffice/cases/",
+                _TOTP_HINT.format(username="station")),
     DemoAccount("财务人员（缴款对账）", "finance", "Finance@2026demo", "/backoffice/login/",
                 _TOTP_HINT.format(username="finance")),
     DemoAccount("安全管理员（人员管理）", "secadmin", "Security@2026demo!", "/backoffice/staff/",
@@ -74,6 +78,8 @@ _SHAPES: dict[str, tuple[str, dict[str, bool], str, str]] = {
     "supervisor": ("staff", {"role_supervisor": True}, "hukou", DEMO_REGION),
     "supervisor2": ("staff", {"role_supervisor": True}, "hukou", DEMO_REGION),
     "officer2": ("staff", {"role_officer": True}, "hukou", DEMO_REGION),  # the second step of a two-step review
+    "traffic": ("staff", {"role_officer": True}, "traffic", DEMO_REGION),  # 一键挪车's queue and reviews
+    "station": ("staff", {"role_officer": True}, "public_order", DEMO_REGION),  # 无犯罪记录证明
     "finance": ("staff", {"role_finance": True}, "", ""),
     "secadmin": ("staff", {"role_security_admin": True}, "", ""),
     "admin": ("staff", {"role_system_admin": True}, "", ""),

@@ -166,6 +166,15 @@ class PermitCompare:
     issue_count_consistent: bool | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RecordCheck:
+    """违法犯罪记录查询结果: a verdict only — whether a criminal record exists for the number (within the
+    period asked, when one is given). No offence, court or date leaves the source: the certificate and the
+    refusal notice need nothing more."""
+
+    has_record: bool
+
+
 # --- Interfaces -----------------------------------------------------------------------------------
 
 
@@ -221,9 +230,15 @@ class ExitEntrySource(Source, Protocol):
         """Is this name the holder of this 港澳居民居住证 number (810000/820000...)?"""
 
 
+@runtime_checkable
+class CriminalRecordSource(Source, Protocol):
+    def record_check(self, id_number: str, since: datetime.date | None = None) -> RecordCheck:
+        """Has this citizen ID number a criminal record (a judgment on or after `since`, if given)?"""
+
+
 @cache
 def get_source(name: str) -> Source:
-    """The configured implementation of source `name` (population, idcard, traffic, exitentry)."""
+    """The configured implementation of source `name` (population, idcard, traffic, exitentry, criminal)."""
     try:
         dotted = settings.TONGBAN_SOURCES[name]
     except KeyError as exc:
@@ -245,6 +260,10 @@ def traffic() -> TrafficSource:
 
 def exitentry() -> ExitEntrySource:
     return get_source("exitentry")  # type: ignore[return-value]
+
+
+def criminal_records() -> CriminalRecordSource:
+    return get_source("criminal")  # type: ignore[return-value]
 
 
 def source_names() -> list[str]:

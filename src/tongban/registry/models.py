@@ -152,9 +152,33 @@ class HkMacaoPermit(models.Model):
         return self.permit_number[:3] + "***"
 
 
+class CriminalRecord(models.Model):
+    """违法犯罪记录: one row per criminal judgment against a person (the 刑事案件 judgments a certificate of no
+    criminal record looks for), keyed by the person's ID number."""
+
+    source_alias = "criminal"
+
+    id = models.BigAutoField(primary_key=True)
+    id_number = models.CharField("公民身份号码", max_length=18)
+    name = models.CharField("姓名", max_length=32)
+    offence = models.CharField("罪名", max_length=32)
+    court = models.CharField("判决法院", max_length=64)
+    judged_on = models.DateField("判决日期")
+    sentence = models.CharField("刑罚", max_length=32)
+
+    class Meta:
+        db_table = "criminal_record"
+        verbose_name = "违法犯罪记录"
+        indexes = [models.Index(fields=["id_number", "judged_on"], name="criminal_record_idnum")]
+
+    def __str__(self) -> str:
+        return f"{self.id_number[:3]}*** {self.judged_on}"
+
+
 SOURCE_MODELS: dict[str, tuple[type[models.Model], ...]] = {
     "population": (Person,),
     "idcard": (CardPhoto, IdCard),
     "traffic": (Vehicle, DrivingLicence),
     "exitentry": (HkMacaoPermit,),
+    "criminal": (CriminalRecord,),
 }

@@ -175,3 +175,15 @@ def _hk_macao(n: int, any_status: bool) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+def with_criminal_record(n: int = 2) -> list[dict[str, Any]]:
+    """People of the generated registry who have a criminal record (to try the refusal of a 无犯罪记录证明):
+    number and name only; the record's details stay in the source."""
+    ids = [row["id_number"] for row in _rows(
+        "criminal", "SELECT DISTINCT id_number FROM criminal_record ORDER BY id_number LIMIT %s", [n * 4])]
+    if not ids:
+        return []
+    people = _rows("population", f"SELECT id_number, name FROM population_person WHERE status = 'normal' "  # noqa: S608
+                                 f"AND id_number IN ({_in(ids)}) ORDER BY id_number LIMIT %s", [*ids, n])
+    return [{"id_number": p["id_number"], "name": p["name"]} for p in people]

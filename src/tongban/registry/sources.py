@@ -25,6 +25,7 @@ from tongban.registry.interfaces import (
     PermitStatus,
     PersonCompare,
     PersonStatus,
+    RecordCheck,
     SourceUnavailable,
     VehicleInfo,
 )
@@ -200,3 +201,15 @@ class DatabaseExitEntrySource(_DatabaseSource):
             [_id_number(residence_permit_number)],
         )
         return self._answer(row, name)
+
+
+class DatabaseCriminalRecordSource(_DatabaseSource):
+    name = "criminal"
+
+    def record_check(self, id_number: str, since: datetime.date | None = None) -> RecordCheck:
+        if since is None:
+            row = self._one("SELECT 1 FROM criminal_record WHERE id_number = %s LIMIT 1", [_id_number(id_number)])
+        else:
+            row = self._one("SELECT 1 FROM criminal_record WHERE id_number = %s AND judged_on >= %s LIMIT 1",
+                            [_id_number(id_number), since])
+        return RecordCheck(has_record=row is not None)

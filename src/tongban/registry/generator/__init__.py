@@ -26,9 +26,11 @@ SOURCE_TABLES: dict[str, tuple[str, ...]] = {
     "population": ("population_person",),
     "traffic": ("traffic_vehicle", "traffic_licence"),
     "exitentry": ("exitentry_permit",),
+    "criminal": ("criminal_record",),
 }
-SOURCE_LABELS = {"population": "人口信息", "idcard": "身份证办理信息", "traffic": "交管", "exitentry": "出入境"}
-PHASE_LABELS = {"people": "生成人口", "cards": "生成身份证", "traffic": "生成车辆与驾驶证", "hk_macao": "生成港澳居民"}
+SOURCE_LABELS = {"population": "人口信息", "idcard": "身份证办理信息", "traffic": "交管", "exitentry": "出入境", "criminal": "违法犯罪记录"}
+PHASE_LABELS = {"people": "生成人口", "cards": "生成身份证", "traffic": "生成车辆与驾驶证", "hk_macao": "生成港澳居民",
+                "criminal": "生成违法犯罪记录"}
 
 
 @dataclass

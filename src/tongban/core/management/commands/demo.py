@@ -99,6 +99,18 @@ class Command(BaseCommand):
             out(json.dumps(json.loads(buffer.getvalue()), ensure_ascii=False, indent=2))
         except (CommandError, ValueError) as exc:
             out(f"  （无法列出样本：{exc}）")
+        out("")
+        out(f"一键挪车：{base}/carmove/ （演示群众登录后，用上面样本中的号牌试发；车主短信在短信模拟器中查看，"
+            f"点短信里的链接答复；10 分钟后可催单，转交管民警 traffic 的 {base}/backoffice/carmove/）")
+        out(f"无犯罪记录证明：{base}/apply/330106-GAZA001/ （治安民警 station 受理、出具；"
+            "以下参考人员有犯罪记录，注册认证后申请可见不予出具告知书）")
+        try:
+            from tongban.registry.samples import with_criminal_record
+
+            for person in with_criminal_record(2):
+                out(f"  {person['name']} {person['id_number']}")
+        except Exception as exc:  # no generated registry
+            out(f"  （无法列出：{exc}）")
         out("=" * 72)
         if options["no_serve"]:
             return
