@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from tongban.api import api
 from tongban.core import views as core_views
+from tongban.exchange import urls as exchange_urls
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
@@ -12,11 +13,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("backoffice/sso/", include("tongban.sso.backoffice")),
     path("backoffice/payments/", include("tongban.payments.backoffice")),
+    path("backoffice/exchange/", include(exchange_urls.backoffice)),
     path("backoffice/", include("tongban.backoffice.urls")),
     path("", include("tongban.sso.urls")),
     path("", include("tongban.cases.urls")),
     path("", include("tongban.evaluation.urls")),
     path("", include("tongban.payments.urls")),
+    path("", include("tongban.exchange.urls")),
     path("", include("tongban.portal.urls")),
 ]
 

@@ -1,0 +1,27 @@
+"""The exchange's background work on the platform's job system: a delivery pass every two seconds (any number
+of workers; lanes keep per-entity order) and the daily reconciliation."""
+
+from __future__ import annotations
+
+from tongban.jobs.registry import job_task
+
+
+@job_task("exchange.deliver", every=2, max_attempts=1, lease_seconds=120, queue="exchange")
+def deliver() -> None:
+    from tongban.exchange.conf import conf
+    from tongban.exchange.delivery import deliver_pass
+
+    if conf().url:
+        deliver_pass(max_seconds=50)
+
+
+@job_task("exchange.reconcile_daily", every=86400, max_attempts=3, lease_seconds=1800)
+def reconcile_daily() -> None:
+    import datetime as dt
+
+    from tongban.core import clock
+    from tongban.exchange.conf import conf
+    from tongban.exchange.reconcile import reconcile_day
+
+    if conf().url:
+        reconcile_day(day=clock.today_local() - dt.timedelta(days=1))
