@@ -218,10 +218,11 @@ class ExchangeSide:
 
     # -- sending to tongban --------------------------------------------------------------------------------
 
-    def send_to_tongban(self, url: str, messages: list[dict[str, Any]], *, recipient: str,
-                        recipient_public_raw: bytes, tamper: bool = False) -> tuple[int, dict[str, Any]]:
-        """POST one signed batch to tongban's inbound endpoint; `messages` carry key, type, v, body and
-        optionally personal (sealed here under a fresh envelope key wrapped to tongban's public key)."""
+    def batch_for_tongban(self, messages: list[dict[str, Any]], *, recipient: str, recipient_public_raw: bytes,
+                          tamper: bool = False) -> tuple[bytes, dict[str, str]]:
+        """(body, headers) of one signed batch for tongban's inbound endpoint; `messages` carry key, type, v,
+        body and optionally personal (sealed here under a fresh envelope key wrapped to tongban's public key).
+        `tamper` changes the body after signing (the bad-signature test)."""
         raw = os.urandom(16)
         wrapped = SM2PublicKey.from_raw(recipient_public_raw).encrypt(raw, fmt="c1c3c2")
         cipher = SM4GCM(raw)
@@ -239,18 +240,22 @@ class ExchangeSide:
         body = json.dumps(batch, ensure_ascii=False).encode()
         signature = _b64(self.key.sign(body))
         if tamper:
-            body = body.replace(b'"v":1', b'"v": 1', 1) if b'"v":1' in body else body + b" "
+            body = body + b" "
+        with self._lock:
+            self._append_log("out", batch_id, sm3(body).hex(), len(out), "sent")
+        return body, {"Content-Type": "application/json", "X-Exchange-Signature": signature,
+                      "X-Exchange-Signer": "national"}
+
+    def send_to_tongban(self, url: str, messages: list[dict[str, Any]], *, recipient: str,
+                        recipient_public_raw: bytes, tamper: bool = False) -> tuple[int, dict[str, Any]]:
+        """POST one signed batch to tongban's inbound endpoint (`url`)."""
+        body, headers = self.batch_for_tongban(messages, recipient=recipient,
+                                               recipient_public_raw=recipient_public_raw, tamper=tamper)
         parts = urllib.parse.urlsplit(url)
         conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=30)
         try:
-            conn.request("POST", parts.path, body=body, headers={
-                "Content-Type": "application/json", "X-Exchange-Signature": signature,
-                "X-Exchange-Signer": "national"})
+            conn.request("POST", parts.path, body=body, headers=headers)
             response = conn.getresponse()
-            answer = json.loads(response.read() or b"{}")
-            status = response.status
+            return response.status, json.loads(response.read() or b"{}")
         finally:
             conn.close()
-        with self._lock:
-            self._append_log("out", batch_id, sm3(body).hex(), len(out), f"http {status}")
-        return status, answer

@@ -62,7 +62,11 @@ def hooked_item(db, national):
 
 @pytest.fixture
 def citizen(db):
-    return make_citizen()
+    user = make_citizen()
+    profile = user.citizen
+    profile.person_key = profile.id_number  # a resident's person key is the ID number (the factory varies it)
+    profile.save()
+    return user
 
 
 @pytest.fixture

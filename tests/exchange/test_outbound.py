@@ -62,10 +62,11 @@ def test_a_worker_killed_between_sending_and_marking_loses_and_duplicates_nothin
     def killed(*args, **kwargs):
         raise Killed  # the process dies after the national side answered, before we recorded it
 
+    real_mark_sent = delivery.mark_sent
     monkeypatch.setattr(delivery, "mark_sent", killed)
     with pytest.raises(Killed):
         delivery.deliver_pass(worker="dying")
-    monkeypatch.undo()
+    monkeypatch.setattr(delivery, "mark_sent", real_mark_sent)
     assert len(national.exchange.records) >= 1 and OutMessage.objects.filter(status=MessageStatus.SENT).count() == 0
     delivery.deliver_pass(worker="w2")  # the lane is still leased to the dead worker
     assert OutMessage.objects.filter(status=MessageStatus.SENT).count() == 0
