@@ -195,7 +195,7 @@ class ExchangeSide:
             self.order_violations.append((entity, last, seq))
         self.entity_last[entity] = max(seq, last or 0)
         rec = Record(key=key, type=m["type"], version=int(m.get("v") or 1), entity=entity, seq=seq,
-                     day=str(m.get("day", "")), body=body, personal=personal, batch_id=batch_id, received_at=now)
+                     day=str(m.get("day", "")), body=dict(body or {}), personal=personal, batch_id=batch_id, received_at=now)
         self.records[key] = rec
         self.by_day.setdefault((rec.type, rec.day), set()).add(key)
         return {"key": key, "status": "accepted"}

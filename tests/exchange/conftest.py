@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
+from tests.accounts.factories import make_officer
 from tests.cases.conftest import make_citizen, make_item
 from tests.catalog.factories import editor, make_draft, reviewer
-from tests.accounts.factories import make_officer
 from tongban.cases.catalog_bridge import withdraw_item
 
 

@@ -146,7 +146,7 @@ def post_batch(client: HttpExchangeClient, batch_id: str, body: bytes, headers: 
     did not take it (down, slow, refused the batch as a whole)."""
     body_sm3 = sm3(body).hex()
     keys_sm3 = wire.keys_digest(keys_list)
-    log_fields = {"direction": "out", "batch_id": batch_id, "count": len(keys_list), "keys_sm3": keys_sm3,
+    log_fields: dict[str, Any] = {"direction": "out", "batch_id": batch_id, "count": len(keys_list), "keys_sm3": keys_sm3,
                   "body_sm3": body_sm3, "signature": headers[wire.SIGNATURE_HEADER],
                   "signer_key": headers[wire.SIGNER_HEADER]}
     try:
@@ -233,9 +233,10 @@ def _send(batch: list[OutMessage], *, client: HttpExchangeClient, lane_id: int, 
     by_key = {m.idempotency_key: m for m in batch}
     sent_ids = []
     for r in answer.get("results") or []:
-        m = by_key.get(str(r.get("key")))
-        if m is None:
+        found = by_key.get(str(r.get("key")))
+        if found is None:
             continue
+        m = found
         status = r.get("status")
         if status in ("accepted", "duplicate"):
             sent_ids.append(m.pk)

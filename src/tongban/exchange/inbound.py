@@ -85,7 +85,7 @@ def _one(message: dict[str, Any], cipher: Any, batch_id: str) -> dict[str, Any]:
     if seen is not None:
         return {"key": key, "status": "duplicate", "code": seen.code, "result": seen.result}
     type_, version = str(message.get("type")), message.get("v")
-    schemas = INCOMING.get((type_, version))  # type: ignore[call-overload]
+    schemas = INCOMING.get((type_, int(version) if isinstance(version, int) else 0))
     try:
         if schemas is None:
             raise Refused("type_unknown", f"不支持的消息类型：{type_} v{version}。")
@@ -95,7 +95,7 @@ def _one(message: dict[str, Any], cipher: Any, batch_id: str) -> dict[str, Any]:
         if personal_model is not None:
             personal = personal_model.model_validate(personal or {}).model_dump()
         with transaction.atomic():
-            result = APPLY[type_](body, personal)
+            result = APPLY[type_](body, personal or {})
             InMessage(key=key, type=type_, batch_id=batch_id, status=InStatus.APPLIED, result=result,
                       body=json.dumps(body, ensure_ascii=False)).save()
             audit_record(action=Action.EXCHANGE_INBOUND, actor=Actor.system(COMPONENT),

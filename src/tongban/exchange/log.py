@@ -16,12 +16,9 @@ from tongban.exchange.models import LogHead, MessageLog
 GENESIS = "0" * 64
 
 
-def _line(e: MessageLog | dict[str, Any]) -> bytes:
-    get = e.get if isinstance(e, dict) else lambda k: getattr(e, k)
-    at = get("at")
-    at_text = at if isinstance(at, str) else at.isoformat()
-    parts = [get("direction"), get("batch_id"), at_text, str(get("count")), get("keys_sm3"), get("body_sm3"),
-             get("signature"), get("signer_key"), get("receipt"), get("outcome"), get("prev_hash")]
+def _line(e: MessageLog) -> bytes:
+    parts = [e.direction, e.batch_id, e.at.isoformat(), str(e.count), e.keys_sm3, e.body_sm3, e.signature,
+             e.signer_key, e.receipt, e.outcome, e.prev_hash]
     return "|".join(parts).encode()
 
 

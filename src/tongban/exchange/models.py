@@ -52,12 +52,12 @@ class OutMessage(models.Model):
             models.Index(fields=["type", "day"], name="exchange_out_type_day"),
         ]
 
+    def __str__(self) -> str:
+        return self.idempotency_key
+
     @property
     def idempotency_key(self) -> str:
         return f"{self.type}:{self.source_id}"
-
-    def __str__(self) -> str:
-        return self.idempotency_key
 
 
 class Lane(models.Model):
@@ -77,6 +77,9 @@ class Lane(models.Model):
         verbose_name = "发送通道"
         verbose_name_plural = "发送通道"
 
+    def __str__(self) -> str:
+        return f"lane {self.id}"
+
 
 class EnvelopeKey(EncryptedModel):
     """An SM4 key agreed with the counterpart: sent SM2-encrypted to its public key (`wrapped`), kept here
@@ -92,6 +95,9 @@ class EnvelopeKey(EncryptedModel):
     class Meta:
         verbose_name = "交换信封密钥"
         verbose_name_plural = "交换信封密钥"
+
+    def __str__(self) -> str:
+        return self.key_id
 
 
 class LogDirection(models.TextChoices):
@@ -122,6 +128,9 @@ class MessageLog(models.Model):
         verbose_name_plural = "交换报文日志"
         indexes: ClassVar[list[models.Index]] = [models.Index(fields=["direction", "id"], name="exchange_log_dir")]
 
+    def __str__(self) -> str:
+        return f"{self.direction} {self.batch_id}"
+
 
 class LogHead(models.Model):
     """The chain's head per direction, locked while an entry is appended (a batch, not a message: cheap)."""
@@ -129,6 +138,9 @@ class LogHead(models.Model):
     direction = models.CharField(max_length=3, primary_key=True)
     last_hash = models.CharField(max_length=64)
     count = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.direction}: {self.count}"
 
 
 class InStatus(models.TextChoices):
@@ -153,6 +165,9 @@ class InMessage(EncryptedModel):
         verbose_name = "入站消息"
         verbose_name_plural = "入站消息"
 
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status})"
+
 
 class ReconciliationReport(models.Model):
     day = models.DateField()
@@ -164,3 +179,6 @@ class ReconciliationReport(models.Model):
         verbose_name = "对账报告"
         verbose_name_plural = "对账报告"
         ordering = ("-ran_at",)
+
+    def __str__(self) -> str:
+        return f"{self.day} {'ok' if self.ok else 'differences'}"

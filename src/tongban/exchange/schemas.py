@@ -118,9 +118,9 @@ class Envelope(BaseModel):
     messages: list[dict[str, Any]] = Field(max_length=5000)
 
 
-OUTGOING = {("case.event", 1): (CaseEventV1, CaseEventPersonalV1), ("evaluation.rating", 1): (RatingV1, None),
+OUTGOING: dict[tuple[str, int], tuple[type[BaseModel], type[BaseModel] | None]] = {("case.event", 1): (CaseEventV1, CaseEventPersonalV1), ("evaluation.rating", 1): (RatingV1, None),
             ("item.publication", 1): (ItemPublicationV1, None)}
-INCOMING = {("case.application", 1): (InboundCaseV1, InboundCasePersonalV1),
+INCOMING: dict[tuple[str, int], tuple[type[BaseModel], type[BaseModel] | None]] = {("case.application", 1): (InboundCaseV1, InboundCasePersonalV1),
             ("evaluation.rating", 1): (InboundRatingV1, None),
             ("user.link", 1): (InboundUserLinkV1, InboundUserLinkPersonalV1)}
 
