@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from tongban.crypto.errors import DecryptionError
 from tongban.crypto.sm2 import SM2PrivateKey, SM2PublicKey
 from tongban.crypto.sm3 import sm3
 from tongban.crypto.sm4 import SM4GCM
@@ -137,17 +138,25 @@ class ExchangeSide:
             batch = json.loads(body)
             batch_id = str(batch["batch_id"])
             env = batch["envelope"]
-            cipher = self._cipher(env["key_id"], base64.b64decode(env["wrapped_key"]))
             messages = batch["messages"]
         except (ValueError, KeyError, TypeError):
             return 400, {"code": "batch_invalid", "message": "批次格式错误"}
+        try:
+            cipher = self._cipher(env["key_id"], base64.b64decode(env["wrapped_key"]))
+        except (ValueError, KeyError, TypeError, DecryptionError):
+            return 400, {"code": "envelope_key_invalid", "message": "信封密钥无法解开（不是用本平台公钥加密的）"}
         results = []
         held: set[str] = set()
         now = time.time()
         with self._lock:
             self.batches += 1
+            try:
+                block = (json.loads(cipher.decrypt(base64.b64decode(batch["personal"]), aad=batch_id.encode()))
+                         if batch.get("personal") else {})
+            except (ValueError, DecryptionError):
+                block = None  # every message carrying personal fields is refused below
             for m in messages:
-                results.append(self._one(m, cipher, batch_id, held, faults, now))
+                results.append(self._one(m, block, batch_id, held, faults, now))
             self._append_log("in", batch_id, body_sm3, len(messages), "accepted")
         receipt = _b64(self.key.sign(f"{batch_id}|{body_sm3}".encode()))
         return 200, {"batch_id": batch_id, "results": results, "receipt": receipt}
@@ -161,7 +170,7 @@ class ExchangeSide:
             self._ciphers[key_id] = cipher
         return cipher
 
-    def _one(self, m: dict[str, Any], cipher: SM4GCM, batch_id: str, held: set[str], faults: Faults,
+    def _one(self, m: dict[str, Any], block: dict[str, Any] | None, batch_id: str, held: set[str], faults: Faults,
              now: float) -> dict[str, Any]:
         key = str(m.get("key", ""))
         entity = str(m.get("entity", ""))
@@ -180,12 +189,10 @@ class ExchangeSide:
             problem = ("type_unknown", "未知的消息类型")
         elif any(f not in body for f in REQUIRED[m["type"]]):
             problem = ("schema_invalid", "缺少必填字段")
+        elif block is None:
+            problem = ("decrypt_failed", "个人信息字段无法解密")
         else:
-            try:
-                if m.get("personal"):
-                    personal = json.loads(cipher.decrypt(base64.b64decode(m["personal"]), aad=key.encode()))
-            except Exception:  # noqa: BLE001  (any failure to open is the message's fault)
-                problem = ("decrypt_failed", "个人信息字段无法解密")
+            personal = block.get(key)
         if problem:
             held.add(entity)
             return {"key": key, "status": "rejected", "code": problem[0], "message": problem[1]}
@@ -226,17 +233,15 @@ class ExchangeSide:
         raw = os.urandom(16)
         wrapped = SM2PublicKey.from_raw(recipient_public_raw).encrypt(raw, fmt="c1c3c2")
         cipher = SM4GCM(raw)
-        out = []
-        for m in messages:
-            item = {"key": m["key"], "type": m["type"], "v": m.get("v", 1), "body": m["body"]}
-            if m.get("personal") is not None:
-                item["personal"] = _b64(cipher.encrypt(json.dumps(m["personal"], ensure_ascii=False).encode(),
-                                                       aad=m["key"].encode()))
-            out.append(item)
+        out = [{"key": m["key"], "type": m["type"], "v": m.get("v", 1), "body": m["body"]} for m in messages]
+        personal = {m["key"]: m["personal"] for m in messages if m.get("personal") is not None}
         batch_id = uuid.uuid4().hex
+        sealed = (_b64(cipher.encrypt(json.dumps(personal, ensure_ascii=False).encode(), aad=batch_id.encode()))
+                  if personal else None)
         batch = {"v": 1, "batch_id": batch_id, "sender": "national", "recipient_key": recipient,
                  "sent_at": dt.datetime.now(dt.UTC).isoformat(),
-                 "envelope": {"key_id": sm3(wrapped)[:16].hex(), "wrapped_key": _b64(wrapped)}, "messages": out}
+                 "envelope": {"key_id": sm3(wrapped)[:16].hex(), "wrapped_key": _b64(wrapped)},
+                 "personal": sealed, "messages": out}
         body = json.dumps(batch, ensure_ascii=False).encode()
         signature = _b64(self.key.sign(body))
         if tamper:

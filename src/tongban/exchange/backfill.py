@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from django.db.models import Q
+
 from tongban.audit.actions import Action
 from tongban.audit.services import Actor, Subject, audit_record
 from tongban.core import clock
@@ -78,15 +80,29 @@ COLUMNS = ("id", "created_at", "action", "from_state", "to_state", "case__number
 
 
 def _chunks(since: dt.date, until: dt.date | None, size: int) -> Iterator[list[tuple]]:  # type: ignore[type-arg]
-    """Keyset pages by event id: each page one query, however deep the history."""
-    qs = _events(since, until).order_by("id")
-    last = 0
+    """Keyset pages in (case, event) order, each page one query however deep the history, cut at a case
+    boundary: one case's events are in one batch, in order, so batches sent side by side never reorder an
+    entity's events."""
+    qs = _events(since, until).order_by("case_id", "id")
+    last_case, last_id = 0, 0
+    carry: list[tuple] = []  # type: ignore[type-arg]
     while True:
-        rows = list(qs.filter(id__gt=last).values_list(*COLUMNS)[:size])
+        rows = list(qs.filter(Q(case_id__gt=last_case) | Q(case_id=last_case, id__gt=last_id))
+                    .values_list(*COLUMNS, "case_id")[:size])
         if not rows:
+            if carry:
+                yield [r[:-1] for r in carry]
             return
-        yield rows
-        last = rows[-1][0]
+        last_case, last_id = rows[-1][-1], rows[-1][0]
+        rows = carry + rows
+        tail_case = rows[-1][-1]
+        cut = len(rows)
+        while cut > 0 and rows[cut - 1][-1] == tail_case:
+            cut -= 1
+        if cut == 0:  # one case larger than a page: send it whole
+            cut = len(rows)
+        carry = rows[cut:]
+        yield [r[:-1] for r in rows[:cut]]
 
 
 class _People:

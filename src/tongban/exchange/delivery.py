@@ -127,14 +127,16 @@ def encode_batch(items: list[tuple[str, str, int, Built]], *, batch_id: str | No
     signer_name, private = keys.signer()
     messages = []
     keys_list = []
+    personal: dict[str, dict[str, Any]] = {}
     for idem, type_, version, built in items:
         messages.append({"key": idem, "type": type_, "v": version, "entity": built.entity, "seq": built.seq,
-                         "day": clock.to_local(built.occurred_at).date().isoformat(), "body": built.body,
-                         "personal": wire.seal_personal(cipher, idem, built.personal)})
+                         "day": clock.to_local(built.occurred_at).date().isoformat(), "body": built.body})
+        if built.personal:
+            personal[idem] = built.personal
         keys_list.append(idem)
     envelope = {"v": wire.WIRE_VERSION, "batch_id": batch_id, "sender": conf().sender,
                 "sent_at": clock.now().isoformat(), "envelope": {"key_id": key_id, "wrapped_key": wire.b64(wrapped)},
-                "messages": messages}
+                "personal": wire.seal_personal(cipher, batch_id, personal), "messages": messages}
     body = wire.dumps(envelope)
     headers = {wire.SIGNATURE_HEADER: wire.sign(private, body), wire.SIGNER_HEADER: signer_name}
     return batch_id, body, headers, keys_list

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from tongban.audit.actions import Action
 from tongban.audit.services import Actor, Subject, audit_record
 from tongban.core.errors import TongbanError
+from tongban.crypto.errors import DecryptionError
 from tongban.crypto.sm3 import sm3
 from tongban.exchange import keys, wire
 from tongban.exchange.conf import peer_public_key
@@ -77,7 +78,7 @@ def _apply_user_link(body: dict[str, Any], personal: dict[str, Any]) -> dict[str
 APPLY = {"case.application": _apply_case, "evaluation.rating": _apply_rating, "user.link": _apply_user_link}
 
 
-def _one(message: dict[str, Any], cipher: Any, batch_id: str) -> dict[str, Any]:
+def _one(message: dict[str, Any], personal_block: dict[str, Any], batch_id: str) -> dict[str, Any]:
     key = str(message.get("key") or "")[:100]
     if not key:
         return {"key": "", "status": "rejected", "code": "key_missing", "message": "缺少幂等键。"}
@@ -91,7 +92,7 @@ def _one(message: dict[str, Any], cipher: Any, batch_id: str) -> dict[str, Any]:
             raise Refused("type_unknown", f"不支持的消息类型：{type_} v{version}。")
         body_model, personal_model = schemas
         body = body_model.model_validate(message.get("body")).model_dump()
-        personal = wire.open_personal(cipher, key, message.get("personal"))
+        personal = personal_block.get(key)
         if personal_model is not None:
             personal = personal_model.model_validate(personal or {}).model_dump()
         with transaction.atomic():
@@ -140,7 +141,12 @@ def inbound_batch(*, body: bytes, signature: str, signer: str) -> dict[str, Any]
     except (ValidationError, ValueError, KeyError) as exc:
         raise TongbanError("exchange_batch_invalid", "批次格式无效。", f"Invalid batch: {type(exc).__name__}",
                            400) from exc
-    results = [_one(m, cipher, envelope.batch_id) for m in envelope.messages]
+    try:
+        block = wire.open_personal(cipher, envelope.batch_id, envelope.personal)
+    except (ValueError, DecryptionError) as exc:
+        raise TongbanError("exchange_batch_invalid", "批次个人信息无法解密。", "The personal block does not open.",
+                           400) from exc
+    results = [_one(m, block, envelope.batch_id) for m in envelope.messages]
     signer_name, private = keys.signer()
     receipt = wire.sign(private, wire.receipt_input(envelope.batch_id, body_sm3))
     keys_list = [r["key"] for r in results]

@@ -18,7 +18,7 @@ from tongban.exchange.conf import conf, peer_public_key
 from tongban.exchange.models import EnvelopeKey
 
 PURPOSE = "api_signing"
-_cache: dict[str, tuple[SM4GCM, bytes, dt.datetime]] = {}
+_cache: dict[str, tuple[SM4GCM, bytes, dt.datetime, str]] = {}
 _lock = threading.Lock()
 
 
@@ -35,32 +35,41 @@ def our_public_key(signer_name: str) -> SM2PublicKey:
 def rotate_envelope_key() -> EnvelopeKey:
     """A new SM4 envelope key, wrapped to the national platform's public key; the previous ones retire."""
     raw = os.urandom(16)
-    wrapped = peer_public_key().encrypt(raw, fmt="c1c3c2")
+    peer = peer_public_key()
+    wrapped = peer.encrypt(raw, fmt="c1c3c2")
     now = clock.now()
     with transaction.atomic():
         EnvelopeKey.objects.filter(direction="out", retired_at__isnull=True).update(retired_at=now)
-        row = EnvelopeKey(key_id=sm3(wrapped)[:16].hex(), key=raw, wrapped=wrapped, direction="out", created_at=now)
+        row = EnvelopeKey(key_id=sm3(wrapped)[:16].hex(), key=raw, wrapped=wrapped, direction="out", created_at=now,
+                          peer=peer_fingerprint())
         row.save()
     with _lock:
         _cache.clear()
     return row
 
 
+def peer_fingerprint() -> str:
+    return sm3(peer_public_key().to_raw())[:16].hex()
+
+
 def current_envelope_key() -> tuple[str, SM4GCM, bytes]:
-    """(key id, cipher, wrapped key) of the key in use; a new one when there is none or it is too old."""
+    """(key id, cipher, wrapped key) of the key in use; a new one when there is none, it is too old, or the
+    counterpart's public key changed."""
     now = clock.now()
     max_age = dt.timedelta(hours=conf().rotate_hours)
+    peer = peer_fingerprint()
     with _lock:
-        for key_id, (cipher, wrapped, created) in _cache.items():
-            if now - created < max_age:
+        for key_id, (cipher, wrapped, created, for_peer) in _cache.items():
+            if now - created < max_age and for_peer == peer:
                 return key_id, cipher, wrapped
-    row = EnvelopeKey.objects.filter(direction="out", retired_at__isnull=True).order_by("-created_at").first()
+    row = (EnvelopeKey.objects.filter(direction="out", retired_at__isnull=True, peer=peer)
+           .order_by("-created_at").first())
     if row is None or now - row.created_at >= max_age:
         row = rotate_envelope_key()
     cipher = SM4GCM(bytes(row.key))
     with _lock:
         _cache.clear()
-        _cache[row.key_id] = (cipher, bytes(row.wrapped), row.created_at)
+        _cache[row.key_id] = (cipher, bytes(row.wrapped), row.created_at, peer)
     return row.key_id, cipher, bytes(row.wrapped)
 
 

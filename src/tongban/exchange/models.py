@@ -89,6 +89,9 @@ class EnvelopeKey(EncryptedModel):
     key = EncryptedBinaryField("密钥")
     wrapped = models.BinaryField()  # SM2(peer public key), C1C3C2
     direction = models.CharField(max_length=3, default="out")  # out: ours to them; in: theirs to us
+    # Whose public key wrapped it (SM3 of the 65-byte key, first 16 bytes in hex): a new counterpart key
+    # makes a new envelope key rather than sending one it cannot open.
+    peer = models.CharField(max_length=32, default="")
     created_at = models.DateTimeField(default=timezone.now)
     retired_at = models.DateTimeField(null=True, blank=True)
 

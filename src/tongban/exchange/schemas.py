@@ -115,6 +115,7 @@ class Envelope(BaseModel):
     recipient_key: str | None = None
     sent_at: str
     envelope: dict[str, str]
+    personal: str | None = Field(default=None, description="SM4-GCM over {idempotency key: personal fields}, AAD = batch_id")
     messages: list[dict[str, Any]] = Field(max_length=5000)
 
 

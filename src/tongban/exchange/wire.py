@@ -28,19 +28,20 @@ def dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def seal_personal(cipher: SM4GCM, key: str, personal: dict[str, Any] | None) -> str | None:
-    """The personal fields of one message, bound to its idempotency key (moved to another message, they do
-    not decrypt)."""
+def seal_personal(cipher: SM4GCM, batch_id: str, personal: dict[str, dict[str, Any]]) -> str | None:
+    """The personal fields of a whole batch — {idempotency key: fields} — in one SM4-GCM operation bound to
+    the batch id (moved to another batch, they do not decrypt). One seal a batch, not one a message: the
+    backfill's largest cost before (docs/performance.md)."""
     if not personal:
         return None
-    return b64(cipher.encrypt(dumps(personal), aad=key.encode()))
+    return b64(cipher.encrypt(dumps(personal), aad=batch_id.encode()))
 
 
-def open_personal(cipher: SM4GCM, key: str, blob: str | None) -> dict[str, Any] | None:
+def open_personal(cipher: SM4GCM, batch_id: str, blob: str | None) -> dict[str, dict[str, Any]]:
     if not blob:
-        return None
-    value = json.loads(cipher.decrypt(unb64(blob), aad=key.encode()))
-    return value if isinstance(value, dict) else None
+        return {}
+    value = json.loads(cipher.decrypt(unb64(blob), aad=batch_id.encode()))
+    return value if isinstance(value, dict) else {}
 
 
 def keys_digest(keys: list[str]) -> str:
