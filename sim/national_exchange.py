@@ -27,9 +27,10 @@ from tongban.crypto.sm2 import SM2PrivateKey, SM2PublicKey
 from tongban.crypto.sm3 import sm3
 from tongban.crypto.sm4 import SM4GCM
 
-KNOWN_TYPES = {"case.event", "evaluation.rating", "item.publication"}
+KNOWN_TYPES = {"case.event", "evaluation.rating", "item.publication", "verification.stats"}
 REQUIRED = {"case.event": ("case_number", "event_id", "to_state", "occurred_at"),
-            "evaluation.rating": ("rating_id", "level"), "item.publication": ("implementation_code", "version")}
+            "evaluation.rating": ("rating_id", "level"), "item.publication": ("implementation_code", "version"),
+            "verification.stats": ("day", "total", "counts")}
 
 
 def _b64(data: bytes) -> str:

@@ -11,6 +11,7 @@ from tests.accounts.factories import make_officer
 from tests.cases.conftest import make_citizen, make_item
 from tests.catalog.factories import editor, make_draft, reviewer
 from tongban.cases.catalog_bridge import withdraw_item
+from tongban.exchange.messages import version_hooked
 
 
 class FakeClock:
@@ -43,6 +44,7 @@ def national(settings, db):
     name, private = keys.signer()
     sim.exchange.trust(name, private.public_key().to_raw())
     keys._cache.clear()
+    version_hooked.cache_clear()  # version ids repeat between tests
     yield sim
     sim.stop()
 

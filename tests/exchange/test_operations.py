@@ -117,3 +117,44 @@ def test_what_goes_out_follows_the_published_schemas(national, hooked_item, citi
     for name, doc in schemas.schema_documents().items():  # docs/exchange/schemas/ is current
         on_disk = json.loads((schemas.SCHEMA_DIR / name).read_text(encoding="utf-8"))
         assert on_disk == json.loads(json.dumps(doc)), f"run `tongban exchange schemas --write` ({name})"
+
+
+def test_verification_statistics_go_out_once_a_day(national, clock):
+    import datetime as dt
+
+    from tongban.exchange.services import verification_stats_emit
+    from tongban.partners.models import UsageCounter
+
+    day = dt.date(2026, 12, 6)
+    UsageCounter.objects.create(day=day, app_key="app-1", level="L2", outcome="consistent", count=40)
+    UsageCounter.objects.create(day=day, app_key="channel:web", level="L2", outcome="consistent", count=2)
+    UsageCounter.objects.create(day=day, app_key="app-1", level="L3", outcome="source_unavailable", count=1)
+    verification_stats_emit(day=day)
+    verification_stats_emit(day=day)  # the daily job ran twice: one message
+    delivery.deliver_pass(worker="w1")
+    got = national.exchange.records["verification.stats:20261206"]
+    assert got.body == {"day": "2026-12-06", "total": 43, "counts": [
+        {"level": "L2", "outcome": "consistent", "count": 42},
+        {"level": "L3", "outcome": "source_unavailable", "count": 1}]}
+    schemas.VerificationStatsV1.model_validate(got.body)
+    assert reconcile_day(day=day).ok
+
+
+def test_the_envelope_key_rotates_by_age_and_by_command(national, hooked_item, citizen, officers, clock):
+    from tongban.exchange.models import EnvelopeKey
+
+    case = submitted(citizen, hooked_item)
+    delivery.deliver_pass(worker="w1")
+    first = EnvelopeKey.objects.get(retired_at__isnull=True)
+    clock.advance(25 * 3600)  # older than ROTATE_HOURS
+    case_act(user=officers[0], case_id=case.pk, action="accept")
+    delivery.deliver_pass(worker="w1")
+    second = EnvelopeKey.objects.get(retired_at__isnull=True)
+    assert second.key_id != first.key_id
+    call_command("exchange", "rotate-key")
+    case_act(user=officers[1], case_id=case.pk, action="pass_review")
+    delivery.deliver_pass(worker="w1")
+    assert EnvelopeKey.objects.count() == 3 and len(national.exchange._ciphers) == 3
+    records = national.exchange.entity_records(f"case:{case.number}")
+    assert [r.personal["applicant_id_number"] for r in records] == ["330106199001011234"] * 3
+    assert AuditEntry.objects.filter(action="exchange.key.rotate").count() == 1

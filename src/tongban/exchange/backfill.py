@@ -87,7 +87,10 @@ def _chunks(since: dt.date, until: dt.date | None, size: int) -> Iterator[list[t
     last_case, last_id = 0, 0
     carry: list[tuple] = []  # type: ignore[type-arg]
     while True:
-        rows = list(qs.filter(Q(case_id__gt=last_case) | Q(case_id=last_case, id__gt=last_id))
+        # `case_id >= last` (on both tables) is what lets PostgreSQL start the page at the index position: the
+        # OR alone made every page scan from the first event (1.5 s a page at 828,000 events).
+        rows = list(qs.filter(case_id__gte=last_case, case__id__gte=last_case)
+                    .filter(Q(case_id__gt=last_case) | Q(id__gt=last_id))
                     .values_list(*COLUMNS, "case_id")[:size])
         if not rows:
             if carry:

@@ -15,8 +15,9 @@ from tongban.core import clock
 CASE_EVENT = "case.event"
 RATING = "evaluation.rating"
 ITEM_PUBLICATION = "item.publication"
-TYPES = (CASE_EVENT, RATING, ITEM_PUBLICATION)
-VERSIONS = {CASE_EVENT: 1, RATING: 1, ITEM_PUBLICATION: 1}
+VERIFICATION_STATS = "verification.stats"
+TYPES = (CASE_EVENT, RATING, ITEM_PUBLICATION, VERIFICATION_STATS)
+VERSIONS = {CASE_EVENT: 1, RATING: 1, ITEM_PUBLICATION: 1, VERIFICATION_STATS: 1}
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,32 @@ def build_item_publications(ids: list[int]) -> dict[int, Built]:
     return out
 
 
+def stats_source_id(day: dt.date) -> int:
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def build_verification_stats(ids: list[int]) -> dict[int, Built]:
+    """身份核验统计: one day's identity verifications by assurance level and outcome, partners and the
+    platform's own channels together (the partner app's metering, `partners.UsageCounter`). Counts only."""
+    from django.db.models import Sum
+
+    from tongban.partners.models import UsageCounter
+
+    out = {}
+    for source_id in ids:
+        day = dt.date(source_id // 10000, source_id // 100 % 100, source_id % 100)
+        rows = (UsageCounter.objects.filter(day=day).values("level", "outcome").annotate(n=Sum("count"))
+                .order_by("level", "outcome"))
+        counts = [{"level": r["level"], "outcome": r["outcome"], "count": int(r["n"] or 0)} for r in rows]
+        when = dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=clock.SHANGHAI)
+        body = {"day": day.isoformat(), "total": sum(c["count"] for c in counts), "counts": counts}
+        out[source_id] = Built(entity="verification-stats", seq=source_id, occurred_at=when, body=body, personal=None)
+    return out
+
+
 BUILDERS: dict[str, Callable[[list[int]], dict[int, Built]]] = {
-    CASE_EVENT: build_case_events, RATING: build_ratings, ITEM_PUBLICATION: build_item_publications}
+    CASE_EVENT: build_case_events, RATING: build_ratings, ITEM_PUBLICATION: build_item_publications,
+    VERIFICATION_STATS: build_verification_stats}
 
 
 @lru_cache(maxsize=4096)

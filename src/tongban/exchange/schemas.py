@@ -71,6 +71,19 @@ class ItemPublicationV1(_Strict):
     occurred_at: str
 
 
+class VerificationCountV1(_Strict):
+    level: str
+    outcome: str
+    count: int = Field(ge=0)
+
+
+class VerificationStatsV1(_Strict):
+    """身份核验统计 (verification.stats v1): one day's identity verifications by level and outcome."""
+    day: str
+    total: int = Field(ge=0)
+    counts: list[VerificationCountV1]
+
+
 # -- incoming ------------------------------------------------------------------------------------------------
 
 class InboundCaseV1(_Strict):
@@ -120,7 +133,8 @@ class Envelope(BaseModel):
 
 
 OUTGOING: dict[tuple[str, int], tuple[type[BaseModel], type[BaseModel] | None]] = {("case.event", 1): (CaseEventV1, CaseEventPersonalV1), ("evaluation.rating", 1): (RatingV1, None),
-            ("item.publication", 1): (ItemPublicationV1, None)}
+            ("item.publication", 1): (ItemPublicationV1, None),
+            ("verification.stats", 1): (VerificationStatsV1, None)}
 INCOMING: dict[tuple[str, int], tuple[type[BaseModel], type[BaseModel] | None]] = {("case.application", 1): (InboundCaseV1, InboundCasePersonalV1),
             ("evaluation.rating", 1): (InboundRatingV1, None),
             ("user.link", 1): (InboundUserLinkV1, InboundUserLinkPersonalV1)}

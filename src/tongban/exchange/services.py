@@ -28,6 +28,15 @@ def message_emit(*, type: str, source_id: int, entity: str, occurred_at: dt.date
         ignore_conflicts=True)
 
 
+def verification_stats_emit(*, day: dt.date) -> None:
+    """Queue the day's identity-verification statistics (once per day: the key is the day)."""
+    from tongban.exchange.messages import VERIFICATION_STATS, stats_source_id
+
+    when = dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=clock.SHANGHAI)
+    message_emit(type=VERIFICATION_STATS, source_id=stats_source_id(day), entity="verification-stats",
+                 occurred_at=when)
+
+
 def _message(message_id: int) -> OutMessage:
     m = OutMessage.objects.select_for_update().filter(pk=message_id).first()
     if m is None:

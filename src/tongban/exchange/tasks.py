@@ -15,6 +15,18 @@ def deliver() -> None:
         deliver_pass(max_seconds=50)
 
 
+@job_task("exchange.verification_stats_daily", every=86400, max_attempts=3, lease_seconds=600)
+def verification_stats_daily() -> None:
+    import datetime as dt
+
+    from tongban.core import clock
+    from tongban.exchange.conf import conf
+    from tongban.exchange.services import verification_stats_emit
+
+    if conf().url:
+        verification_stats_emit(day=clock.today_local() - dt.timedelta(days=1))
+
+
 @job_task("exchange.reconcile_daily", every=86400, max_attempts=3, lease_seconds=1800)
 def reconcile_daily() -> None:
     import datetime as dt
