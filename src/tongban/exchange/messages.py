@@ -114,9 +114,10 @@ def build_verification_stats(ids: list[int]) -> dict[int, Built]:
         day = dt.date(source_id // 10000, source_id // 100 % 100, source_id % 100)
         rows = (UsageCounter.objects.filter(day=day).values("level", "outcome").annotate(n=Sum("count"))
                 .order_by("level", "outcome"))
-        counts = [{"level": r["level"], "outcome": r["outcome"], "count": int(r["n"] or 0)} for r in rows]
+        counts: list[dict[str, Any]] = [{"level": r["level"], "outcome": r["outcome"], "count": int(r["n"] or 0)}
+                                        for r in rows]
         when = dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=clock.SHANGHAI)
-        body = {"day": day.isoformat(), "total": sum(c["count"] for c in counts), "counts": counts}
+        body = {"day": day.isoformat(), "total": sum(int(c["count"]) for c in counts), "counts": counts}
         out[source_id] = Built(entity="verification-stats", seq=source_id, occurred_at=when, body=body, personal=None)
     return out
 
