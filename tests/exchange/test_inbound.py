@@ -89,3 +89,8 @@ def test_a_bad_signature_is_refused_and_logged(client, national, simple_item, ci
 def test_an_unsigned_or_garbled_request_gets_a_clear_error(client, national):
     assert client.post(URL, data=b"{}", content_type="application/json").status_code == 401
     assert client.get(URL).status_code == 405
+
+
+def test_without_a_configured_counterpart_there_is_no_endpoint(client, settings):
+    settings.TONGBAN_EXCHANGE = {"URL": "", "PEER_PUBLIC_KEY": ""}
+    assert client.post(URL, data=b"{}", content_type="application/json").status_code == 404

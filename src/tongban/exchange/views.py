@@ -18,6 +18,7 @@ from tongban.audit.actions import Action
 from tongban.audit.services import Actor, Subject, audit_record
 from tongban.core.errors import TongbanError
 from tongban.exchange import selectors, services, wire
+from tongban.exchange.conf import conf
 from tongban.exchange.inbound import inbound_batch
 from tongban.exchange.models import OutMessage
 
@@ -27,6 +28,8 @@ MAX_BODY = 16 * 1024 * 1024
 @csrf_exempt
 @require_POST
 def inbound(request: HttpRequest) -> JsonResponse:
+    if not conf().peer_public_key:  # the exchange is not set up here: there is no such endpoint
+        return JsonResponse({"code": "not_found", "message": "未找到。"}, status=404)
     if len(request.body) > MAX_BODY:
         return JsonResponse({"code": "exchange_batch_too_large", "message": "批次过大。"}, status=413)
     try:
