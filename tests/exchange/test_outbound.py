@@ -112,3 +112,16 @@ def test_a_poisoned_message_is_dead_lettered_and_the_rest_flow(national, hooked_
     assert states(national, other) == ["submitted"]  # other entities were never held up
     assert states(national, first) == ["review"]  # released once the poison was dead-lettered
     assert national.exchange.order_violations == []
+
+
+def test_the_job_system_delivers_what_a_commit_queued(national, hooked_item, citizen):
+    from tongban.jobs.models import Job
+    from tongban.jobs.worker import Worker
+
+    case = submitted(citizen, hooked_item)
+    assert Job.objects.filter(task="exchange.deliver", status="pending").exists()  # queued with the change
+    worker = Worker(worker_id="tests")
+    while worker.run_once():
+        pass
+    assert states(national, case) == ["submitted"]
+    assert not OutMessage.objects.exclude(status=MessageStatus.SENT).exists()

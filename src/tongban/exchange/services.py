@@ -12,6 +12,7 @@ from tongban.audit.actions import Action
 from tongban.audit.services import Actor, Subject, audit_record
 from tongban.core import clock
 from tongban.core.errors import TongbanError
+from tongban.jobs.services import job_enqueue
 from tongban.exchange.delivery import lane_of
 from tongban.exchange.messages import TYPES, VERSIONS
 from tongban.exchange.models import MessageStatus, OutMessage
@@ -26,6 +27,8 @@ def message_emit(*, type: str, source_id: int, entity: str, occurred_at: dt.date
         type=type, schema_version=VERSIONS[type], source_id=source_id, entity=entity, lane=lane_of(entity),
         day=clock.to_local(occurred_at).date(), created_at=clock.now(), next_attempt_at=clock.now())],
         ignore_conflicts=True)
+    # A delivery pass with the commit (the in-process worker wakes on it); one job a second at most.
+    job_enqueue(task="exchange.deliver", payload={}, idempotency_key=f"on-emit:{int(clock.now().timestamp())}")
 
 
 def verification_stats_emit(*, day: dt.date) -> None:

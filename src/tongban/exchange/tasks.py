@@ -1,12 +1,13 @@
-"""The exchange's background work on the platform's job system: a delivery pass every two seconds (any number
-of workers; lanes keep per-entity order) and the daily reconciliation."""
+"""The exchange's background work on the platform's job system: a delivery pass queued by the commits that
+write messages (at most one a second) and swept every 30 s for retries and paused lanes (any number of
+workers; lanes keep per-entity order); the daily verification statistics and reconciliation."""
 
 from __future__ import annotations
 
 from tongban.jobs.registry import job_task
 
 
-@job_task("exchange.deliver", every=2, max_attempts=1, lease_seconds=120, queue="exchange")
+@job_task("exchange.deliver", every=30, max_attempts=1, lease_seconds=120, queue="exchange")
 def deliver() -> None:
     from tongban.exchange.conf import conf
     from tongban.exchange.delivery import deliver_pass
