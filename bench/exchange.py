@@ -12,7 +12,8 @@ In one run, on its own PostgreSQL database (`tongban_exch_bench` unless --databa
    each (COPY: 828,000 case events);
 2. the simulator as its own process (`python -m sim.national_platform`), trusting our signing key;
 3. `backfill(since=…)` in this process (--concurrency sender threads); meanwhile a live thread commits
-   --live-rate case transitions a second through the case-event hook and a delivery thread sends them;
+   --live-rate case transitions a second through the case-event hook and `tongban exchange worker` (its own
+   process) sends them;
 4. prints the figures and the simulator's counts (records, duplicates, order violations).
 
     .venv/bin/python bench/exchange.py                       # first run: ~2–3 min of generation
@@ -152,28 +153,21 @@ def _get(url: str) -> dict[str, Any]:
         return json.loads(response.read())  # type: ignore[no-any-return]
 
 
-def live_flow(stop: threading.Event, rate: float, latencies: list[float]) -> None:
+def live_flow(stop: threading.Event, rate: float, latencies: list[float], worker_env: dict[str, str]) -> None:
     """Commit case transitions through the hook (a message written with each), deliver them with a worker
     thread, and measure commit → acknowledgement from the rows."""
     from django.db import connection, transaction
 
     from tongban.cases.models import Case, CaseEvent
-    from tongban.exchange.delivery import deliver_pass
     from tongban.exchange.models import MessageStatus, OutMessage
 
     case_ids = list(Case.objects.filter(state="delivery").values_list("id", flat=True)[:5000])
     committed: dict[int, float] = {}
 
-    def deliverer() -> None:
-        try:
-            while not stop.is_set():
-                if not deliver_pass(worker="bench-live", max_seconds=5):
-                    time.sleep(0.02)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=deliverer, daemon=True)
-    thread.start()
+    # The live flow's deliverer is its own process, as in production (`tongban exchange worker`), so it does
+    # not share the backfill's interpreter lock.
+    worker = subprocess.Popen([sys.executable, "-m", "tongban", "exchange", "worker", "--concurrency", "1",  # noqa: S603
+                               "--poll-interval", "0.05"], env={**os.environ, **worker_env})
     try:
         i = 0
         while not stop.is_set():
@@ -195,7 +189,8 @@ def live_flow(stop: threading.Event, rate: float, latencies: list[float]) -> Non
                                                                                                    "sent_at"):
             latencies.append((sent_at.timestamp() - committed[source_id]) * 1000)
     finally:
-        thread.join(10)
+        worker.terminate()
+        worker.wait(20)
         connection.close()
 
 
@@ -230,7 +225,9 @@ def main() -> None:
         total = count_events(since=since)
         stop = threading.Event()
         latencies: list[float] = []
-        live = threading.Thread(target=live_flow, args=(stop, args.live_rate, latencies))
+        live = threading.Thread(target=live_flow, args=(stop, args.live_rate, latencies,
+                                                        {"TONGBAN_EXCHANGE_URL": url,
+                                                         "TONGBAN_EXCHANGE_PEER_PUBLIC_KEY": national_key}))
         live.start()
         started = time.perf_counter()
         result = backfill(since=since, rate=args.rate, batch_size=args.batch_size, concurrency=args.concurrency)
