@@ -125,3 +125,19 @@ def test_the_job_system_delivers_what_a_commit_queued(national, hooked_item, cit
         pass
     assert states(national, case) == ["submitted"]
     assert not OutMessage.objects.exclude(status=MessageStatus.SENT).exists()
+
+
+def test_a_stalled_or_slow_counterpart_holds_no_worker(national, hooked_item, citizen, clock, settings):
+    settings.TONGBAN_EXCHANGE = {**settings.TONGBAN_EXCHANGE, "TIMEOUT": 0.2}  # the one real wait: 0.2 s
+    case = submitted(citizen, hooked_item)
+    national.exchange.set_faults("stall", stall_seconds=5)
+    try:
+        results = delivery.deliver_pass(worker="w1")
+    finally:
+        national.exchange.release.set()  # let the simulator's thread go
+    assert results and "timed out" in results[0].failed
+    assert OutMessage.objects.filter(status=MessageStatus.PENDING).count() == 2  # nothing lost, no budget used
+    national.exchange.set_faults("slow", slow_seconds=0.05)  # slow but within the timeout: delivered
+    clock.advance(301)
+    delivery.deliver_pass(worker="w1")
+    assert states(national, case) == ["submitted"]

@@ -97,10 +97,11 @@ def _one(message: dict[str, Any], personal_block: dict[str, Any], batch_id: str)
             personal = personal_model.model_validate(personal or {}).model_dump()
         with transaction.atomic():
             result = APPLY[type_](body, personal or {})
-            InMessage(key=key, type=type_, batch_id=batch_id, status=InStatus.APPLIED, result=result,
-                      body=json.dumps(body, ensure_ascii=False)).save()
-            audit_record(action=Action.EXCHANGE_INBOUND, actor=Actor.system(COMPONENT),
-                         subject=Subject("exchange.inbound", 0), details={"type": type_, "result": result})
+            row = InMessage(key=key, type=type_, batch_id=batch_id, status=InStatus.APPLIED, result=result,
+                            body=json.dumps(body, ensure_ascii=False))
+            row.save()
+            audit_record(action=Action.EXCHANGE_INBOUND, actor=Actor.system(COMPONENT), subject=Subject.of(row),
+                         details={"type": type_, "result": result})
         return {"key": key, "status": "accepted", "result": result}
     except IntegrityError:  # the same key applied by a concurrent delivery: theirs stands
         return {"key": key, "status": "duplicate"}

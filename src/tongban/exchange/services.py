@@ -12,10 +12,10 @@ from tongban.audit.actions import Action
 from tongban.audit.services import Actor, Subject, audit_record
 from tongban.core import clock
 from tongban.core.errors import TongbanError
-from tongban.jobs.services import job_enqueue
 from tongban.exchange.delivery import lane_of
 from tongban.exchange.messages import TYPES, VERSIONS
 from tongban.exchange.models import MessageStatus, OutMessage
+from tongban.jobs.services import job_enqueue
 
 
 def message_emit(*, type: str, source_id: int, entity: str, occurred_at: dt.datetime) -> None:  # noqa: A002
