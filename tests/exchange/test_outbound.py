@@ -141,3 +141,16 @@ def test_a_stalled_or_slow_counterpart_holds_no_worker(national, hooked_item, ci
     clock.advance(301)
     delivery.deliver_pass(worker="w1")
     assert states(national, case) == ["submitted"]
+
+
+def test_messages_waiting_for_a_retry_do_not_stall_their_lane(national, hooked_item, citizen, clock, settings):
+    settings.TONGBAN_EXCHANGE = {**settings.TONGBAN_EXCHANGE, "LANES": 1, "BATCH_SIZE": 2}  # pages of 4
+    early = [submitted(citizen, hooked_item) for _ in range(5)]
+    national.exchange.set_faults("reject", reject_all=True)
+    delivery.deliver_pass(worker="w1")  # all five refused: each waits for its retry
+    assert OutMessage.objects.filter(type="case.event", status=MessageStatus.RETRYING).count() == 5
+    national.exchange.set_faults(None)
+    late = submitted(citizen, hooked_item)
+    delivery.deliver_pass(worker="w1")  # the first page holds only waiting messages: the pass reads on
+    assert states(national, late) == ["submitted"]
+    assert all(states(national, case) == [] for case in early)

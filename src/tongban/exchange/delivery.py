@@ -52,14 +52,15 @@ def ensure_lanes() -> None:
         Lane.objects.bulk_create([Lane(id=i, next_attempt_at=epoch) for i in range(n)], ignore_conflicts=True)
 
 
-def claim_lane(worker: str, *, now: dt.datetime, only: set[int] | None = None) -> int | None:
+def claim_lane(worker: str, *, now: dt.datetime, skip: set[int] | None = None) -> int | None:
     """Lease one lane that has due messages and is not leased (or whose lease expired); None if none."""
     due_lanes = set(OutMessage.objects.filter(status__in=DUE, next_attempt_at__lte=now)
-                    .values_list("lane", flat=True).distinct())
-    if only is not None:
-        due_lanes &= only
+                    .values_list("lane", flat=True).distinct()) - (skip or set())
     if not due_lanes:
         return None
+    if len(due_lanes) > conf().lanes or max(due_lanes) >= conf().lanes:  # LANES lowered: old lanes still drain
+        epoch = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+        Lane.objects.bulk_create([Lane(id=i, next_attempt_at=epoch) for i in due_lanes], ignore_conflicts=True)
     lease_until = now + dt.timedelta(seconds=conf().lease_seconds)
     candidates = list(due_lanes)
     random.shuffle(candidates)
@@ -90,20 +91,25 @@ def release_lane(lane_id: int, worker: str) -> None:
 def pick_batch(lane_id: int, *, now: dt.datetime, size: int) -> list[OutMessage]:
     """The lane's due messages in order, at most `size`, skipping every message of an entity that has an
     earlier message still waiting (a rejection's back-off): one entity's messages never overtake."""
-    rows = list(OutMessage.objects.filter(lane=lane_id, status__in=DUE).order_by("id")
-                .only("id", "type", "schema_version", "source_id", "entity", "status", "attempts",
-                      "next_attempt_at")[: size * 2])
     blocked: set[str] = set()
     batch: list[OutMessage] = []
-    for m in rows:
-        if m.entity in blocked:
-            continue
-        if m.next_attempt_at > now:
-            blocked.add(m.entity)
-            continue
-        batch.append(m)
-        if len(batch) >= size:
+    last = 0
+    for _ in range(20):  # pages past the messages of entities waiting for a retry (bounded per pass)
+        rows = list(OutMessage.objects.filter(lane=lane_id, status__in=DUE, id__gt=last).order_by("id")
+                    .only("id", "type", "schema_version", "source_id", "entity", "status", "attempts",
+                          "next_attempt_at")[: size * 2])
+        for m in rows:
+            if m.entity in blocked:
+                continue
+            if m.next_attempt_at > now:
+                blocked.add(m.entity)
+                continue
+            batch.append(m)
+            if len(batch) >= size:
+                return batch
+        if len(rows) < size * 2:
             break
+        last = rows[-1].pk
     return batch
 
 
@@ -292,12 +298,12 @@ def deliver_pass(*, worker: str | None = None, client: HttpExchangeClient | None
     ensure_lanes()
     results: list[BatchResult] = []
     started = time.monotonic()
-    tried: set[int] = set(range(conf().lanes))
-    while time.monotonic() - started < max_seconds and tried:
-        lane_id = claim_lane(worker, now=clock.now(), only=tried)
+    tried: set[int] = set()
+    while time.monotonic() - started < max_seconds:
+        lane_id = claim_lane(worker, now=clock.now(), skip=tried)
         if lane_id is None:
             break
-        tried.discard(lane_id)
+        tried.add(lane_id)
         try:
             results.extend(deliver_lane(lane_id, worker, client=client))
         except Exception:
