@@ -4,6 +4,7 @@ masked and replayed from the back office, ratings and item publications as furth
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -18,7 +19,7 @@ from tongban.cases.services import case_act
 from tongban.core import clock as core_clock
 from tongban.evaluation.services import rating_submit
 from tongban.exchange import delivery, schemas
-from tongban.exchange.backfill import RateLimiter, backfill
+from tongban.exchange.backfill import RateLimiter
 from tongban.exchange.log import verify_log
 from tongban.exchange.models import MessageLog, MessageStatus, OutMessage
 from tongban.exchange.reconcile import reconcile_day
@@ -39,8 +40,11 @@ def test_reconciliation_reports_a_planted_difference(national, hooked_item, citi
     assert not report.ok and line["ours"] == 4 and line["theirs"] == 3
     assert line["missing_there"] == [lost.idempotency_key] and line["extra_there"] == []
     # the cure: a backfill of the day sends it again; everything else is a duplicate
-    result = backfill(since=today, rate=0, concurrency=1)
-    assert (result.accepted, result.duplicates) == (1, 3)
+    out = io.StringIO()
+    call_command("exchange", "backfill", "--since", today.isoformat(), "--rate", "0", "--concurrency", "1",
+                 stdout=out)
+    result = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert (result["accepted"], result["duplicates"]) == (1, 3)
     assert reconcile_day(day=today).ok
     records = sorted(national.exchange.entity_records(f"case:{case.number}"), key=lambda r: r.seq)
     assert [r.body["to_state"] for r in records] == ["submitted", "review", "decision", "delivery"]
