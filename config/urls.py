@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from tongban.api import api
 from tongban.core import views as core_views
+from tongban.exchange import urls as exchange_urls
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
@@ -14,6 +15,7 @@ urlpatterns = [
     path("backoffice/payments/", include("tongban.payments.backoffice")),
     path("backoffice/exams/", include("tongban.exams.backoffice")),
     path("backoffice/carmove/", include("tongban.carmove.backoffice")),
+    path("backoffice/exchange/", include(exchange_urls.backoffice)),
     path("backoffice/", include("tongban.backoffice.urls")),
     path("", include("tongban.sso.urls")),
     path("", include("tongban.cases.urls")),
@@ -22,6 +24,7 @@ urlpatterns = [
     path("", include("tongban.exams.urls")),
     path("", include("tongban.violations.urls")),
     path("", include("tongban.carmove.urls")),
+    path("", include("tongban.exchange.urls")),
     path("", include("tongban.portal.urls")),
 ]
 

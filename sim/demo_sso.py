@@ -47,6 +47,12 @@ def serve(config: dict[str, Any]) -> tuple[NationalPlatformSimulator | None, lis
                 host, int(conf["port"]), idp_client_id=conf["idp_client_id"],
                 idp_client_secret=conf["idp_client_secret"], idp_redirect_uris=list(conf["idp_redirect_uris"]))
             national.interactive = True  # people at browsers, not a test
+            if conf.get("exchange"):  # the data exchange: the simulator's SM2 key, tongban's signing key
+                from tongban.crypto.sm2 import SM2PrivateKey
+
+                national.exchange.key = SM2PrivateKey.from_raw(bytes.fromhex(conf["exchange"]["key"]))
+                for signer, key_hex in conf["exchange"]["trust"].items():
+                    national.exchange.trust(signer, bytes.fromhex(key_hex))
             for person in conf.get("people", []):
                 national.add_person(**person)
             if conf.get("rp"):

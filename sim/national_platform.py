@@ -33,6 +33,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from jwcrypto import jwk, jws
 
+from sim.national_exchange import ExchangeSide
+
 ACR_PREFIX = "urn:cn:gov:zwfw:acr:"
 PASSWORD = "National-2026-pw"  # noqa: S105  (every simulated person's password unless given)
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -101,6 +103,8 @@ class NationalPlatformSimulator:
         # instead of the one `sign_in` sets for everybody, and nobody signed in without a prompt gets the login
         # form instead of login_required (the simulator's answer since its first version, kept for the tests).
         self.interactive = False
+        # The unified data exchange (sim/national_exchange.py): batches from tongban, digests, faults.
+        self.exchange = ExchangeSide()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -325,6 +329,8 @@ class _Handler(BaseHTTPRequestHandler):
                                     "code_challenge_methods_supported": ["S256"]})
         if path == "/":
             return self._send(200, _HOME, content_type="text/html")
+        if path.startswith("/exchange/"):
+            return self._exchange_get(path)
         if path == "/idp/jwks":
             return self._send(200, {"keys": [json.loads(sim.key.export_public())]})
         if path == "/idp/authorize":
@@ -353,6 +359,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         path = urlsplit(self.path).path
+        if path == "/exchange/batches":
+            length = int(self.headers.get("Content-Length") or 0)
+            status, answer = self.sim.exchange.handle_batch(self.headers, self.rfile.read(length))
+            return self._send(status, answer)
+        if path == "/exchange/_faults":  # the test and benchmark knob, for a simulator in another process
+            length = int(self.headers.get("Content-Length") or 0)
+            knobs = json.loads(self.rfile.read(length) or b"{}")
+            if "trust" in knobs:
+                for signer, key_hex in knobs["trust"].items():
+                    self.sim.exchange.trust(signer, bytes.fromhex(key_hex))
+            else:
+                self.sim.exchange.set_faults(knobs.get("mode"), slow_seconds=float(knobs.get("slow_seconds", 0)),
+                                             reject_keys=knobs.get("reject_keys"))
+            return self._send(200, {"ok": True})
         if path == "/idp/token":
             return self._idp_token()
         if path == "/idp/login":
@@ -362,6 +382,27 @@ class _Handler(BaseHTTPRequestHandler):
             ok = self.sim.rp_backchannel(token)
             return self._send(200 if ok else 400, {} if ok else {"error": "invalid_request"},
                               headers={"Cache-Control": "no-store"})
+        return self._send(404, {"error": "not_found"})
+
+    def _exchange_get(self, path: str) -> None:
+        ex, q = self.sim.exchange, self._query()
+        if path == "/exchange/digest":
+            return self._send(200, ex.digest(q.get("date", "")))
+        if path == "/exchange/keys":
+            return self._send(200, {"keys": ex.keys(q.get("type", ""), q.get("date", ""))})
+        if path == "/exchange/log":
+            return self._send(200, {"entries": list(ex.log)})
+        if path == "/exchange/public-key":
+            return self._send(200, {"public_key": ex.public_key_hex})
+        if path == "/exchange/stats":
+            return self._send(200, {"records": len(ex.records), "deliveries": ex.deliveries,
+                                    "duplicates": ex.duplicates, "batches": ex.batches,
+                                    "order_violations": len(ex.order_violations), "refused": ex.refused_batches})
+        if path == "/exchange/records":  # the query API: one message by key, or an entity's messages
+            if q.get("key"):
+                rec = ex.records.get(q["key"])
+                return self._send(200 if rec else 404, {"record": rec.__dict__ if rec else None})
+            return self._send(200, {"records": [r.__dict__ for r in ex.entity_records(q.get("entity", ""))]})
         return self._send(404, {"error": "not_found"})
 
     def _idp_authorize(self) -> None:
@@ -461,9 +502,15 @@ def main() -> None:  # pragma: no cover - manual use: python -m sim.national_pla
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8790)
+    parser.add_argument("--exchange-key", help="hex of the exchange's SM2 private key (default: a new one)")
     args = parser.parse_args()
     sim = NationalPlatformSimulator.start(args.host, args.port)
-    print(f"national platform simulator at {sim.url} (IdP issuer {sim.idp_issuer})")
+    if args.exchange_key:
+        from tongban.crypto.sm2 import SM2PrivateKey
+
+        sim.exchange.key = SM2PrivateKey.from_raw(bytes.fromhex(args.exchange_key))
+    print(f"national platform simulator at {sim.url} (IdP issuer {sim.idp_issuer}); exchange public key "
+          f"{sim.exchange.public_key_hex}", flush=True)
     try:
         while True:
             time.sleep(3600)

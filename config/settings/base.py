@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "tongban.portal",
     "tongban.backoffice",
     "tongban.search",
+    "tongban.exchange",
 ]
 
 MIDDLEWARE = [
@@ -266,6 +268,15 @@ TONGBAN_SMS_GATEWAY = {"BACKEND": _SMS.backend, "URL": _SMS.url, "TOKEN": _SMS.t
 _EMS = envmod.load_ems(ENV.environment)
 TONGBAN_EMS = {"BACKEND": _EMS.backend, "URL": _EMS.url, "TOKEN": _EMS.token, "TIMEOUT": _EMS.timeout,
                "CALLBACK_URL": _EMS.callback_url}
+# The unified data exchange with the national platform (tongban.exchange, docs/exchange.md): off until
+# TONGBAN_EXCHANGE_URL is set; the counterpart's SM2 public key (65 bytes, hex) is required with it.
+TONGBAN_EXCHANGE = {
+    "URL": os.environ.get("TONGBAN_EXCHANGE_URL", ""),
+    "PEER_PUBLIC_KEY": os.environ.get("TONGBAN_EXCHANGE_PEER_PUBLIC_KEY", ""),
+    "TIMEOUT": float(os.environ.get("TONGBAN_EXCHANGE_TIMEOUT", "10")),
+    "LANES": int(os.environ.get("TONGBAN_EXCHANGE_LANES", "16")),
+    "BATCH_SIZE": int(os.environ.get("TONGBAN_EXCHANGE_BATCH_SIZE", "500")),
+}
 _CASES = envmod.load_cases()
 # Where a case is handled when the applicant's household region is not known (HK/Macao residents).
 TONGBAN_CASES_DEFAULT_REGION = _CASES.default_region

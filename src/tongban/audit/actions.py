@@ -90,6 +90,15 @@ class Action(models.TextChoices):
     JOB_RETRY = "job.retry", "重试后台任务"
     JOB_CANCEL = "job.cancel", "取消后台任务"
     JOB_EXPIRED = "job.expired", "后台任务过期未执行"
+    # Data exchange with the national platform (tongban.exchange)
+    EXCHANGE_DEAD = "exchange.dead", "交换消息转入死信"
+    EXCHANGE_REPLAY = "exchange.replay", "重发交换消息"
+    EXCHANGE_INSPECT = "exchange.inspect", "查看交换消息（脱敏）"
+    EXCHANGE_KEY_ROTATE = "exchange.key.rotate", "轮换交换信封密钥"
+    EXCHANGE_INBOUND = "exchange.inbound", "接收国家平台消息"
+    EXCHANGE_INBOUND_REFUSED = "exchange.inbound.refused", "拒绝国家平台批次（签名无效）"
+    EXCHANGE_RECONCILE = "exchange.reconcile", "交换对账"
+    EXCHANGE_BACKFILL = "exchange.backfill", "补发历史数据"
     # Cases (tongban.cases)
     CASE_CREATE = "case.create", "创建办件（草稿）"
     CASE_DRAFT_SAVE = "case.draft.save", "保存办件草稿"

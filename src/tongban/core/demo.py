@@ -312,6 +312,7 @@ class DemoSso:
     national_url: str
     national_people: list[NationalPerson]
     national_idp: dict[str, str] | None  # TONGBAN_NATIONAL_IDP for the demo, or None if one is configured
+    exchange: dict[str, Any] | None = None  # TONGBAN_EXCHANGE for the demo (tongban.exchange.demo)
 
 
 def demo_sso_ensure(*, base_url: str, host: str, national_port: int, app_ports: list[int]) -> DemoSso:
@@ -326,6 +327,9 @@ def demo_sso_ensure(*, base_url: str, host: str, national_port: int, app_ports: 
     idp_secret = secrets.token_urlsafe(32)  # the simulator is new each run: so is tongban's secret there
     idp = None if configured else {"ISSUER": f"{national_url}/idp", "CLIENT_ID": "tongban",
                                    "CLIENT_SECRET": idp_secret, "ALG": "ES256"}
+    from tongban.exchange.demo import demo_exchange
+
+    exchange_sim, exchange_settings = demo_exchange(national_url)
     config = {
         "host": host, "issuer": base_url,
         "national": {
@@ -333,11 +337,12 @@ def demo_sso_ensure(*, base_url: str, host: str, national_port: int, app_ports: 
             "idp_redirect_uris": [f"{base_url}/login/national/callback/"],
             "rp": {"client_id": clients[NATIONAL_APP.key][0], "client_secret": clients[NATIONAL_APP.key][1]},
             "people": [{"sub": p.sub, "name": p.name, "id_number": p.id_number, "level": p.level,
-                        "password": NATIONAL_PASSWORD} for p in people]},
+                        "password": NATIONAL_PASSWORD} for p in people],
+            "exchange": exchange_sim},
         "relying_parties": [{"key": app.key, "name": app.name, "organisation": app.organisation,
                              "port": port, "scope": app.scopes, "client_id": clients[app.key][0],
                              "client_secret": clients[app.key][1]}
                             for app, port in zip(DEMO_APPS, app_ports, strict=True)],
     }
     return DemoSso(config=config, apps=[(app, f"{url}/") for app, url in app_urls.items()],
-                   national_url=national_url, national_people=people, national_idp=idp)
+                   national_url=national_url, national_people=people, national_idp=idp, exchange=exchange_settings)

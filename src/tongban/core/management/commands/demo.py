@@ -140,6 +140,8 @@ class Command(BaseCommand):
                 settings.TONGBAN_SMS_GATEWAY["URL"] = f"http://{options['host']}:{options['sms_port']}/v1/messages"
                 if sso.national_idp is not None:
                     settings.TONGBAN_NATIONAL_IDP = sso.national_idp
+                if sso.exchange and not settings.TONGBAN_EXCHANGE.get("URL"):
+                    settings.TONGBAN_EXCHANGE = {**settings.TONGBAN_EXCHANGE, **sso.exchange}
                 call_command("serve", host=options["host"], port=options["port"], **serve_layout())
             finally:
                 counterparts.terminate()
