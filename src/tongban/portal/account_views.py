@@ -249,7 +249,7 @@ def identity(request: HttpRequest) -> HttpResponse:
                 user=request.user,  # type: ignore[arg-type]
                 id_type=data["id_type"], id_number=data["id_number"], name=data["name"], level=data["level"],
                 card_valid_from=data.get("card_valid_from"), card_valid_to=data.get("card_valid_to"),
-                card_long_term=bool(data.get("card_long_term")), request=request)
+                card_long_term=bool(data.get("card_long_term")), name_en=data.get("name_en") or "", request=request)
         except TongbanError as exc:
             form_error(request, form, exc, "id_number")
         else:
