@@ -60,8 +60,16 @@ def _tag(tag: str) -> str:
 def mark(source: str) -> str:
     parts = SPLIT.split(source)
     out = []
+    inside = False  # within {% blocktranslate %}…{% endblocktranslate %}: already marked
     for index, part in enumerate(parts):
-        out.append(_tag(part) if index % 2 else _text(part))
+        if index % 2:
+            if re.match(r"\{%\s*(blocktranslate|blocktrans)\b", part):
+                inside = True
+            elif re.match(r"\{%\s*(endblocktranslate|endblocktrans)\b", part):
+                inside = False
+            out.append(_tag(part))
+        else:
+            out.append(part if inside else _text(part))
     text = "".join(out)
     if "{% load i18n" not in text and ("{% translate" in text or "{% blocktranslate" in text):
         lines = text.split("\n")
