@@ -38,6 +38,12 @@ def _unquote(block: str) -> str:
     return "".join(ast.literal_eval(line) for line in block.strip().split("\n"))
 
 
+def _unfuzzy(comments: str) -> str:
+    """The comments without the fuzzy flag (`#, fuzzy` or `#, fuzzy, python-format`)."""
+    comments = re.sub(r"^#, fuzzy\n", "", comments, flags=re.M)
+    return re.sub(r"^#, fuzzy, ", "#, ", comments, flags=re.M)
+
+
 def _quote(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
     return f'"{escaped}"'
@@ -135,9 +141,9 @@ def fill_traditional(locale: Path) -> int:
     filled = 0
     for index, (comments, msgid, msgstr) in enumerate(entries):
         if not msgid:
-            entries[index] = (comments.replace("#, fuzzy\n", ""), msgid, msgstr)
+            entries[index] = (_unfuzzy(comments), msgid, msgstr)
         elif not msgstr or "fuzzy" in comments:
-            entries[index] = (comments.replace("#, fuzzy\n", ""), msgid, to_traditional(msgid))
+            entries[index] = (_unfuzzy(comments), msgid, to_traditional(msgid))
             filled += 1
     write_po(po, entries)
     return filled

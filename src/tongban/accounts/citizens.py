@@ -214,7 +214,7 @@ def citizen_verify_identity(*, user: User, id_type: str, id_number: str, name: s
             audit_account_event("identity_refused", actor=user, subject=account_subject(user), request=request,
                                 outcome=Outcome.DENIED, details={"reason": "identity_taken"})
         raise identity_taken_error()
-    names = (" ".join(name.split()), None)
+    names: tuple[str, str | None] = (" ".join(name.split()), None)
     if id_type == IdType.HK_MACAO_PERMIT:
         names = _permit_names(number, names[0])
     try:

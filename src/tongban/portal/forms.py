@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from tongban.accounts.models import IdType
 
 
-def _text(label: Any, *, max_length: int, required: bool = True, help_text: str = "", **attrs: Any) -> forms.CharField:
+def _text(label: Any, *, max_length: int, required: bool = True, help_text: Any = "", **attrs: Any) -> forms.CharField:
     return forms.CharField(label=label, max_length=max_length, required=required, help_text=help_text,
                            widget=forms.TextInput(attrs=attrs),
                            error_messages={"required": format_lazy(_("请填写{}。"), label),
@@ -50,7 +50,7 @@ def _code() -> forms.CharField:
                  placeholder=_("6 位数字"), pattern="[0-9]*")
 
 
-def _password(label: Any = None, *, new: bool = False, help_text: str = "") -> forms.CharField:
+def _password(label: Any = None, *, new: bool = False, help_text: Any = "") -> forms.CharField:
     label = label or _("密码")
     return forms.CharField(label=label, max_length=128, strip=False, help_text=help_text,
                            widget=forms.PasswordInput(attrs={"autocomplete": "new-password" if new else
