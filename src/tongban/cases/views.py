@@ -27,7 +27,7 @@ from tongban.cases.attachments import attachment_add, attachment_open, current_a
 from tongban.cases.catalog_bridge import ItemSpec, published_item
 from tongban.cases.delivery import parcel_event_record, verify_signature
 from tongban.cases.form_schema import ApplicationForm, display_rows
-from tongban.cases.models import Case, DeliveryMethod, ElectronicResult, Parcel
+from tongban.cases.models import Case, DeliveryMethod, ElectronicResult, Parcel, ParcelDirection
 from tongban.cases.prefill import materials_fetch, prefill_for
 from tongban.cases.results import result_download, result_lookup, verify_document
 from tongban.core.errors import TongbanError
@@ -78,9 +78,11 @@ class DeliveryForm(forms.Form):
     delivery_station = forms.ChoiceField(label=_("领取地点"), required=False, choices=[])
     delivery_recipient = forms.CharField(label=_("收件人"), required=False, max_length=50,
                                          widget=forms.TextInput(attrs={"autocomplete": "name"}))
-    delivery_phone = forms.RegexField(r"^1[3-9]\d{9}$", label=_("收件人手机号码"), required=False, max_length=11,
-                                      error_messages={"invalid": _("请输入 11 位手机号码。")},
-                                      widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "tel"}))
+    delivery_phone = forms.RegexField(r"^(?:1[3-9]\d{9}|\+85[23]\d{8})$", label=_("收件人手机号码"), required=False,
+                                      max_length=12,
+                                      error_messages={"invalid": _(
+                                          "请输入 11 位内地手机号码，或 +852 / +853 开头的港澳手机号码。")},
+                                      widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}))
     delivery_address = forms.CharField(label=_("收件地址"), required=False, max_length=200,
                                        help_text=_("邮寄送达时填写，精确到门牌号。"),
                                        widget=forms.TextInput(attrs={"autocomplete": "street-address"}))
@@ -89,7 +91,9 @@ class DeliveryForm(forms.Form):
         super().__init__(*args, **kwargs)
         choices = [c for c in DeliveryMethod.choices
                    if (c[0] != DeliveryMethod.POST or item.postal_delivery)
-                   and (c[0] != DeliveryMethod.ELECTRONIC or item.electronic_result)]
+                   and (c[0] != DeliveryMethod.ELECTRONIC or item.electronic_result)
+                   # two-way post: the originals come by post and go back by post
+                   and (c[0] == DeliveryMethod.POST or item.workflow != "two_way_post")]
         field: Any = self.fields["delivery_method"]
         field.choices = choices
         stations = list(item.pickup_stations) or ["受理地公安机关办证窗口"]
@@ -239,7 +243,8 @@ def _applicant_case(request: HttpRequest, case_id: int) -> Case:
 def detail(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _applicant_case(request, case_id)
     item = ItemSpec.from_snapshot(case.item_snapshot)
-    parcel = Parcel.objects.filter(case=case).first()
+    parcel = Parcel.objects.filter(case=case, direction=ParcelDirection.OUTBOUND).first()
+    inbound = Parcel.objects.filter(case=case, direction=ParcelDirection.INBOUND).first()
     result = ElectronicResult.objects.filter(case=case).defer("pdf").first()
     actions = {a.key for a in selectors.available_actions(request.user, case)}
     return render(request, "cases/detail.html", {
@@ -249,6 +254,7 @@ def detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "rows": display_rows(item.application_form, case.data, set(case.prefilled)),
         "attachments": current_attachments(case), "parcel": parcel,
         "tracking": list(parcel.events.all()) if parcel else [], "result": result,
+        "inbound": inbound, "inbound_tracking": list(inbound.events.all()) if inbound else [],
         "can_withdraw": "withdraw" in actions, "can_correct": "resubmit" in actions,
         "can_edit": case.state == "draft"})
 
