@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from tongban.accounts.auditing import account_subject, audit_account_event
 from tongban.accounts.conf import security
@@ -49,7 +50,8 @@ BACKEND = "tongban.accounts.backends.TongbanBackend"
 LOGIN_METHOD_ATTR = "tongban_login_method"
 VERIFY_PURPOSE = "account_identity"
 
-LEVEL_LABELS = {0: "未认证", 1: "实名 L1", 2: "实证 L2", 3: "实人 L3"}
+LEVEL_LABELS = {0: gettext_noop("未认证"), 1: gettext_noop("实名 L1"), 2: gettext_noop("实证 L2"),
+                3: gettext_noop("实人 L3")}  # shown through gettext
 
 
 def _error(code: str, zh: str, en: str, *, field: str | None = None, status: int = 422) -> TongbanError:
@@ -290,7 +292,7 @@ def citizen_account_view(*, user: User, request: HttpRequest | None = None) -> d
     view: dict[str, Any] = {
         "username": user.username,
         "level": profile.level,
-        "level_label": LEVEL_LABELS.get(profile.level, "未认证"),
+        "level_label": gettext(LEVEL_LABELS.get(profile.level, LEVEL_LABELS[0])),
         "phone": mask_phone(profile.phone or ""),
         "id_type": profile.id_type,
         "id_type_label": IdType(profile.id_type).label if profile.id_type else "",

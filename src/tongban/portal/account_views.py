@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -256,12 +257,14 @@ def identity(request: HttpRequest) -> HttpResponse:
         else:
             reason = citizens.reason_label(outcome)
             if outcome.passed:
-                messages.success(request, f"认证成功：{citizens.LEVEL_LABELS[profile.level]}。")
+                messages.success(request, gettext("认证成功：%(level)s。") % {
+                    "level": gettext(citizens.LEVEL_LABELS[profile.level])})
                 return redirect("portal:me")
             if profile.level >= 1 and int(outcome.reached) >= 1:
-                messages.warning(request, f"已完成{citizens.LEVEL_LABELS[profile.level]}；更高等级未通过：{reason}。")
+                messages.warning(request, gettext("已完成%(level)s；更高等级未通过：%(reason)s。") % {
+                    "level": gettext(citizens.LEVEL_LABELS[profile.level]), "reason": reason})
                 return redirect("portal:me")
-            form.add_error(None, f"认证未通过：{reason or '请核对后重试'}。")
+            form.add_error(None, gettext("认证未通过：%(reason)s。") % {"reason": reason or gettext("请核对后重试")})
     return _page(request, "portal/account/identity.html", {"form": form}, status=422 if form.errors else 200)
 
 
