@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "tongban.core.middleware.FastPathMiddleware",  # TONGBAN_FAST_PATHS skip everything below
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "tongban.core.hant.TraditionalChineseMiddleware",  # zh-Hant pages: catalog data converted too (OpenCC)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

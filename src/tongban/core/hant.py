@@ -45,3 +45,27 @@ def name_key(value: str) -> str:
 def same_name(given: str, registered: str) -> bool:
     key = name_key(given)
     return bool(key) and key == name_key(registered)
+
+
+class TraditionalChineseMiddleware:
+    """Pages asked for in Traditional Chinese (zh-Hant, from the switch or Accept-Language zh-TW/HK/MO) are
+    converted whole with OpenCC (s2hk) after rendering, as Wikipedia's Chinese variants are: the catalog's
+    content (item names, materials, form labels), workflow labels and messages come from data in Simplified,
+    and the translation catalogs cover only the templates' and code's own strings. HTML only; JSON answers
+    are localised by the error envelope (tongban.core.errors), files and streams are left alone."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        response = self.get_response(request)
+        if not is_traditional_language(getattr(request, "LANGUAGE_CODE", None)):
+            return response
+        content_type = response.get("Content-Type", "")
+        if getattr(response, "streaming", False) or not content_type.startswith("text/html"):
+            return response
+        charset = getattr(response, "charset", None) or "utf-8"
+        response.content = to_traditional(response.content.decode(charset)).encode(charset)
+        if response.has_header("Content-Length"):
+            response["Content-Length"] = str(len(response.content))
+        return response
