@@ -6,7 +6,7 @@ from tongban.core import views as core_views
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
-    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the header's language switch
+    path("i18n/<str:code>/", core_views.language_set, name="language_set"),  # the header's language switch
     path("readyz", core_views.readyz, name="readyz"),
     path("api/v1/", api.urls),
     path("partner/", include("tongban.partners.urls")),

@@ -60,8 +60,9 @@ def test_catalogs_translate():
 def test_accept_language_and_the_switch(client: Client):
     page = client.get("/login/", headers={"Accept-Language": "zh-Hant-HK,zh;q=0.8"}).content.decode()
     assert "一網通辦" in page and 'lang="zh-Hant"' in page
-    response = client.post("/i18n/setlang/", {"language": "en", "next": "/login/"})
-    assert response.status_code == 302
+    response = client.get("/i18n/en/", headers={"Referer": "http://testserver/login/"})
+    assert response.status_code == 302 and response["Location"] == "http://testserver/login/"
+    assert client.get("/i18n/en/", headers={"Referer": "https://evil.example/"})["Location"] == "/"
     page = client.get("/login/").content.decode()
     assert 'lang="en"' in page and "Home" in page
 
