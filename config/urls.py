@@ -7,6 +7,7 @@ from tongban.exchange import urls as exchange_urls
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
+    path("i18n/<str:code>/", core_views.language_set, name="language_set"),  # the header's language switch
     path("readyz", core_views.readyz, name="readyz"),
     path("api/v1/", api.urls),
     path("partner/", include("tongban.partners.urls")),

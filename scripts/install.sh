@@ -20,5 +20,12 @@ if [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] && command -v apt-get
     echo "note: install fonts-wqy-microhei (sudo apt-get install fonts-wqy-microhei) for Chinese electronic results" >&2
   fi
 fi
+# GNU gettext: `makemessages` (tests/core/test_i18n.py, scripts/i18n_update.py) needs xgettext. The compiled
+# catalogs (.mo) are committed, so the site is translated without it.
+if ! command -v xgettext >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get install -y --no-install-recommends gettext >/dev/null 2>&1 \
+    || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y --no-install-recommends gettext >/dev/null 2>&1) \
+    || echo "note: could not install gettext; the catalogs' completeness test will be skipped" >&2
+fi
 touch .venv/.installed
 echo "tongban installed in .venv (.venv/bin/tongban)"

@@ -43,7 +43,7 @@ DEV_TOKEN = "tongban-dev-ems-token"  # noqa: S105  (a public development value)
 TOKEN_ENV = "TONGBAN_EMS_TOKEN"  # noqa: S105  (the variable's name)
 MAX_BODY = 16 * 1024
 CLOCK_SKEW = 300
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
+_PHONE = re.compile(r"^(?:1[3-9]\d{9}|\+85[23]\d{8})$")  # mainland, or Hong Kong / Macao (+852 / +853)
 FLOW = ("collected", "in_transit", "out_for_delivery", "signed")
 DESCRIPTIONS = {
     "collected": "邮政已揽收", "in_transit": "邮件运输中，已到达处理中心", "out_for_delivery": "邮件派送中",

@@ -45,7 +45,8 @@ TOKEN_ENV = "TONGBAN_SMS_GATEWAY_TOKEN"  # noqa: S105  (the variable's name)
 MAX_BODY = 16 * 1024
 MAX_TEXT = 500  # characters; a long SMS is at most 7 segments of 67
 CLOCK_SKEW = 300  # seconds a signed request may be old (or early)
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
+# Mainland (11 digits) or Hong Kong / Macao in E.164 (+852 or +853 and 8 digits).
+_PHONE = re.compile(r"^(?:1[3-9]\d{9}|\+85[23]\d{8})$")
 _SHANGHAI = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 Response = tuple[str, list[tuple[str, str]], bytes]
@@ -141,9 +142,13 @@ class SmsGatewayApp:
             return self.accept(environ)
         if path == "/v1/messages" and method == "GET":
             phone = (query.get("phone") or [""])[0].strip()
+            if len(phone) == 11 and phone.startswith(("852", "853")):  # an unescaped "+" arrives as a space
+                phone = "+" + phone
             return _json("200 OK", {"messages": [m.as_json() for m in self.store.messages(phone or None)]})
         if path == "/" and method in ("GET", "HEAD"):
             phone = (query.get("phone") or [""])[0].strip()
+            if len(phone) == 11 and phone.startswith(("852", "853")):  # an unescaped "+" arrives as a space
+                phone = "+" + phone
             return "200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")], \
                 _page(self.store.messages(phone or None), phone).encode()
         if path == "/healthz":

@@ -16,7 +16,8 @@ def test_demo_citizens_are_verified_to_l2(people, client):
     citizen = CitizenProfile.objects.get(user__username="citizen")
     hk = CitizenProfile.objects.get(user__username="hkresident")
     assert citizen.phone == "13800000001" and citizen.level == 2 and citizen.id_type == "resident_id"
-    assert hk.phone == "13800000002" and hk.level == 2 and hk.id_type == "hk_macao_permit"
+    assert hk.phone == "+85291230002" and hk.level == 2 and hk.id_type == "hk_macao_permit"
+    assert hk.name_en and hk.name_en == hk.name_en.strip()  # the permit's English name, from the source
     account = next(a for a in DEMO_ACCOUNTS if a.account_name == "citizen")
     assert account.username == "13800000001"
     response = client.post("/login/", {"username": account.username, "password": account.password})

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from tongban.accounts.auditing import account_subject, audit_account_event
 from tongban.accounts.conf import security
@@ -37,7 +38,7 @@ from tongban.audit.services import Actor
 from tongban.core import ratelimit
 from tongban.core.errors import TongbanError
 from tongban.core.identifiers import validate_mobile, validate_resident_id, validate_travel_permit
-from tongban.core.masking import mask_id_number, mask_name, mask_permit, mask_phone
+from tongban.core.masking import mask_id_number, mask_name, mask_name_en, mask_permit, mask_phone
 from tongban.core.security import address_network, client_ip
 from tongban.crypto.fields import blind_lookup
 from tongban.notifications.services import sms_queue
@@ -49,7 +50,8 @@ BACKEND = "tongban.accounts.backends.TongbanBackend"
 LOGIN_METHOD_ATTR = "tongban_login_method"
 VERIFY_PURPOSE = "account_identity"
 
-LEVEL_LABELS = {0: "未认证", 1: "实名 L1", 2: "实证 L2", 3: "实人 L3"}
+LEVEL_LABELS = {0: gettext_noop("未认证"), 1: gettext_noop("实名 L1"), 2: gettext_noop("实证 L2"),
+                3: gettext_noop("实人 L3")}  # shown through gettext
 
 
 def _error(code: str, zh: str, en: str, *, field: str | None = None, status: int = 422) -> TongbanError:
@@ -169,7 +171,7 @@ def identity_taken_error() -> TongbanError:
 
 def citizen_verify_identity(*, user: User, id_type: str, id_number: str, name: str, level: int,
                             card_valid_from: dt.date | None = None, card_valid_to: dt.date | None = None,
-                            card_long_term: bool = False, request: HttpRequest | None = None
+                            card_long_term: bool = False, name_en: str = "", request: HttpRequest | None = None
                             ) -> tuple[CitizenProfile, VerificationOutcome]:
     """Verify the account holder's identity against the authoritative sources, up to `level`.
 
@@ -177,6 +179,9 @@ def citizen_verify_identity(*, user: User, id_type: str, id_number: str, name: s
     already held by another open account is refused with identity_taken — told only after the
     sources confirmed the name and number, so it reveals nothing to someone who does not know both.
     Once verified, an account's identity is fixed: a higher level is reached only for the same person.
+    A Hong Kong or Macao resident's names are then taken from the permit (exit-entry source): the Chinese
+    name in the permit's form (Traditional where it is), the English name in its spelling and case —
+    never the typed form (`name_en`, optional, is only compared).
     """
     profile = profile_of(user)
     requested = AssuranceLevel(level) if level in (1, 2) else None
@@ -194,7 +199,8 @@ def citizen_verify_identity(*, user: User, id_type: str, id_number: str, name: s
         id_number=number, name=name,
         card_valid_from=card_valid_from if id_type == IdType.RESIDENT_ID else None,
         card_valid_to=None if card_long_term else card_valid_to,
-        card_long_term=card_long_term and id_type == IdType.RESIDENT_ID)
+        card_long_term=card_long_term and id_type == IdType.RESIDENT_ID,
+        name_en=(name_en or "") if id_type == IdType.HK_MACAO_PERMIT else "")
     outcome = _perform(claim, requested, user, request)
     reached = int(outcome.reached)
     if reached < 1:
@@ -210,6 +216,9 @@ def citizen_verify_identity(*, user: User, id_type: str, id_number: str, name: s
             audit_account_event("identity_refused", actor=user, subject=account_subject(user), request=request,
                                 outcome=Outcome.DENIED, details={"reason": "identity_taken"})
         raise identity_taken_error()
+    names: tuple[str, str | None] = (" ".join(name.split()), None)
+    if id_type == IdType.HK_MACAO_PERMIT:
+        names = _permit_names(number, names[0])
     try:
         with transaction.atomic():
             locked = CitizenProfile.objects.select_for_update().get(pk=profile.pk)
@@ -218,7 +227,7 @@ def citizen_verify_identity(*, user: User, id_type: str, id_number: str, name: s
             locked.id_type = id_type
             locked.id_number = number
             locked.person_key = person_key
-            locked.name = " ".join(name.split())
+            locked.name, locked.name_en = names
             if reached >= 2 and id_type == IdType.RESIDENT_ID:
                 locked.card_valid_from = card_valid_from
                 locked.card_valid_to = None if card_long_term else card_valid_to
@@ -239,6 +248,21 @@ def citizen_verify_identity(*, user: User, id_type: str, id_number: str, name: s
 
         session_key_rotate(request, user)
     return locked, outcome
+
+
+def _permit_names(permit_number: str, typed: str) -> tuple[str, str | None]:
+    """(Chinese, English) names as the permit carries them. Asked only after the source confirmed the name
+    and number; should the source fail now, the typed name is kept (it matched) and no English name."""
+    from tongban.registry import interfaces
+    from tongban.registry.interfaces import SourceUnavailable
+
+    try:
+        holder = interfaces.exitentry().holder(permit_number)
+    except SourceUnavailable:
+        holder = None
+    if holder is None:
+        return typed, None
+    return holder.name_zh, holder.name_en
 
 
 def _reason(outcome: VerificationOutcome) -> str | None:
@@ -268,7 +292,7 @@ def citizen_account_view(*, user: User, request: HttpRequest | None = None) -> d
     view: dict[str, Any] = {
         "username": user.username,
         "level": profile.level,
-        "level_label": LEVEL_LABELS.get(profile.level, "未认证"),
+        "level_label": gettext(LEVEL_LABELS.get(profile.level, LEVEL_LABELS[0])),
         "phone": mask_phone(profile.phone or ""),
         "id_type": profile.id_type,
         "id_type_label": IdType(profile.id_type).label if profile.id_type else "",
@@ -281,6 +305,9 @@ def citizen_account_view(*, user: User, request: HttpRequest | None = None) -> d
         view["id_number"] = masked_id(profile.id_type, profile.id_number)
         view["name"] = mask_name(profile.name or "")
         fields += ["id_number", "name"]
+        if profile.name_en:
+            view["name_en"] = mask_name_en(profile.name_en)
+            fields.append("name_en")
     with transaction.atomic():
         audit_account_event("personal_data_read", actor=user, subject=account_subject(user), request=request,
                             details={"fields": fields, "purpose": "account_page", "masked": True})

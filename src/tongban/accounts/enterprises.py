@@ -34,9 +34,10 @@ from tongban.accounts.models import (
 from tongban.audit.services import Subject
 from tongban.core import ratelimit
 from tongban.core.errors import TongbanError
+from tongban.core.hant import same_name
 from tongban.core.identifiers import validate_mobile, validate_uscc
-from tongban.core.masking import mask_name, mask_phone
-from tongban.crypto.fields import blind_lookup, normalize
+from tongban.core.masking import mask_name, mask_name_partial, mask_phone
+from tongban.crypto.fields import blind_lookup
 from tongban.notifications.services import sms_queue
 
 ACTING_SESSION_KEY = "tongban_acting_enterprise"
@@ -75,7 +76,7 @@ def enterprise_register(*, user: User, uscc: str, name: str, representative_name
     code = validate_uscc(uscc, field="uscc").code
     enterprise_name = _clean_text(name, field="name", limit=MAX_NAME)
     given = _clean_text(representative_name, field="representative_name", limit=MAX_NAME)
-    if normalize("name", given).casefold() != normalize("name", profile.name or "").casefold():
+    if not (same_name(given, profile.name or "") or (profile.name_en and same_name(given, profile.name_en))):
         raise _error("representative_mismatch", "法定代表人姓名与您的实名认证信息不一致。",
                      "The name does not match your verified identity.", field="representative_name")
     if not declared:
@@ -143,7 +144,9 @@ def agents_of(enterprise: Enterprise, *, user: Any = None, request: HttpRequest 
 
 
 def row_name(profile: CitizenProfile | None) -> str:
-    return profile.masked("name") if profile is not None and profile.name else "（已注销）"
+    """Surname and first given-name character (`陳大*`): enough for the representative to tell whom they
+    authorised, as the national masking rules allow."""
+    return mask_name_partial(profile.name) if profile is not None and profile.name else "（已注销）"
 
 
 INVITATION_TTL = dt.timedelta(days=7)

@@ -209,6 +209,9 @@ class CitizenProfile(EncryptedModel):
     person_key = EncryptedTextField("人员标识", max_length=32, mask="id_number", null=True, blank=True)
     person_key_bidx = BlindIndexField(source="person_key", normalizer="id_number", unique=True)
     name = EncryptedTextField("姓名", max_length=100, mask="name", null=True, blank=True)
+    # A Hong Kong or Macao resident's English name, in the permit's spelling and case (from the exit-entry
+    # source once verified, never as typed); `name` then holds the Chinese name in the permit's form.
+    name_en = EncryptedTextField("英文姓名", max_length=100, mask="name", null=True, blank=True)
     level = models.PositiveSmallIntegerField("认证等级", default=0)
     verified_at = models.DateTimeField("认证时间", null=True, blank=True)
     card_valid_from = EncryptedDateField("证件有效期起", null=True, blank=True)

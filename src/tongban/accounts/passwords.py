@@ -11,9 +11,11 @@ import datetime as dt
 import string
 from typing import Any
 
+from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tongban.accounts.conf import security
 
@@ -50,18 +52,29 @@ class ComplexityValidator:
     def validate(self, password: str, user: Any = None) -> None:
         errors: list[ValidationError] = []
         if _is_staff(user) and len(password) < self.staff_min_length:
-            errors.append(ValidationError(f"工作人员密码至少 {self.staff_min_length} 位。",
+            errors.append(ValidationError(_("工作人员密码至少 %(n)d 位。") % {"n": self.staff_min_length},
                                           code="password_too_short_staff"))
         if character_classes(password) < self.min_classes:
             errors.append(ValidationError(
-                f"密码须包含小写字母、大写字母、数字、符号中的至少 {self.min_classes} 类。",
+                _("密码须包含小写字母、大写字母、数字、符号中的至少 %(n)d 类。") % {"n": self.min_classes},
                 code="password_too_simple"))
         if errors:
             raise ValidationError(errors)
 
     def get_help_text(self) -> str:
-        return (f"密码须包含小写字母、大写字母、数字、符号中的至少 {self.min_classes} 类；"
-                f"工作人员密码至少 {self.staff_min_length} 位。")
+        return _("密码须包含小写字母、大写字母、数字、符号中的至少 %(n)d 类；工作人员密码至少 %(m)d 位。") % {
+            "n": self.min_classes, "m": self.staff_min_length}
+
+
+class MinimumLengthValidator(password_validation.MinimumLengthValidator):
+    """Django's, with its message in this project's catalogs: Django's own Simplified Chinese catalog lacks
+    the plural "too short" message, so it was shown in English."""
+
+    def get_error_message(self) -> str:
+        return _("密码太短，至少需要 %(min_length)d 个字符。") % {"min_length": self.min_length}
+
+    def get_help_text(self) -> str:
+        return _("密码至少需要 %(min_length)d 个字符。") % {"min_length": self.min_length}
 
 
 class HistoryValidator:

@@ -19,6 +19,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tongban.accounts.models import User
@@ -44,14 +45,14 @@ def _officer(request: HttpRequest) -> User:
 
 
 class InboxFilterForm(forms.Form):
-    state = forms.ChoiceField(label="状态", required=False)
-    item = forms.CharField(label="事项编码", required=False, max_length=64)
-    assigned = forms.ChoiceField(label="经办", required=False, choices=[
+    state = forms.ChoiceField(label=_("状态"), required=False)
+    item = forms.CharField(label=_("事项编码"), required=False, max_length=64)
+    assigned = forms.ChoiceField(label=_("经办"), required=False, choices=[
         ("", "全部"), ("mine", "我经办的"), ("unassigned", "未认领"), ("others", "他人经办")])
-    submitted_from = forms.DateField(label="提交日期自", required=False,
+    submitted_from = forms.DateField(label=_("提交日期自"), required=False,
                                      widget=forms.DateInput(attrs={"type": "date"}))
-    submitted_to = forms.DateField(label="提交日期至", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    overdue = forms.BooleanField(label="仅看已超期", required=False)
+    submitted_to = forms.DateField(label=_("提交日期至"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    overdue = forms.BooleanField(label=_("仅看已超期"), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -63,7 +64,7 @@ class InboxFilterForm(forms.Form):
         data = super().clean() or {}
         start, end = data.get("submitted_from"), data.get("submitted_to")
         if start and end and start > end:
-            self.add_error("submitted_to", "结束日期不能早于开始日期。")
+            self.add_error("submitted_to", _("结束日期不能早于开始日期。"))
         return data
 
 
@@ -262,7 +263,7 @@ def case_comment(request: HttpRequest, case_id: int) -> HttpResponse:
                                    request=request)
     except TongbanError as exc:
         return _refused(request, officer, case_id, exc, "id_comment_text")
-    messages.success(request, "批注已保存（仅工作人员可见）。")
+    messages.success(request, _("批注已保存（仅工作人员可见）。"))
     return HttpResponseRedirect(reverse("backoffice:case_detail", args=[case_id]))
 
 

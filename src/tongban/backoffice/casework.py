@@ -207,7 +207,7 @@ def share_chart(share: float, *, title: str, width: int = 320) -> SafeString:
     w = (width - 2) * share
     return mark_safe(  # noqa: S308  (numbers and an escaped title only)
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart share" viewBox="0 0 {width} 40" role="img" '
-        f'aria-label="{escape(title)}：{share:.1%}"><title>{escape(title)}</title>'
+        f'aria-label=_("{escape(title)}：{share:.1%}")><title>{escape(title)}</title>'
         f'<rect x="1" y="6" width="{width - 2}" height="24" fill="#00703c"/>'
         f'<rect x="1" y="6" width="{w:.1f}" height="24" fill="#d4351c"/>'
         f'<text x="{width / 2}" y="23" text-anchor="middle" font-size="14" fill="#ffffff" '

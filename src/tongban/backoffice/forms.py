@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from tongban.accounts.regions import region_exists, region_name
 from tongban.accounts.roles import SCOPED_ROLES, Department, StaffRole
@@ -18,19 +19,19 @@ ROLE_HELP = ("三权分立：系统管理员、安全管理员、审计管理员
 def _region_clean(value: str) -> str:
     value = (value or "").strip()
     if value and not region_exists(value):
-        raise forms.ValidationError("辖区代码不存在，请填写 6 位 GB/T 2260 行政区划代码，如 330100。")
+        raise forms.ValidationError(_("辖区代码不存在，请填写 6 位 GB/T 2260 行政区划代码，如 330100。"))
     return value
 
 
 class StaffFilterForm(forms.Form):
     """The staff list's filters (a GET form: every field optional, a bad value just filters nothing)."""
 
-    department = forms.ChoiceField(label="部门警种", required=False,
+    department = forms.ChoiceField(label=_("部门警种"), required=False,
                                    choices=[("", "全部"), *Department.choices])
-    region = forms.CharField(label="辖区代码", required=False, max_length=6,
-                             help_text="如 330100：含其下级区划。")
-    role = forms.ChoiceField(label="角色", required=False, choices=[("", "全部"), *StaffRole.choices])
-    active = forms.ChoiceField(label="状态", required=False,
+    region = forms.CharField(label=_("辖区代码"), required=False, max_length=6,
+                             help_text=_("如 330100：含其下级区划。"))
+    role = forms.ChoiceField(label=_("角色"), required=False, choices=[("", "全部"), *StaffRole.choices])
+    active = forms.ChoiceField(label=_("状态"), required=False,
                                choices=[("", "全部"), ("1", "启用"), ("0", "停用")])
 
     def clean_region(self) -> str:
@@ -46,11 +47,11 @@ class StaffFilterForm(forms.Form):
 class StaffRolesForm(forms.Form):
     """Roles and scope: what the security admin assigns, on a new account or an existing one."""
 
-    roles = forms.MultipleChoiceField(label="角色", choices=StaffRole.choices, widget=forms.CheckboxSelectMultiple,
-                                      help_text=ROLE_HELP, error_messages={"required": "请至少选择一个角色。"})
-    department = forms.ChoiceField(label="部门警种", required=False, choices=[("", "（无）"), *Department.choices],
-                                   help_text="业务民警、事项编辑、事项审核必填。")
-    region_code = forms.CharField(label="辖区代码", required=False, max_length=6, help_text=REGION_HELP,
+    roles = forms.MultipleChoiceField(label=_("角色"), choices=StaffRole.choices, widget=forms.CheckboxSelectMultiple,
+                                      help_text=ROLE_HELP, error_messages={"required": _("请至少选择一个角色。")})
+    department = forms.ChoiceField(label=_("部门警种"), required=False, choices=[("", "（无）"), *Department.choices],
+                                   help_text=_("业务民警、事项编辑、事项审核必填。"))
+    region_code = forms.CharField(label=_("辖区代码"), required=False, max_length=6, help_text=REGION_HELP,
                                   widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
 
     def clean_region_code(self) -> str:
@@ -73,10 +74,10 @@ class StaffRolesForm(forms.Form):
 
 
 class StaffCreateForm(StaffRolesForm):
-    username = forms.CharField(label="警号", max_length=150,
-                               help_text="登录账号使用警号（工号），不使用身份证号、手机号。",
+    username = forms.CharField(label=_("警号"), max_length=150,
+                               help_text=_("登录账号使用警号（工号），不使用身份证号、手机号。"),
                                widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-                               error_messages={"required": "请填写警号。"})
+                               error_messages={"required": _("请填写警号。")})
 
     field_order = ("username", "roles", "department", "region_code")
 
@@ -87,4 +88,4 @@ class StaffCreateForm(StaffRolesForm):
 class ConfirmForm(forms.Form):
     """A one-button form whose only field is a confirmation box (reset a password, disable an account)."""
 
-    confirm = forms.BooleanField(label="我已核实本人身份与操作理由", error_messages={"required": "请勾选确认。"})
+    confirm = forms.BooleanField(label=_("我已核实本人身份与操作理由"), error_messages={"required": _("请勾选确认。")})

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
@@ -120,7 +121,7 @@ def login_totp(request: HttpRequest) -> HttpResponse:
             if password_expired(user):
                 record_security_event(SecurityEvent.PASSWORD_EXPIRED, user=user, request=request)
             if password_change_required(user):
-                messages.warning(request, "您的密码已过期或为临时密码，请先修改密码。")
+                messages.warning(request, _("您的密码已过期或为临时密码，请先修改密码。"))
                 return HttpResponseRedirect(reverse("backoffice:password"))
             return HttpResponseRedirect(_safe_next(request, pending.get("next")))
         if login_failure_record(username=user.username, ip=client_ip(request), user=user, request=request,
@@ -162,7 +163,7 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
                 error_target = "id_new_password1" if exc.code == "password_rejected" else "id_old_password"
             else:
                 update_session_auth_hash(request, user)  # type: ignore[arg-type]
-                messages.success(request, "密码已修改。")
+                messages.success(request, _("密码已修改。"))
                 return HttpResponseRedirect(reverse("backoffice:home"))
     return render(request, "backoffice/password.html", {"errors": errors, "error_target": error_target,
                                                         "required": password_change_required(user)},

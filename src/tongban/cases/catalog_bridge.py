@@ -73,8 +73,8 @@ def _first(obj: Any, *names: str, default: Any = None) -> Any:
 
 
 # The catalog names a fetched material's data source in words ("人口信息"); the engine's sources by keyword.
-_SOURCE_WORDS = (("驾驶人信息", "licence"), ("机动车登记", "vehicle"), ("户籍", "population"),
-                 ("人口", "population"), ("身份", "identity"), ("市场主体", "enterprise"))
+_SOURCE_WORDS = (("驾驶人信息", "licence"), ("机动车登记", "vehicle"), ("出入境证件", "hk_macao_permit"),
+                 ("户籍", "population"), ("人口", "population"), ("身份", "identity"), ("市场主体", "enterprise"))
 _SOURCE_KEYS = ("identity", "population", "household", "vehicle", "licence", "enterprise", "hk_macao_permit")
 
 

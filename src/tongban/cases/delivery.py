@@ -32,6 +32,7 @@ from tongban.cases.models import (
     CaseEvent,
     DeliveryMethod,
     Parcel,
+    ParcelDirection,
     ParcelStatus,
     TrackingEvent,
 )
@@ -123,13 +124,18 @@ def callback_url() -> str:
 
 
 def on_transition(case: Case, event: CaseEvent) -> None:
-    """Start the delivery chosen by the applicant when the case enters "delivery" (in its transaction)."""
+    """Start the delivery chosen by the applicant when the case enters "delivery" (in its transaction); two-way
+    post's inbound leg and fee notice (tongban.cases.twoway) on the transitions that start them."""
+    from tongban.cases import twoway
+
+    twoway.on_transition(case, event)
     if event.to_state != "delivery" or event.from_state == "delivery":
         return
     from tongban.jobs.services import job_enqueue, outbox_send
 
     if case.delivery_method == DeliveryMethod.POST:
-        parcel, _ = Parcel.objects.get_or_create(case=case, defaults={"order_id": f"tongban-{case.pk}"})
+        parcel, _ = Parcel.objects.get_or_create(case=case, direction=ParcelDirection.OUTBOUND,
+                                                 defaults={"order_id": f"tongban-{case.pk}"})
         outbox_send(channel=EMS_CHANNEL, payload={"parcel_id": parcel.pk}, idempotency_key=f"ems-order:{parcel.pk}")
     elif case.delivery_method == DeliveryMethod.ELECTRONIC:
         job_enqueue(task=ISSUE_RESULT_TASK, payload={"case_id": case.pk}, idempotency_key=f"result:{case.pk}")
@@ -143,8 +149,15 @@ def parcel_place_order(*, parcel_id: int, idempotency_key: str) -> str:
     if parcel.waybill:
         return parcel.waybill
     case = parcel.case
-    waybill = courier().create_order(order_id=parcel.order_id, recipient=case.delivery_recipient or "",
-                                     phone=case.delivery_phone or "", address=case.delivery_address or "",
+    if parcel.direction == ParcelDirection.INBOUND:  # two-way post: from the applicant to the office
+        from tongban.cases.twoway import office_of
+
+        office = office_of(case)
+        recipient, address = office, f"{office}（{case.item_title}受理窗口，寄件人：{case.delivery_recipient or ''}）"
+    else:
+        recipient, address = case.delivery_recipient or "", case.delivery_address or ""
+    waybill = courier().create_order(order_id=parcel.order_id, recipient=recipient,
+                                     phone=case.delivery_phone or "", address=address,
                                      callback_url=callback_url())
     with transaction.atomic():
         parcel = Parcel.objects.select_for_update().get(pk=parcel_id)
@@ -154,7 +167,8 @@ def parcel_place_order(*, parcel_id: int, idempotency_key: str) -> str:
         parcel.save(update_fields=["waybill", "status", "updated_at"])
         audit_record(action=Action.CASE_DELIVERY, actor=Actor.system("cases.ems"),
                      subject=Subject("cases.case", case.pk), details={"event": "ordered", "waybill": waybill})
-        _timeline(case, "已交邮政寄递", {"waybill": waybill, "status": ParcelStatus.ORDERED})
+        label = "原件寄送单已生成，请将原件交邮政寄出" if parcel.direction == ParcelDirection.INBOUND else "已交邮政寄递"
+        _timeline(case, label, {"waybill": waybill, "status": ParcelStatus.ORDERED, "direction": parcel.direction})
     log.info("ems.ordered", case_id=case.pk, waybill=waybill)
     return waybill
 
@@ -172,6 +186,8 @@ def _timeline(case: Case, label: str, details: dict[str, Any]) -> CaseEvent:
 
 _NOTABLE = {ParcelStatus.COLLECTED: "邮政已揽收", ParcelStatus.OUT_FOR_DELIVERY: "邮件派送中",
             ParcelStatus.SIGNED: "邮件已签收", ParcelStatus.DELAYED: "邮件延误", ParcelStatus.LOST: "邮件丢失，正在处理"}
+_NOTABLE_INBOUND = {ParcelStatus.COLLECTED: "原件已由邮政揽收", ParcelStatus.SIGNED: "受理窗口已签收原件",
+                    ParcelStatus.DELAYED: "原件邮件延误", ParcelStatus.LOST: "原件邮件丢失，正在处理"}
 _TERMINAL = {ParcelStatus.SIGNED, ParcelStatus.LOST}
 
 
@@ -197,8 +213,20 @@ def parcel_event_record(*, waybill: str, event_id: str, status: str, description
     case = parcel.case
     audit_record(action=Action.CASE_DELIVERY, actor=Actor.system("cases.ems"), subject=Subject("cases.case", case.pk),
                  details={"event": status, "waybill": waybill})
+    inbound = parcel.direction == ParcelDirection.INBOUND
     if status in _NOTABLE:
-        _timeline(case, _NOTABLE[ParcelStatus(status)], {"waybill": waybill, "status": status})
+        label = _NOTABLE_INBOUND.get(ParcelStatus(status), "") if inbound else _NOTABLE[ParcelStatus(status)]
+        if label:
+            _timeline(case, label, {"waybill": waybill, "status": status, "direction": parcel.direction})
+    if inbound:
+        from tongban.cases.twoway import AWAITING_ORIGINALS, ORIGINALS_RECEIVED
+
+        if status == ParcelStatus.SIGNED and case.state == AWAITING_ORIGINALS:
+            from tongban.cases.services import case_system_act
+
+            case_system_act(case_id=case.pk, action=ORIGINALS_RECEIVED, component="cases.ems",
+                            details={"waybill": waybill})
+        return True
     if status == ParcelStatus.SIGNED and case.state == "delivery":
         from tongban.cases.services import case_system_act
 

@@ -23,6 +23,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from tongban.core.errors import TongbanError
 from tongban.core.identifiers import validate_resident_id
@@ -42,7 +43,7 @@ PREFILL_SOURCES = {
 }
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_FIELDS = 60
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
+_PHONE = re.compile(r"^(?:1[3-9]\d{9}|\+85[23]\d{8})$")  # mainland, or Hong Kong / Macao with +852 / +853
 _PLATE = re.compile(r"^[\u4e00-\u9fa5][A-Z][A-Z0-9]{5,6}$")
 
 
@@ -172,8 +173,9 @@ def _django_field(spec: dict[str, Any], required: bool) -> forms.Field:
     if kind == "number":
         return forms.IntegerField(min_value=0, max_value=10**9, **common)
     if kind == "phone":
-        return forms.RegexField(_PHONE, max_length=11, error_messages={"invalid": "请输入 11 位手机号码。"},
-                                widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "tel"}),
+        return forms.RegexField(_PHONE, max_length=12, error_messages={
+                                    "invalid": _("请输入 11 位内地手机号码，或 +852 / +853 开头的港澳手机号码。")},
+                                widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
                                 **common)
     if kind == "id_number":
         return _IdNumberField(max_length=18, **common)
@@ -202,7 +204,7 @@ class _PlateField(forms.CharField):
         if value:
             value = re.sub(r"[\s·.\-]", "", value).upper()
             if not _PLATE.match(value):
-                raise forms.ValidationError("号牌号码格式不正确，例如：浙A12345。")
+                raise forms.ValidationError(_("号牌号码格式不正确，例如：浙A12345。"))
         return value
 
 
@@ -225,7 +227,7 @@ class ApplicationForm(forms.Form):
             if spec.get("prefill") == "vehicle.plate" and vehicle_choices:
                 field: forms.Field = forms.ChoiceField(label=spec["label"], required=required,
                                                        choices=[("", "请选择"), *vehicle_choices],
-                                                       help_text="名下机动车由交管信息获取，请选择本次办理的车辆。")
+                                                       help_text=_("名下机动车由交管信息获取，请选择本次办理的车辆。"))
             else:
                 field = _django_field(spec, required)
             cond = condition(spec)

@@ -196,16 +196,26 @@ class ParcelStatus(models.TextChoices):
     LOST = "lost", "丢失"
 
 
-class Parcel(models.Model):
-    """A postal delivery of the result through the courier (EMS)."""
+class ParcelDirection(models.TextChoices):
+    OUTBOUND = "outbound", "寄给申请人"  # the result (and originals) back to the applicant
+    INBOUND = "inbound", "申请人寄来原件"  # two-way post: the applicant's originals to the office
 
-    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="parcel")
+
+class Parcel(models.Model):
+    """A postal delivery through the courier (EMS): the result to the applicant, and with two-way post
+    (邮政双向速递) the applicant's originals to the office first — at most one of each per case."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="parcels")
+    direction = models.CharField(max_length=8, choices=ParcelDirection.choices, default=ParcelDirection.OUTBOUND)
     order_id = models.CharField(max_length=64, unique=True)  # ours, the courier's idempotency key
     waybill = models.CharField(max_length=32, unique=True, null=True, blank=True)
     status = models.CharField(max_length=20, choices=ParcelStatus.choices, default=ParcelStatus.PENDING)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     signed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "direction"], name="cases_parcel_one_per_direction")]
 
     def __str__(self) -> str:
         return f"{self.waybill or self.order_id} ({self.status})"

@@ -17,6 +17,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -26,7 +27,7 @@ from tongban.cases.attachments import attachment_add, attachment_open, current_a
 from tongban.cases.catalog_bridge import ItemSpec, published_item
 from tongban.cases.delivery import parcel_event_record, verify_signature
 from tongban.cases.form_schema import ApplicationForm, display_rows
-from tongban.cases.models import Case, DeliveryMethod, ElectronicResult, Parcel
+from tongban.cases.models import Case, DeliveryMethod, ElectronicResult, Parcel, ParcelDirection
 from tongban.cases.prefill import materials_fetch, prefill_for
 from tongban.cases.results import result_download, result_lookup, verify_document
 from tongban.core.errors import TongbanError
@@ -73,22 +74,26 @@ def apply_start(request: HttpRequest, code: str) -> HttpResponse:
 
 
 class DeliveryForm(forms.Form):
-    delivery_method = forms.ChoiceField(label="结果送达方式", choices=DeliveryMethod.choices, widget=forms.RadioSelect)
-    delivery_station = forms.ChoiceField(label="领取地点", required=False, choices=[])
-    delivery_recipient = forms.CharField(label="收件人", required=False, max_length=50,
+    delivery_method = forms.ChoiceField(label=_("结果送达方式"), choices=DeliveryMethod.choices, widget=forms.RadioSelect)
+    delivery_station = forms.ChoiceField(label=_("领取地点"), required=False, choices=[])
+    delivery_recipient = forms.CharField(label=_("收件人"), required=False, max_length=50,
                                          widget=forms.TextInput(attrs={"autocomplete": "name"}))
-    delivery_phone = forms.RegexField(r"^1[3-9]\d{9}$", label="收件人手机号码", required=False, max_length=11,
-                                      error_messages={"invalid": "请输入 11 位手机号码。"},
-                                      widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "tel"}))
-    delivery_address = forms.CharField(label="收件地址", required=False, max_length=200,
-                                       help_text="邮寄送达时填写，精确到门牌号。",
+    delivery_phone = forms.RegexField(r"^(?:1[3-9]\d{9}|\+85[23]\d{8})$", label=_("收件人手机号码"), required=False,
+                                      max_length=12,
+                                      error_messages={"invalid": _(
+                                          "请输入 11 位内地手机号码，或 +852 / +853 开头的港澳手机号码。")},
+                                      widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}))
+    delivery_address = forms.CharField(label=_("收件地址"), required=False, max_length=200,
+                                       help_text=_("邮寄送达时填写，精确到门牌号。"),
                                        widget=forms.TextInput(attrs={"autocomplete": "street-address"}))
 
     def __init__(self, item: ItemSpec, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choices = [c for c in DeliveryMethod.choices
                    if (c[0] != DeliveryMethod.POST or item.postal_delivery)
-                   and (c[0] != DeliveryMethod.ELECTRONIC or item.electronic_result)]
+                   and (c[0] != DeliveryMethod.ELECTRONIC or item.electronic_result)
+                   # two-way post: the originals come by post and go back by post
+                   and (c[0] == DeliveryMethod.POST or item.workflow != "two_way_post")]
         field: Any = self.fields["delivery_method"]
         field.choices = choices
         stations = list(item.pickup_stations) or ["受理地公安机关办证窗口"]
@@ -103,7 +108,7 @@ class DeliveryForm(forms.Form):
                 if not data.get(name) and name not in self.errors:
                     self.add_error(name, f"邮寄送达请填写{self.fields[name].label}。")
         if method == DeliveryMethod.PICKUP and not data.get("delivery_station"):
-            self.add_error("delivery_station", "请选择领取地点。")
+            self.add_error("delivery_station", _("请选择领取地点。"))
         return data
 
     def as_service(self) -> dict[str, Any]:
@@ -170,7 +175,7 @@ def edit(request: HttpRequest, case_id: int) -> HttpResponse:
         if not materials_form.errors and not delivery_form.errors:
             if request.POST.get("next") == "review":
                 return redirect("cases:review", case_id=case.pk)
-            messages.success(request, "草稿已保存。")
+            messages.success(request, _("草稿已保存。"))
             return redirect("cases:edit", case_id=case.pk)
     status = 422 if posted and (form.errors or materials_form.errors or delivery_form.errors) else 200
     return render(request, "cases/edit.html", {
@@ -197,7 +202,7 @@ def review(request: HttpRequest, case_id: int) -> HttpResponse:
             if case.state == "correction":
                 services.case_answer_correction(user=request.user, case_id=case.pk,
                                                 note=request.POST.get("note", "")[:500], request=request)
-                messages.success(request, "补正材料已提交，办理时限恢复计时。")
+                messages.success(request, _("补正材料已提交，办理时限恢复计时。"))
             else:
                 case = services.case_submit(user=request.user, case_id=case.pk, request=request)
                 messages.success(request, f"申请已提交，受理编号 {case.display_number}。")
@@ -238,7 +243,8 @@ def _applicant_case(request: HttpRequest, case_id: int) -> Case:
 def detail(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _applicant_case(request, case_id)
     item = ItemSpec.from_snapshot(case.item_snapshot)
-    parcel = Parcel.objects.filter(case=case).first()
+    parcel = Parcel.objects.filter(case=case, direction=ParcelDirection.OUTBOUND).first()
+    inbound = Parcel.objects.filter(case=case, direction=ParcelDirection.INBOUND).first()
     result = ElectronicResult.objects.filter(case=case).defer("pdf").first()
     actions = {a.key for a in selectors.available_actions(request.user, case)}
     return render(request, "cases/detail.html", {
@@ -248,6 +254,7 @@ def detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "rows": display_rows(item.application_form, case.data, set(case.prefilled)),
         "attachments": current_attachments(case), "parcel": parcel,
         "tracking": list(parcel.events.all()) if parcel else [], "result": result,
+        "inbound": inbound, "inbound_tracking": list(inbound.events.all()) if inbound else [],
         "can_withdraw": "withdraw" in actions, "can_correct": "resubmit" in actions,
         "can_edit": case.state == "draft"})
 
@@ -262,7 +269,7 @@ def withdraw(request: HttpRequest, case_id: int) -> HttpResponse:
             raise Http404 from None
         messages.error(request, _message(request, exc))
     else:
-        messages.success(request, "申请已撤回。")
+        messages.success(request, _("申请已撤回。"))
     return redirect("cases:detail", case_id=case_id)
 
 
@@ -305,7 +312,7 @@ def my_messages(request: HttpRequest) -> HttpResponse:
     user_id = int(request.user.pk or 0)
     if request.method == "POST":
         account_messages_mark_read(user_id=user_id)
-        messages.success(request, "已全部标为已读。")
+        messages.success(request, _("已全部标为已读。"))
         return redirect("cases:messages")
     rows = AccountMessage.objects.filter(user_id=user_id).order_by("-created_at", "-id")
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -317,10 +324,10 @@ def my_messages(request: HttpRequest) -> HttpResponse:
 
 
 class VerifyForm(forms.Form):
-    number = forms.CharField(label="受理编号", max_length=30, help_text="电子结果上的受理编号，例如 330106-261206-00042-7。")
-    code = forms.CharField(label="核验码", max_length=12, help_text="电子结果上的 8 位核验码。")
-    document = forms.FileField(label="电子结果文件（选填）", required=False,
-                               help_text="上传收到的 PDF，可核验文件是否被改动、签名是否有效。")
+    number = forms.CharField(label=_("受理编号"), max_length=30, help_text=_("电子结果上的受理编号，例如 330106-261206-00042-7。"))
+    code = forms.CharField(label=_("核验码"), max_length=12, help_text=_("电子结果上的 8 位核验码。"))
+    document = forms.FileField(label=_("电子结果文件（选填）"), required=False,
+                               help_text=_("上传收到的 PDF，可核验文件是否被改动、签名是否有效。"))
 
 
 @require_http_methods(["GET", "POST"])
@@ -331,7 +338,7 @@ def verify_result(request: HttpRequest) -> HttpResponse:
     if source is not None and form.is_valid():
         result = result_lookup(number=form.cleaned_data["number"], check_code=form.cleaned_data["code"])
         if result is None:
-            form.add_error(None, "未找到与该受理编号和核验码相符的电子结果，请核对后重试。")
+            form.add_error(None, _("未找到与该受理编号和核验码相符的电子结果，请核对后重试。"))
         else:
             outcome = {"result": result, "case": result.case, "file_checked": False, "file_valid": False}
             upload = form.cleaned_data.get("document")

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from tongban.catalog.models import (
     AssuranceLevel,
@@ -60,16 +61,16 @@ class JSONTextField(forms.CharField):
         try:
             return json.loads(text)
         except ValueError as exc:
-            raise forms.ValidationError("不是有效的 JSON 文本，请检查括号、引号和逗号。") from exc
+            raise forms.ValidationError(_("不是有效的 JSON 文本，请检查括号、引号和逗号。")) from exc
 
 
 class VersionForm(forms.Form):
     name = forms.CharField(label=_label("name"), max_length=100)
     name_tc = forms.CharField(label=_label("name_tc"), max_length=100, required=False,
-                              help_text="面向港澳居民的事项必填；留空并勾选“由简体自动生成繁体”可自动填写。")
+                              help_text=_("面向港澳居民的事项必填；留空并勾选“由简体自动生成繁体”可自动填写。"))
     summary = forms.CharField(label=_label("summary"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     summary_tc = forms.CharField(label=_label("summary_tc"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    fill_traditional = forms.BooleanField(label="由简体自动生成繁体（OpenCC）", required=False)
+    fill_traditional = forms.BooleanField(label=_("由简体自动生成繁体（OpenCC）"), required=False)
     item_type = forms.ChoiceField(label=_label("item_type"), choices=ItemType.choices)
     exercise_level = forms.ChoiceField(label=_label("exercise_level"), choices=ExerciseLevel.choices)
     legal_basis = forms.CharField(label=_label("legal_basis"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -85,7 +86,7 @@ class VersionForm(forms.Form):
     charged = forms.BooleanField(label=_label("charged"), required=False)
     fee_basis = forms.CharField(label=_label("fee_basis"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     fee_standard_fen = forms.IntegerField(label=_label("fee_standard_fen"), min_value=0, required=False,
-                                          help_text="以分计：20 元填 2000。")
+                                          help_text=_("以分计：20 元填 2000。"))
     fee_items = JSONTextField(label=_label("fee_items"), required=False, empty=[],
                               help_text='例如 [{"name": "居民身份证工本费", "fen": 2000}]')
     online_payment = forms.BooleanField(label=_label("online_payment"), required=False)
@@ -95,7 +96,7 @@ class VersionForm(forms.Form):
     result_sample = forms.CharField(label=_label("result_sample"), max_length=200, required=False)
     enquiry_phone = forms.CharField(label=_label("enquiry_phone"), max_length=80, required=False)
     supervision_phone = forms.CharField(label=_label("supervision_phone"), max_length=80, required=False)
-    conditions = LinesField(label=_label("conditions"), required=False, help_text="每行一条。")
+    conditions = LinesField(label=_label("conditions"), required=False, help_text=_("每行一条。"))
     process_steps = JSONTextField(label=_label("process_steps"), required=False, empty=[],
                                   help_text='每步：{"name": "受理", "description": "…"}')
     locations = JSONTextField(label=_label("locations"), required=False, empty=[],
@@ -107,11 +108,11 @@ class VersionForm(forms.Form):
     high_frequency = forms.BooleanField(label=_label("high_frequency"), required=False)
     life_events = forms.MultipleChoiceField(label=_label("life_events"), choices=LifeEvent.choices, required=False,
                                             widget=forms.CheckboxSelectMultiple)
-    keywords = LinesField(label=_label("keywords"), required=False, help_text="每行一个：群众常说的叫法、简称、同义词。")
+    keywords = LinesField(label=_label("keywords"), required=False, help_text=_("每行一个：群众常说的叫法、简称、同义词。"))
     assurance_level = forms.TypedChoiceField(label=_label("assurance_level"), choices=AssuranceLevel.choices,
                                              coerce=int, widget=forms.RadioSelect)
     workflow = forms.CharField(label=_label("workflow"), max_length=40, required=False,
-                               help_text="immediate（即办）、one_review（一级审核）、two_review（两级审核）；留空表示不能网上申请。")
+                               help_text=_("immediate（即办）、one_review（一级审核）、two_review（两级审核）；留空表示不能网上申请。"))
     application_form = JSONTextField(label=_label("application_form"), required=False, empty={},
                                      help_text='{"fields": [{"name": "reason", "type": "choice", "label": "…", "choices": [["k", "标签"]]}]}')
     enterprise_applicable = forms.BooleanField(label=_label("enterprise_applicable"), required=False)

@@ -21,7 +21,7 @@ from tongban.catalog.models import (
     OnlineDepth,
 )
 
-WORKFLOWS = ("immediate", "one_review", "two_review", "criminal_record")
+WORKFLOWS = ("immediate", "one_review", "two_review", "criminal_record", "two_way_post")
 FORM_FIELD_TYPES = ("choice", "text", "textarea", "date", "phone", "address", "number", "checkbox")
 _FORM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _PHONE = re.compile(r"^[0-9\-、，, ()（）转]{3,80}$")

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tongban.accounts.regions import region_name
@@ -158,7 +159,7 @@ def catalog_edit(request: HttpRequest, code: str, number: int) -> HttpResponse:
             except TongbanError as exc:
                 form.add_error(None, exc.message("zh"))
             else:
-                messages.success(request, "已保存。")
+                messages.success(request, _("已保存。"))
                 return HttpResponseRedirect(_url(version))
     else:
         form = VersionForm(initial=version.content())

@@ -44,7 +44,7 @@ _TOTP_HINT = "动态口令：tongban staff totp-code {username}"
 
 DEMO_ACCOUNTS = (
     DemoAccount("群众（内地居民）", "13800000001", "Citizen@2026demo", "/login/", account="citizen"),
-    DemoAccount("港澳居民", "13800000002", "HongKong@2026demo", "/login/", account="hkresident"),
+    DemoAccount("港澳居民", "+85291230002", "HongKong@2026demo", "/login/", account="hkresident"),
     DemoAccount("民警（户政，示范市）", "officer", "Officer@2026demo", "/backoffice/login/",
                 _TOTP_HINT.format(username="officer")),
     DemoAccount("事项编辑（户政，示范市）", "cateditor", "Editor@2026demo", "/backoffice/catalog/",

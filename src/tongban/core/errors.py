@@ -60,8 +60,9 @@ CATALOG: dict[str, tuple[int, str, str]] = {
                     "The unified social credit code must be 18 digits or capital letters (no I, O, S, V, Z)."),
     "uscc_checksum": (422, "统一社会信用代码校验码不正确，请检查是否输错。",
                       "The unified social credit code's check character is wrong; check for a typing mistake."),
-    "mobile_invalid": (422, "手机号码不正确：应为 11 位中国大陆手机号码。",
-                       "The mobile number must be an 11-digit mainland China mobile number."),
+    "mobile_invalid": (422, "手机号码不正确：应为 11 位内地手机号码，或 +852、+853 开头的 8 位港澳手机号码。",
+                       "The mobile number must be an 11-digit mainland number, or an 8-digit Hong Kong (+852) "
+                       "or Macao (+853) mobile number."),
     "name_invalid": (422, "姓名不正确。", "The name is not valid."),
     "card_validity_invalid": (422, "身份证有效期不正确：请填写起始日期，以及截止日期或“长期”。",
                               "Give the ID card's validity start and its end date, or long-term."),
@@ -109,8 +110,17 @@ CATALOG: dict[str, tuple[int, str, str]] = {
 
 
 def message_for(code: str, language: str | None) -> str:
+    """The message in Simplified Chinese, Traditional Chinese (zh-Hant, zh-TW/HK/MO) or English."""
     _, zh, en = CATALOG.get(code, CATALOG["internal_error"])
-    return en if (language or "").lower().startswith("en") else zh
+    if (language or "").lower().startswith("en"):
+        return en
+    return _localized_zh(zh, language)
+
+
+def _localized_zh(text: str, language: str | None) -> str:
+    from tongban.core.hant import is_traditional_language, to_traditional
+
+    return to_traditional(text) if is_traditional_language(language) else text
 
 
 def status_for(code: str) -> int:
@@ -141,7 +151,7 @@ class TongbanError(Exception):
         if english and self.message_en:
             return self.message_en
         if not english and self.message_zh:
-            return self.message_zh
+            return _localized_zh(self.message_zh, language)
         return message_for(self.code, language)
 
 

@@ -35,6 +35,11 @@ _SEPARATORS = re.compile(r"[\s\-]+")
 _ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
 _PERMIT_SHAPE = re.compile(r"^([HM][0-9]{8})([0-9]{2})?$")
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+# Hong Kong mobile numbers are 8 digits starting 4–9 (OFCA's numbering plan gives 5, 6, 7, 8, 9 and 4 to
+# mobile services); Macao's are 8 digits starting 6 (CTT/DSRT plan: 62–68).
+_MOBILE_HK = re.compile(r"^[4-9][0-9]{7}$")
+_MOBILE_MO = re.compile(r"^6[2-8][0-9]{6}$")
+MOBILE_REGIONS = {"86": "CN", "852": "HK", "853": "MO"}
 # Region prefixes that belong to residence permits, never to a mainland resident ID number.
 _PERMIT_PREFIXES = {"81": "HK", "82": "MO", "83": "TW"}
 
@@ -289,9 +294,20 @@ def validate_uscc(value: str, *, field: str | None = None) -> Uscc:
 
 
 def validate_mobile(value: str, *, field: str | None = None) -> str:
-    """A mainland mobile number, normalised to 11 digits. Accepts +86 / 0086 / 86 in front and
-    spaces or dashes anywhere. Code: mobile_invalid."""
-    number = _SEPARATORS.sub("", value or "")
+    """A mobile number of the mainland, Hong Kong or Macao.
+
+    A mainland number is normalised to its 11 digits (accepts +86 / 0086 / 86 in front). A Hong Kong
+    (+852) or Macao (+853) number — 8 digits each, with +852/00852/852 or +853/00853/853 in front — is
+    normalised to `+852XXXXXXXX` / `+853XXXXXXXX`; each region's own number plan is checked. Spaces,
+    dashes and brackets anywhere. Code: mobile_invalid."""
+    number = _SEPARATORS.sub("", (value or "").replace("(", "").replace(")", ""))
+    for code, pattern in (("852", _MOBILE_HK), ("853", _MOBILE_MO)):
+        for prefix in ("+" + code, "00" + code, code):
+            if number.startswith(prefix) and len(number) == len(prefix) + 8:
+                local = number[len(prefix):]
+                if not pattern.match(local):
+                    raise _fail("mobile_invalid", field)
+                return f"+{code}{local}"
     for prefix in ("+86", "0086", "86"):
         if number.startswith(prefix) and len(number) == len(prefix) + 11:
             number = number[len(prefix):]
@@ -299,6 +315,15 @@ def validate_mobile(value: str, *, field: str | None = None) -> str:
     if not _MOBILE.match(number):
         raise _fail("mobile_invalid", field)
     return number
+
+
+def mobile_region(number: str) -> str:
+    """"CN", "HK" or "MO" for a number `validate_mobile` returned."""
+    if number.startswith("+852"):
+        return "HK"
+    if number.startswith("+853"):
+        return "MO"
+    return "CN"
 
 
 # --- Django validators (forms and model fields) -------------------------------------------------

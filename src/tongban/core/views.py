@@ -144,3 +144,26 @@ def unavailable_response(request: HttpRequest, exc: BaseException | None) -> Htt
         response["Cache-Control"] = "no-store"
     response._has_been_logged = True  # type: ignore[attr-defined]  # Django's log_response: no traceback line
     return response
+
+
+@never_cache
+@require_GET
+def language_set(request: HttpRequest, code: str) -> HttpResponse:
+    """The header's language switch: a plain link per language (no form, so every page's header is the same
+    bytes whatever its address — "not found" and "not allowed" pages stay identical). Remembers the choice in
+    Django's language cookie and goes back to the page it came from (same host only), else home. Choosing a
+    language is a preference, not a state change worth a CSRF token."""
+    from django.http import HttpResponseRedirect
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    codes = {c for c, _ in settings.LANGUAGES}
+    back = request.headers.get("Referer", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        back = "/"
+    response = HttpResponseRedirect(back)
+    if code in codes:
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, code, max_age=settings.LANGUAGE_COOKIE_AGE,
+                            path=settings.LANGUAGE_COOKIE_PATH, samesite="Lax",
+                            secure=settings.SESSION_COOKIE_SECURE, httponly=True)
+    return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from tongban.evaluation.models import TAGS, FixLevel, Level
 from tongban.evaluation.services import APPEAL_KINDS, MAX_COMMENT, MAX_NOTE
@@ -12,26 +13,26 @@ NO_PERSONAL = "请勿填写身份证号、手机号等个人信息。"
 
 def _tag_choices() -> list[tuple[str, str]]:
     seen: dict[str, None] = {}
-    for value, _ in Level.choices:
+    for value, _label in Level.choices:
         for tag in TAGS[value]:
             seen.setdefault(tag, None)
     return [(tag, tag) for tag in seen]
 
 
 class RatingForm(forms.Form):
-    level = forms.TypedChoiceField(label="评价等级", coerce=int, choices=Level.choices, widget=forms.RadioSelect,
-                                   error_messages={"required": "请选择评价等级。"})
-    tags = forms.MultipleChoiceField(label="评价标签（可多选）", required=False,
-                                     help_text="好评选“办事效率高”等，差评选“办理超时”等与所选等级相符的标签。",
+    level = forms.TypedChoiceField(label=_("评价等级"), coerce=int, choices=Level.choices, widget=forms.RadioSelect,
+                                   error_messages={"required": _("请选择评价等级。")})
+    tags = forms.MultipleChoiceField(label=_("评价标签（可多选）"), required=False,
+                                     help_text=_("好评选“办事效率高”等，差评选“办理超时”等与所选等级相符的标签。"),
                                      choices=_tag_choices, widget=forms.CheckboxSelectMultiple)
-    comment = forms.CharField(label="评价内容（选填；差评请写明原因）", required=False, max_length=MAX_COMMENT,
+    comment = forms.CharField(label=_("评价内容（选填；差评请写明原因）"), required=False, max_length=MAX_COMMENT,
                               help_text=NO_PERSONAL, widget=forms.Textarea(attrs={"rows": 4}),
                               error_messages={"max_length": f"评价内容不超过 {MAX_COMMENT} 字。"})
 
 
 class FixRatingForm(forms.Form):
-    fix_level = forms.ChoiceField(label="您对整改结果的评价", choices=FixLevel.choices, widget=forms.RadioSelect,
-                                  error_messages={"required": "请选择对整改结果的评价。"})
+    fix_level = forms.ChoiceField(label=_("您对整改结果的评价"), choices=FixLevel.choices, widget=forms.RadioSelect,
+                                  error_messages={"required": _("请选择对整改结果的评价。")})
 
 
 def _note(label: str, help_text: str = "") -> forms.CharField:
@@ -57,14 +58,14 @@ class FeedbackForm(forms.Form):
 
 class AppealForm(forms.Form):
     prefix = "appeal"
-    kind = forms.ChoiceField(label="申诉理由类型", choices=list(APPEAL_KINDS.items()), widget=forms.RadioSelect,
-                             error_messages={"required": "请选择申诉理由类型。"})
+    kind = forms.ChoiceField(label=_("申诉理由类型"), choices=list(APPEAL_KINDS.items()), widget=forms.RadioSelect,
+                             error_messages={"required": _("请选择申诉理由类型。")})
     reason = _note("申诉理由", "写明事实和依据；须由另一名监督员复核。")
 
 
 class DecideForm(forms.Form):
     prefix = "decide"
-    decision = forms.ChoiceField(label="复核结论", widget=forms.RadioSelect,
+    decision = forms.ChoiceField(label=_("复核结论"), widget=forms.RadioSelect,
                                  choices=[("approve", "申诉成立，撤销该差评"), ("reject", "申诉不成立，继续整改")],
-                                 error_messages={"required": "请选择复核结论。"})
+                                 error_messages={"required": _("请选择复核结论。")})
     note = _note("复核意见")

@@ -44,7 +44,7 @@ from tongban.partners.schemas import (
     Person,
     VerificationRequest,
 )
-from tongban.partners.selectors import PartnerAppInfo, partner_app
+from tongban.partners.selectors import PartnerAppInfo, partner_app, purpose_levels
 from tongban.verification.engine import IdentityClaim, VerificationOutcome
 from tongban.verification.levels import AssuranceLevel
 from tongban.verification.services import level_code, new_verification_id, verification_perform
@@ -315,6 +315,12 @@ def _check_allowed(request: HttpRequest, call: Call, level: str, purpose: str) -
         raise _refused(request, call, TongbanError("purpose_not_allowed", details=[{"field": "purpose"}]))
     if level not in call.app.allowed_levels:
         raise _refused(request, call, TongbanError("level_not_allowed", details=[{"field": "level"}]))
+    # The purpose's own levels: a courier or internet café asks real-name (l1) only, a bank l2.
+    levels = purpose_levels(purpose)
+    if levels and level not in levels:
+        raise _refused(request, call, TongbanError("level_not_allowed", details=[
+            {"field": "level", "type": "level_not_allowed_for_purpose", "purpose": purpose,
+             "allowed": sorted(levels)}]))
 
 
 def _claim(person: Person) -> IdentityClaim:

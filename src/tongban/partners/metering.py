@@ -16,6 +16,7 @@ import time
 from collections import Counter
 
 from django.db import connections, transaction
+from django.utils.translation import gettext_noop
 
 from tongban.core import clock
 from tongban.core.logging import get_logger
@@ -32,8 +33,10 @@ THROTTLED = "throttled"  # refused by an abuse control before any source was ask
 INVALID = "invalid"  # refused as bad input (422) before any source was asked
 REFUSED = "refused"  # refused by the app's registration: suspended, purpose or level not allowed
 OUTCOMES = (PASSED, INCONSISTENT, NOT_PASSED, SOURCE_UNAVAILABLE, THROTTLED, INVALID, REFUSED)
-OUTCOME_LABELS = {PASSED: "通过", INCONSISTENT: "不一致", NOT_PASSED: "未通过（状态）",
-                  SOURCE_UNAVAILABLE: "数据源不可用", THROTTLED: "限流拦截", INVALID: "参数错误", REFUSED: "拒绝（未授权）"}
+# Shown to people through gettext (tongban.partners.selectors_stats): never the raw code.
+OUTCOME_LABELS = {PASSED: gettext_noop("通过"), INCONSISTENT: gettext_noop("不一致"), NOT_PASSED: gettext_noop("未通过（状态）"),
+                  SOURCE_UNAVAILABLE: gettext_noop("数据源不可用"), THROTTLED: gettext_noop("限流拦截"), INVALID: gettext_noop("参数错误"),
+                  REFUSED: gettext_noop("拒绝（未授权）")}
 
 _Key = tuple[dt.date, str, int | None, str, str]  # day, app_key, organisation id, level, outcome
 

@@ -72,6 +72,10 @@ class PurposeCode(models.Model):
     code = models.CharField("用途代码", max_length=32, unique=True)
     name = models.CharField("用途名称", max_length=64)
     active = models.BooleanField("启用", default=True)
+    # The levels a call under this purpose may ask, whatever the app may: a courier or an internet café
+    # needs real-name (l1) only, a bank real-credential (l2). Empty: any level the app may ask.
+    allowed_levels = models.JSONField("该用途可请求的认证等级", default=list, blank=True,
+                                      help_text='如 ["l1"]；留空表示不限（以应用允许的等级为准）')
 
     class Meta:
         verbose_name = "用途代码"

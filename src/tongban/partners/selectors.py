@@ -91,7 +91,24 @@ def partner_app(app_id: str) -> PartnerAppInfo | None:
     return info
 
 
+_purposes: list[tuple[float, dict[str, frozenset[str]]]] = []
+
+
+def purpose_levels(code: str) -> frozenset[str]:
+    """The levels a call under this purpose may ask (empty: no limit beyond the app's). All purpose codes
+    are read in one query and cached per process like the apps."""
+    now = time.monotonic()
+    if not _purposes or _purposes[0][0] <= now:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT code, allowed_levels FROM partners_purposecode")
+            table = {str(c): _json_list(levels) for c, levels in cursor.fetchall()}
+        with _lock:
+            _purposes[:] = [(now + partners().app_cache_seconds, table)]
+    return _purposes[0][1].get(code, frozenset())
+
+
 def forget_apps() -> None:
     """Drop the per-process cache (tests; after an admin change in this process)."""
     with _lock:
         _cache.clear()
+        _purposes.clear()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Q, Sum
+from django.utils.translation import gettext
 
 from tongban.partners.metering import OUTCOME_LABELS, OUTCOMES
 from tongban.partners.models import OrganisationKind, PartnerApp, PartnerOrganisation, UsageCounter
@@ -37,6 +38,7 @@ class UsageSummary:
     level_totals: dict[str, int]
     outcomes: list[tuple[str, str]]
     levels: list[str]
+    level_labels: dict[str, str]  # `l2` -> `实证 L2`: codes are never shown raw
 
 
 def usage_summary(*, start: dt.date | None, end: dt.date) -> UsageSummary:
@@ -74,7 +76,8 @@ def usage_summary(*, start: dt.date | None, end: dt.date) -> UsageSummary:
         provinces=by_kind.get(OrganisationKind.PROVINCE, 0), ministries=by_kind.get(OrganisationKind.MINISTRY, 0),
         systems=len(apps), rows=sorted(rows.values(), key=lambda r: (-r.total, r.organisation, r.app_name)),
         days=days, outcome_totals=outcome_totals, level_totals=level_totals,
-        outcomes=[(o, OUTCOME_LABELS[o]) for o in OUTCOMES], levels=sorted(level_totals))
+        outcomes=[(o, gettext(OUTCOME_LABELS[o])) for o in OUTCOMES], levels=sorted(level_totals),
+        level_labels={code: _level_label(code) for code in level_totals})
 
 
 def bar_chart(days: list[tuple[dt.date, int, int]], *, width: int = 720, height: int = 220) -> dict[str, Any]:
@@ -96,3 +99,12 @@ def bar_chart(days: list[tuple[dt.date, int, int]], *, width: int = 720, height:
     return {"width": width, "height": height, "bars": bars, "peak": peak, "axis_x": pad_left,
             "axis_y": pad_top + plot_h, "top": pad_top, "right": width - 8, "label_y": height - 8,
             "peak_y": pad_top + 4}
+
+
+def _level_label(code: str) -> str:
+    from tongban.verification.levels import AssuranceLevel
+
+    try:
+        return AssuranceLevel(int(code.lstrip("lL"))).code_label
+    except ValueError:
+        return code

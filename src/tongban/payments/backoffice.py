@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tongban.accounts.roles import StaffRole
@@ -53,13 +54,13 @@ def _item_choices() -> list[tuple[str, list[tuple[str, str]]]]:
 
 
 class NoticeForm(forms.Form):
-    item = forms.ChoiceField(label="缴款项目", choices=())
-    quantity = forms.IntegerField(label="数量", min_value=1, max_value=99, initial=1)
-    payer_name = forms.CharField(label="缴款人姓名或单位名称", max_length=100)
-    payer_id_number = forms.CharField(label="缴款人证件号码（可选）", max_length=32, required=False,
-                                      help_text="居民身份证、港澳居民来往内地通行证或统一社会信用代码")
-    payee_unit = forms.CharField(label="执收单位", max_length=100)
-    due_on = forms.DateField(label="缴款期限", required=False, help_text="格式 2026-12-31；不填为 15 日后",
+    item = forms.ChoiceField(label=_("缴款项目"), choices=())
+    quantity = forms.IntegerField(label=_("数量"), min_value=1, max_value=99, initial=1)
+    payer_name = forms.CharField(label=_("缴款人姓名或单位名称"), max_length=100)
+    payer_id_number = forms.CharField(label=_("缴款人证件号码（可选）"), max_length=32, required=False,
+                                      help_text=_("居民身份证、港澳居民来往内地通行证或统一社会信用代码"))
+    payee_unit = forms.CharField(label=_("执收单位"), max_length=100)
+    due_on = forms.DateField(label=_("缴款期限"), required=False, help_text=_("格式 2026-12-31；不填为 15 日后"),
                              widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -68,35 +69,35 @@ class NoticeForm(forms.Form):
 
 
 class DecisionForm(forms.Form):
-    number = forms.CharField(label="处罚决定书编号（可选）", max_length=32, required=False,
-                             help_text="已有编号的决定书填写其编号；不填则由平台编号")
-    fine = forms.CharField(label="罚款金额（元）", max_length=12, widget=forms.TextInput(attrs={"inputmode": "decimal"}))
-    served_on = forms.DateField(label="送达日期", help_text="格式 2026-12-01；加处罚款自送达之日起第 16 日起算",
+    number = forms.CharField(label=_("处罚决定书编号（可选）"), max_length=32, required=False,
+                             help_text=_("已有编号的决定书填写其编号；不填则由平台编号"))
+    fine = forms.CharField(label=_("罚款金额（元）"), max_length=12, widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+    served_on = forms.DateField(label=_("送达日期"), help_text=_("格式 2026-12-01；加处罚款自送达之日起第 16 日起算"),
                                 widget=forms.DateInput(attrs={"type": "date"}))
-    payer_name = forms.CharField(label="当事人姓名或单位名称", max_length=100)
-    payer_id_number = forms.CharField(label="当事人证件号码（可选）", max_length=32, required=False)
-    payee_unit = forms.CharField(label="执收单位", max_length=100)
+    payer_name = forms.CharField(label=_("当事人姓名或单位名称"), max_length=100)
+    payer_id_number = forms.CharField(label=_("当事人证件号码（可选）"), max_length=32, required=False)
+    payee_unit = forms.CharField(label=_("执收单位"), max_length=100)
 
     def clean_fine(self) -> int:
         try:
             return parse_yuan(self.cleaned_data["fine"])
         except ValueError:
-            raise forms.ValidationError("请填写金额，如 200 或 200.50。") from None
+            raise forms.ValidationError(_("请填写金额，如 200 或 200.50。")) from None
 
 
 class RefundForm(forms.Form):
-    amount = forms.CharField(label="退款金额（元）", max_length=12)
-    reason = forms.CharField(label="退款原因", max_length=200)
+    amount = forms.CharField(label=_("退款金额（元）"), max_length=12)
+    reason = forms.CharField(label=_("退款原因"), max_length=200)
 
     def clean_amount(self) -> int:
         try:
             return parse_yuan(self.cleaned_data["amount"])
         except ValueError:
-            raise forms.ValidationError("请填写金额，如 200 或 200.50。") from None
+            raise forms.ValidationError(_("请填写金额，如 200 或 200.50。")) from None
 
 
 class ReconcileForm(forms.Form):
-    day = forms.DateField(label="对账日期", help_text="格式 2026-12-01", widget=forms.DateInput(attrs={"type": "date"}))
+    day = forms.DateField(label=_("对账日期"), help_text=_("格式 2026-12-01"), widget=forms.DateInput(attrs={"type": "date"}))
 
 
 @require_GET
@@ -164,7 +165,7 @@ def document(request: HttpRequest, number: str) -> HttpResponse:
         except TongbanError as exc:
             form_error(request, form, exc, "amount")
         else:
-            messages.success(request, "已提交退款申请，待另一名工作人员审批。")
+            messages.success(request, _("已提交退款申请，待另一名工作人员审批。"))
             return redirect("payments_bo:document", number=doc.number)
     from tongban.payments.views import pay_url_for
 
@@ -197,7 +198,7 @@ def refund_decide(request: HttpRequest, refund_id: int) -> HttpResponse:
     except TongbanError as exc:
         messages.error(request, exc.message("zh-hans"))
     else:
-        messages.success(request, "已处理退款申请。")
+        messages.success(request, _("已处理退款申请。"))
     return redirect("payments_bo:refunds")
 
 
@@ -211,7 +212,7 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
         try:
             run = reconcile.reconciliation_run(day=form.cleaned_data["day"], actor=user)
         except (GatewayError, reconcile.SettlementFileError):
-            form.add_error(None, "未能取得或读取该日对账文件，请稍后再试。")
+            form.add_error(None, _("未能取得或读取该日对账文件，请稍后再试。"))
         else:
             messages.success(request, f"{run.day:%Y-%m-%d} 对账完成：差异 {run.differences} 笔。")
             return redirect("payments_bo:reconciliation")
@@ -224,7 +225,7 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
 def difference_resolve(request: HttpRequest, difference_id: int) -> HttpResponse:
     user = _staff(request, StaffRole.FINANCE)
     reconcile.difference_resolve(difference_id=difference_id, note=str(request.POST.get("note", "")), actor=user)
-    messages.success(request, "已标记为已处理。")
+    messages.success(request, _("已标记为已处理。"))
     return redirect("payments_bo:reconciliation")
 
 

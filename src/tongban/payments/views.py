@@ -14,6 +14,7 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -33,19 +34,19 @@ FIND_RATE = (20, 300)  # look-ups per client address per five minutes: the name 
 
 
 class FindForm(forms.Form):
-    number = forms.CharField(label="缴款码或处罚决定书编号", max_length=40,
-                             help_text="缴款通知书上的 20 位缴款码，或处罚决定书上的编号",
+    number = forms.CharField(label=_("缴款码或处罚决定书编号"), max_length=40,
+                             help_text=_("缴款通知书上的 20 位缴款码，或处罚决定书上的编号"),
                              widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
-    payer_name = forms.CharField(label="缴款人姓名或单位名称", max_length=100,
-                                 help_text="与缴款通知书或处罚决定书上的一致；港澳居民可填写中文或英文姓名",
+    payer_name = forms.CharField(label=_("缴款人姓名或单位名称"), max_length=100,
+                                 help_text=_("与缴款通知书或处罚决定书上的一致；港澳居民可填写中文或英文姓名"),
                                  widget=forms.TextInput(attrs={"autocomplete": "name"}))
 
 
 class VerifyForm(forms.Form):
-    number = forms.CharField(label="票据号码", max_length=20, help_text="电子票据上的 10 位票据号码")
-    code = forms.CharField(label="校验码", max_length=10, help_text="电子票据上的 6 位校验码")
-    document = forms.FileField(label="电子票据文件（可选）", required=False,
-                               help_text="上传 PDF 文件，同时核对文件是否被改动")
+    number = forms.CharField(label=_("票据号码"), max_length=20, help_text=_("电子票据上的 10 位票据号码"))
+    code = forms.CharField(label=_("校验码"), max_length=10, help_text=_("电子票据上的 6 位校验码"))
+    document = forms.FileField(label=_("电子票据文件（可选）"), required=False,
+                               help_text=_("上传 PDF 文件，同时核对文件是否被改动"))
 
 
 def _unlock(request: HttpRequest, document: PayableDocument) -> None:
@@ -93,12 +94,12 @@ def find(request: HttpRequest) -> HttpResponse:
                     initial={"number": request.GET.get("number", "")[:40]})
     if request.method == "POST" and form.is_valid():
         if not ratelimit.hit(f"payments:find:{client_ip(request)}", limit=FIND_RATE[0], window=FIND_RATE[1]).allowed:
-            form.add_error(None, "查询过于频繁，请稍后再试。")
+            form.add_error(None, _("查询过于频繁，请稍后再试。"))
         else:
             document = selectors.document_for_payer(number=form.cleaned_data["number"],
                                                     payer_name=form.cleaned_data["payer_name"])
             if document is None:
-                form.add_error(None, "未找到与该编号和缴款人相符的缴款文书，请核对后重试。")
+                form.add_error(None, _("未找到与该编号和缴款人相符的缴款文书，请核对后重试。"))
             else:
                 _unlock(request, document)
                 return redirect("payments:document", number=document.number)
@@ -199,7 +200,7 @@ def verify_receipt(request: HttpRequest) -> HttpResponse:
     if source is not None and form.is_valid():
         receipt = receipts.receipt_lookup(number=form.cleaned_data["number"], check_code=form.cleaned_data["code"])
         if receipt is None:
-            form.add_error(None, "未找到与该票据号码和校验码相符的电子票据，请核对后重试。")
+            form.add_error(None, _("未找到与该票据号码和校验码相符的电子票据，请核对后重试。"))
         else:
             outcome = {"receipt": receipt, "doc": receipt.payment.document, "total_yuan": fees.yuan(receipt.total_fen),
                        "capitals": fees.capitals(receipt.total_fen), "file_checked": False, "file_valid": False}

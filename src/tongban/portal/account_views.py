@@ -15,6 +15,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tongban.accounts import citizens, sessions
@@ -191,7 +193,7 @@ def register_verify(request: HttpRequest) -> HttpResponse:
         else:
             _forget(request, OtpPurpose.REGISTER)
             citizens._finish_login(request, user, user.username, "register")
-            messages.success(request, "注册成功。请完成实名认证，以便办理业务。")
+            messages.success(request, _("注册成功。请完成实名认证，以便办理业务。"))
             return redirect("portal:identity")
     return _form_page(request, form, title="注册账号", submit="注册", intro=_sent_intro(masked),
                       links=[(reverse("portal:register"), "重新获取验证码")], step="code")
@@ -208,7 +210,7 @@ def recover(request: HttpRequest) -> HttpResponse:
 def recover_verify(request: HttpRequest) -> HttpResponse:
     ticket_id, masked = _ticket(request, OtpPurpose.RECOVER)
     form = f.CodePasswordForm(request.POST if request.method == "POST" else None)
-    form.fields["password"].label = "新密码"
+    form.fields["password"].label = _("新密码")
     if request.method == "POST" and form.is_valid():
         try:
             citizens.citizen_recover(ticket_id=ticket_id, code=form.cleaned_data["code"],
@@ -217,7 +219,7 @@ def recover_verify(request: HttpRequest) -> HttpResponse:
             form_error(request, form, exc, "code")
         else:
             _forget(request, OtpPurpose.RECOVER)
-            messages.success(request, "密码已重新设置，请用新密码登录。")
+            messages.success(request, _("密码已重新设置，请用新密码登录。"))
             return redirect("portal:login")
     return _form_page(request, form, title="找回密码", submit="重设密码", intro=_sent_intro(masked),
                       links=[(reverse("portal:recover"), "重新获取验证码")], step="code")
@@ -249,18 +251,20 @@ def identity(request: HttpRequest) -> HttpResponse:
                 user=request.user,  # type: ignore[arg-type]
                 id_type=data["id_type"], id_number=data["id_number"], name=data["name"], level=data["level"],
                 card_valid_from=data.get("card_valid_from"), card_valid_to=data.get("card_valid_to"),
-                card_long_term=bool(data.get("card_long_term")), request=request)
+                card_long_term=bool(data.get("card_long_term")), name_en=data.get("name_en") or "", request=request)
         except TongbanError as exc:
             form_error(request, form, exc, "id_number")
         else:
             reason = citizens.reason_label(outcome)
             if outcome.passed:
-                messages.success(request, f"认证成功：{citizens.LEVEL_LABELS[profile.level]}。")
+                messages.success(request, gettext("认证成功：%(level)s。") % {
+                    "level": gettext(citizens.LEVEL_LABELS[profile.level])})
                 return redirect("portal:me")
             if profile.level >= 1 and int(outcome.reached) >= 1:
-                messages.warning(request, f"已完成{citizens.LEVEL_LABELS[profile.level]}；更高等级未通过：{reason}。")
+                messages.warning(request, gettext("已完成%(level)s；更高等级未通过：%(reason)s。") % {
+                    "level": gettext(citizens.LEVEL_LABELS[profile.level]), "reason": reason})
                 return redirect("portal:me")
-            form.add_error(None, f"认证未通过：{reason or '请核对后重试'}。")
+            form.add_error(None, gettext("认证未通过：%(reason)s。") % {"reason": reason or gettext("请核对后重试")})
     return _page(request, "portal/account/identity.html", {"form": form}, status=422 if form.errors else 200)
 
 
@@ -278,7 +282,7 @@ def session_revoke(request: HttpRequest, session_id: int) -> HttpResponse:
         sessions.session_revoke(user=request.user, session_id=session_id, request=request)  # type: ignore[arg-type]
     except TongbanError as exc:
         raise Http404 from exc
-    messages.success(request, "已退出该设备的登录。")
+    messages.success(request, _("已退出该设备的登录。"))
     return redirect("portal:sessions")
 
 
@@ -322,7 +326,7 @@ def change_phone_verify(request: HttpRequest) -> HttpResponse:
             form_error(request, form, exc, "code")
         else:
             _forget(request, OtpPurpose.CHANGE_PHONE)
-            messages.success(request, "手机号已更换。")
+            messages.success(request, _("手机号已更换。"))
             return redirect("portal:me")
     return _form_page(request, form, title="更换手机号", submit="确认更换", intro=_sent_intro(masked),
                       links=[(reverse("portal:change_phone"), "重新获取验证码")], step="code")
@@ -346,7 +350,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
             from django.contrib.auth import update_session_auth_hash
 
             update_session_auth_hash(request, request.user)  # type: ignore[arg-type]
-            messages.success(request, "密码已修改。")
+            messages.success(request, _("密码已修改。"))
             return redirect("portal:me")
     return _form_page(request, form, title="修改密码", submit="修改密码", links=[(reverse("portal:me"), "返回我的")])
 

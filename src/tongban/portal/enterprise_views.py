@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tongban.accounts import enterprises
@@ -93,7 +94,7 @@ def invitation_cancel(request: HttpRequest, enterprise_id: int, invitation_id: i
                                             invitation_id=invitation_id, request=request)
     except TongbanError as exc:
         raise Http404 from exc
-    messages.success(request, "已撤回该邀请。")
+    messages.success(request, _("已撤回该邀请。"))
     return redirect("portal:enterprise_detail", enterprise_id=enterprise_id)
 
 
@@ -131,7 +132,7 @@ def invitation_decline(request: HttpRequest, invitation_id: int) -> HttpResponse
                                              request=request)
     except TongbanError as exc:
         raise Http404 from exc
-    messages.success(request, "已拒绝该邀请。")
+    messages.success(request, _("已拒绝该邀请。"))
     return redirect("portal:enterprise_invitations")
 
 
@@ -143,7 +144,7 @@ def revoke(request: HttpRequest, enterprise_id: int, agent_id: int) -> HttpRespo
                                  request=request)
     except TongbanError as exc:
         raise Http404 from exc
-    messages.success(request, "已撤销该经办人的授权。")
+    messages.success(request, _("已撤销该经办人的授权。"))
     return redirect("portal:enterprise_detail", enterprise_id=enterprise_id)
 
 
@@ -163,5 +164,5 @@ def act(request: HttpRequest, enterprise_id: int) -> HttpResponse:
 @require_POST
 def act_stop(request: HttpRequest) -> HttpResponse:
     enterprises.enterprise_act_as(request=request, enterprise_id=None)
-    messages.success(request, "已切换回个人身份。")
+    messages.success(request, _("已切换回个人身份。"))
     return redirect("portal:enterprise")

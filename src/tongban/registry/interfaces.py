@@ -164,6 +164,20 @@ class PermitCompare:
     status: PermitStatus | None = None
     region: str | None = None  # "HK" or "MO"
     issue_count_consistent: bool | None = None
+    # Which name did not match, when the caller gave both (None: not given). `name_consistent` is all given.
+    name_zh_consistent: bool | None = None
+    name_en_consistent: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PermitHolder:
+    """The names on a permit, as the permit carries them: the Chinese name in its own form (Traditional for
+    most Hong Kong and Macao residents), the English name in the permit's spelling and case. Asked only
+    by the platform for an account it has just verified against this permit — never answered to partners."""
+
+    name_zh: str
+    name_en: str
+    region: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,8 +237,14 @@ class TrafficSource(Source, Protocol):
 
 @runtime_checkable
 class ExitEntrySource(Source, Protocol):
-    def compare(self, permit_number: str, name: str) -> PermitCompare:
-        """Is this name (Chinese or English) the holder of this Mainland Travel Permit (H/M + 8 digits [+ 2])?"""
+    def compare(self, permit_number: str, name: str, name_en: str | None = None) -> PermitCompare:
+        """Is this name (Chinese or English) the holder of this Mainland Travel Permit (H/M + 8 digits [+ 2])?
+        With `name_en` too, both the Chinese and the English name must match. Case, spacing and
+        Traditional/Simplified forms are ignored."""
+        ...
+
+    def holder(self, permit_number: str) -> PermitHolder | None:
+        """The permit's names (for an account verified against it), None when unknown."""
 
     def residence_permit_check(self, residence_permit_number: str, name: str) -> PermitCompare:
         """Is this name the holder of this 港澳居民居住证 number (810000/820000...)?"""

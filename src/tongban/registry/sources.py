@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import Error as DatabaseError
 
+from tongban.core.hant import same_name
 from tongban.core.statements import Statement
 from tongban.registry.interfaces import (
     CardCheck,
@@ -22,6 +23,7 @@ from tongban.registry.interfaces import (
     LicenceStatus,
     OwnerContact,
     PermitCompare,
+    PermitHolder,
     PermitStatus,
     PersonCompare,
     PersonStatus,
@@ -47,10 +49,6 @@ def _id_number(value: str) -> str:
 def _same_name(given: str, registered: str) -> bool:
     """Names compare exactly, ignoring surrounding spaces and the middle dot of minority names."""
     return _SPACES.sub("", given) == _SPACES.sub("", registered) and bool(given.strip())
-
-
-def _same_english_name(given: str, registered: str) -> bool:
-    return bool(given.strip()) and _SPACES.sub(" ", given).strip().upper() == _SPACES.sub(" ", registered).strip().upper()
 
 
 class _DatabaseSource:
@@ -175,25 +173,44 @@ class DatabaseExitEntrySource(_DatabaseSource):
     _COLUMNS = "name_zh, name_en, status, region, issue_count"
 
     @staticmethod
-    def _answer(row: tuple[Any, ...] | None, name: str, issue_count: int | None = None) -> PermitCompare:
+    def _answer(row: tuple[Any, ...] | None, name: str, issue_count: int | None = None,
+                name_en: str | None = None) -> PermitCompare:
         if row is None:
             return PermitCompare(found=False, name_consistent=False)
-        name_zh, name_en, status, region, count = row
+        name_zh, registered_en, status, region, count = row
+        zh_ok: bool | None = None
+        en_ok: bool | None = None
+        if name_en:
+            zh_ok = same_name(name, name_zh)
+            en_ok = same_name(name_en, registered_en)
+            consistent = zh_ok and en_ok
+        else:  # one name, Chinese or English
+            consistent = same_name(name, name_zh) or same_name(name, registered_en)
         return PermitCompare(
             found=True,
-            name_consistent=_same_name(name, name_zh) or _same_english_name(name, name_en),
+            name_consistent=consistent,
             status=PermitStatus(status),
             region=region,
             issue_count_consistent=None if issue_count is None else int(count) == issue_count,
+            name_zh_consistent=zh_ok,
+            name_en_consistent=en_ok,
         )
 
-    def compare(self, permit_number: str, name: str) -> PermitCompare:
+    def compare(self, permit_number: str, name: str, name_en: str | None = None) -> PermitCompare:
         match = _PERMIT.match(_SPACES.sub("", permit_number).upper())
         if match is None:
             return PermitCompare(found=False, name_consistent=False)
         base, count = match.group(1), match.group(2)
         row = self._one(f"SELECT {self._COLUMNS} FROM exitentry_permit WHERE permit_number = %s", [base])  # noqa: S608
-        return self._answer(row, name, None if count is None else int(count))
+        return self._answer(row, name, None if count is None else int(count), name_en)
+
+    def holder(self, permit_number: str) -> PermitHolder | None:
+        match = _PERMIT.match(_SPACES.sub("", permit_number).upper())
+        if match is None:
+            return None
+        row = self._one("SELECT name_zh, name_en, region FROM exitentry_permit WHERE permit_number = %s",
+                        [match.group(1)])
+        return None if row is None else PermitHolder(name_zh=row[0], name_en=row[1], region=row[2])
 
     def residence_permit_check(self, residence_permit_number: str, name: str) -> PermitCompare:
         row = self._one(

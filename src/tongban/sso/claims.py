@@ -31,7 +31,7 @@ SCOPES: dict[str, str] = {
 IDENTITY_SCOPES = ("realname", "idcard_masked", "idcard", "phone")
 # Claims carried by each identity scope (returned by the userinfo endpoint only).
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
-    "realname": ("name",),
+    "realname": ("name", "family_name", "given_name", "name#en", "family_name#en", "given_name#en"),
     "idcard_masked": ("id_type", "id_number_masked"),
     "idcard": ("id_type", "id_number"),
     "phone": ("phone_number", "phone_number_verified"),
@@ -139,6 +139,24 @@ def consent_items(*, user: Any, client: Any, scopes: list[str], request: HttpReq
     return items
 
 
+def name_claims(name: str, name_en: str | None) -> dict[str, str]:
+    """`name`, `family_name`, `given_name` (OIDC Core 5.1) from the verified Chinese name — the surname is its
+    first character, or two for a compound surname (欧阳, 司徒…) — and, for a Hong Kong or Macao resident, the
+    English name in the permit's spelling and case as `name#en` / `family_name#en` / `given_name#en` (OIDC
+    Core 5.2 language tags). The permit writes the English surname first (`CHAN Tai Man`)."""
+    family = name[:2] if len(name) >= 3 and name[:2] in COMPOUND_SURNAMES else name[:1]
+    claims = {"name": name, "family_name": family, "given_name": name[len(family):]}
+    if name_en:
+        surname, *given = name_en.split()
+        claims |= {"name#en": name_en, "family_name#en": surname, "given_name#en": " ".join(given)}
+    return claims
+
+
+COMPOUND_SURNAMES = frozenset({"欧阳", "歐陽", "司马", "司馬", "上官", "诸葛", "諸葛", "东方", "東方", "皇甫", "尉迟",
+                               "尉遲", "公孙", "公孫", "慕容", "令狐", "司徒", "夏侯", "长孙", "長孫", "宇文", "轩辕",
+                               "軒轅", "端木", "西门", "西門", "南宫", "南宮", "独孤", "獨孤"})
+
+
 def identity_claims(*, user: Any, client: Any, scopes: set[str] | frozenset[str],
                     request: HttpRequest | None = None) -> dict[str, Any]:
     """The identity claims for the granted scopes (decrypted; the read is audited with the client as
@@ -152,8 +170,10 @@ def identity_claims(*, user: Any, client: Any, scopes: set[str] | frozenset[str]
     claims: dict[str, Any] = {}
     read: list[str] = []
     if "realname" in wanted and profile.level >= 1 and profile.name:
-        claims["name"] = profile.name
+        claims.update(name_claims(profile.name, profile.name_en))
         read.append("name")
+        if profile.name_en:
+            read.append("name_en")
     if wanted & {"idcard", "idcard_masked"} and profile.level >= 1 and profile.id_number:
         claims["id_type"] = profile.id_type
         if "idcard" in wanted:
@@ -162,7 +182,7 @@ def identity_claims(*, user: Any, client: Any, scopes: set[str] | frozenset[str]
             claims["id_number_masked"] = _masked_id(profile.id_type, profile.id_number)
         read.append("id_number")
     if "phone" in wanted and profile.phone:
-        claims["phone_number"] = f"+86{profile.phone}"
+        claims["phone_number"] = profile.phone if profile.phone.startswith("+") else f"+86{profile.phone}"
         claims["phone_number_verified"] = True
         read.append("phone")
     if read:

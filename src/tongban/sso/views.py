@@ -91,7 +91,8 @@ def discovery_document(request: HttpRequest) -> dict[str, Any]:
         "code_challenge_methods_supported": ["S256"],
         "acr_values_supported": [lvl.uri for lvl in sorted(SUPPORTED_LEVELS)],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
-                             "name", "id_type", "id_number", "id_number_masked", "phone_number",
+                             "name", "family_name", "given_name", "name#en", "family_name#en", "given_name#en",
+                             "id_type", "id_number", "id_number_masked", "phone_number",
                              "phone_number_verified"],
         "prompt_values_supported": ["none", "login", "consent"],
         "claims_parameter_supported": False,
@@ -444,7 +445,8 @@ def step_up(request: HttpRequest) -> HttpResponse:
             profile, outcome = citizens.citizen_verify_identity(
                 user=user, id_type=d["id_type"], id_number=d["id_number"], name=d["name"], level=d["level"],
                 card_valid_from=d.get("card_valid_from"), card_valid_to=d.get("card_valid_to"),
-                card_long_term=bool(d.get("card_long_term")), request=request)
+                card_long_term=bool(d.get("card_long_term")), name_en=d.get("name_en") or "",
+                request=request)
         except TongbanError as exc:
             form.add_error(None, exc.message("zh-hans"))
         else:

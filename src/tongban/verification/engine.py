@@ -30,6 +30,7 @@ MAX_NAME_LENGTH = 100
 
 # Field names in VerificationOutcome.fields.
 ID_NUMBER, NAME, CARD_VALIDITY, ISSUE_COUNT = "id_number", "name", "card_validity", "issue_count"
+NAME_EN = "name_en"  # a permit holder's English name, when the claim gives it besides the Chinese one
 
 _PERSON_STATUS_REASONS = {
     PersonStatus.DECEASED: ReasonCode.DECEASED,
@@ -70,6 +71,7 @@ class IdentityClaim:
     card_valid_from: datetime.date | None = field(default=None, repr=False)  # L2: resident ID card validity
     card_valid_to: datetime.date | None = field(default=None, repr=False)  # None with card_long_term for 长期
     card_long_term: bool = field(default=False, repr=False)
+    name_en: str = field(default="", repr=False)  # HK/Macao: the English name too (then `name` is the Chinese)
 
     def __repr__(self) -> str:
         return f"IdentityClaim(id_type={self.id_type!r})"
@@ -175,10 +177,11 @@ def verify(claim: IdentityClaim, *, level: AssuranceLevel) -> VerificationOutcom
         return _verify_resident(run, number, name, dates)
     permit = validate_travel_permit(claim.id_number, field=ID_NUMBER)
     name = _clean_name(claim.name)
-    run = _Run(level, (ID_NUMBER, NAME, ISSUE_COUNT))
+    name_en = _clean_name(claim.name_en) if claim.name_en.strip() else ""
+    run = _Run(level, (ID_NUMBER, NAME, NAME_EN, ISSUE_COUNT) if name_en else (ID_NUMBER, NAME, ISSUE_COUNT))
     if level not in SUPPORTED_LEVELS:
         return run.done(AssuranceLevel.NONE, ReasonCode.LEVEL_NOT_SUPPORTED)
-    return _verify_hk_macao(run, permit.number, permit.issue_count is not None, name)
+    return _verify_hk_macao(run, permit.number, permit.issue_count is not None, name, name_en)
 
 
 def _verify_resident(
@@ -225,17 +228,29 @@ def _verify_resident(
     return run.done(AssuranceLevel.L2)
 
 
-def _verify_hk_macao(run: _Run, permit_number: str, with_count: bool, name: str) -> VerificationOutcome:
+def _verify_hk_macao(run: _Run, permit_number: str, with_count: bool, name: str, name_en: str = ""
+                     ) -> VerificationOutcome:
+    """Names are compared ignoring case, spacing and Traditional/Simplified forms (the source does it). With
+    both names given, a caller who got the number and one name right is told which name did not match."""
     exitentry = interfaces.exitentry()
+    names = (NAME, NAME_EN) if name_en else (NAME,)
     try:
-        answer = _asked(run, exitentry, exitentry.compare, permit_number, name)
+        answer = (_asked(run, exitentry, exitentry.compare, permit_number, name, name_en) if name_en
+                  else _asked(run, exitentry, exitentry.compare, permit_number, name))
     except SourceUnavailable:
-        run.fields[ID_NUMBER] = run.fields[NAME] = _U
+        for key in (ID_NUMBER, *names):
+            run.fields[key] = _U
         return run.done(AssuranceLevel.NONE, ReasonCode.SOURCE_UNAVAILABLE)
     if not (answer.found and answer.name_consistent):
-        run.fields[ID_NUMBER] = run.fields[NAME] = _I
+        for key in (ID_NUMBER, *names):
+            run.fields[key] = _I
+        if answer.found and name_en and (answer.name_zh_consistent or answer.name_en_consistent):
+            run.fields[ID_NUMBER] = _C
+            run.fields[NAME] = _C if answer.name_zh_consistent else _I
+            run.fields[NAME_EN] = _C if answer.name_en_consistent else _I
         return run.done(AssuranceLevel.NONE, ReasonCode.NAME_INCONSISTENT if answer.found else ReasonCode.NOT_FOUND)
-    run.fields[ID_NUMBER] = run.fields[NAME] = _C
+    for key in (ID_NUMBER, *names):
+        run.fields[key] = _C
     if run.requested < AssuranceLevel.L2:
         return run.done(AssuranceLevel.L1)
     # L2 (实证) for a permit holder: the permit presented is the current one and it is valid.

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from django.utils.translation import gettext, gettext_noop
+
 ACR_PREFIX = "urn:tongban:acr:"
 
 
@@ -20,7 +22,12 @@ class AssuranceLevel(IntEnum):
 
     @property
     def label(self) -> str:
-        return {0: "未认证", 1: "实名", 2: "实证", 3: "实人"}[self.value]
+        return gettext({0: gettext_noop("未认证"), 1: gettext_noop("实名"), 2: gettext_noop("实证"), 3: gettext_noop("实人")}[self.value])
+
+    @property
+    def code_label(self) -> str:
+        """How a level code (`l1`, `l2`) is shown to people: `实名 L1`."""
+        return f"{self.label} L{self.value}" if self.value else self.label
 
     @property
     def uri(self) -> str | None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from django.utils.translation import gettext, gettext_noop
+
 
 class FieldVerdict(StrEnum):
     CONSISTENT = "consistent"  # 一致
@@ -17,14 +19,14 @@ class FieldVerdict(StrEnum):
 
     @property
     def label(self) -> str:
-        return _VERDICT_LABELS[self]
+        return gettext(_VERDICT_LABELS[self])
 
 
 _VERDICT_LABELS = {
-    FieldVerdict.CONSISTENT: "一致",
-    FieldVerdict.INCONSISTENT: "不一致",
-    FieldVerdict.SOURCE_UNAVAILABLE: "数据源不可用",
-    FieldVerdict.NOT_CHECKED: "未核验",
+    FieldVerdict.CONSISTENT: gettext_noop("一致"),
+    FieldVerdict.INCONSISTENT: gettext_noop("不一致"),
+    FieldVerdict.SOURCE_UNAVAILABLE: gettext_noop("数据源不可用"),
+    FieldVerdict.NOT_CHECKED: gettext_noop("未核验"),
 }
 
 
@@ -59,7 +61,7 @@ class ReasonCode(StrEnum):
 
     @property
     def label(self) -> str:
-        return _REASON_LABELS[self]
+        return gettext(_REASON_LABELS[self])
 
     @property
     def public(self) -> ReasonCode:
@@ -70,21 +72,21 @@ class ReasonCode(StrEnum):
 INTERNAL_REASONS = frozenset({ReasonCode.NOT_FOUND, ReasonCode.NAME_INCONSISTENT})
 
 _REASON_LABELS = {
-    ReasonCode.IDENTITY_INCONSISTENT: "姓名与证件号码不一致",
-    ReasonCode.NOT_FOUND: "证件号码不存在（仅审计）",
-    ReasonCode.NAME_INCONSISTENT: "姓名与登记不符（仅审计）",
-    ReasonCode.DECEASED: "已死亡",
-    ReasonCode.CANCELLED: "户口已注销",
-    ReasonCode.EMIGRATED: "已迁出境外",
-    ReasonCode.CARD_NOT_FOUND: "无身份证办理记录",
-    ReasonCode.CARD_VALIDITY_INCONSISTENT: "身份证有效期与现持证件不一致",
-    ReasonCode.CARD_SUPERSEDED: "该身份证已换领或补领，请使用最新证件",
-    ReasonCode.CARD_LOST: "身份证已挂失",
-    ReasonCode.CARD_VOID: "身份证已作废",
-    ReasonCode.CARD_EXPIRED: "身份证已过期",
-    ReasonCode.PERMIT_SUPERSEDED: "通行证已换发，请使用最新证件",
-    ReasonCode.PERMIT_VOID: "通行证已作废",
-    ReasonCode.PERMIT_EXPIRED: "通行证已过期",
-    ReasonCode.SOURCE_UNAVAILABLE: "权威数据源暂不可用",
-    ReasonCode.LEVEL_NOT_SUPPORTED: "暂不支持所请求的认证等级",
+    ReasonCode.IDENTITY_INCONSISTENT: gettext_noop("姓名与证件号码不一致"),
+    ReasonCode.NOT_FOUND: gettext_noop("证件号码不存在（仅审计）"),
+    ReasonCode.NAME_INCONSISTENT: gettext_noop("姓名与登记不符（仅审计）"),
+    ReasonCode.DECEASED: gettext_noop("已死亡"),
+    ReasonCode.CANCELLED: gettext_noop("户口已注销"),
+    ReasonCode.EMIGRATED: gettext_noop("已迁出境外"),
+    ReasonCode.CARD_NOT_FOUND: gettext_noop("无身份证办理记录"),
+    ReasonCode.CARD_VALIDITY_INCONSISTENT: gettext_noop("身份证有效期与现持证件不一致"),
+    ReasonCode.CARD_SUPERSEDED: gettext_noop("该身份证已换领或补领，请使用最新证件"),
+    ReasonCode.CARD_LOST: gettext_noop("身份证已挂失"),
+    ReasonCode.CARD_VOID: gettext_noop("身份证已作废"),
+    ReasonCode.CARD_EXPIRED: gettext_noop("身份证已过期"),
+    ReasonCode.PERMIT_SUPERSEDED: gettext_noop("通行证已换发，请使用最新证件"),
+    ReasonCode.PERMIT_VOID: gettext_noop("通行证已作废"),
+    ReasonCode.PERMIT_EXPIRED: gettext_noop("通行证已过期"),
+    ReasonCode.SOURCE_UNAVAILABLE: gettext_noop("权威数据源暂不可用"),
+    ReasonCode.LEVEL_NOT_SUPPORTED: gettext_noop("暂不支持所请求的认证等级"),
 }
