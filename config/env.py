@@ -560,3 +560,36 @@ def serving_threads() -> int:
     its workers start, so it is read when asked, not at import); 0 in any other process."""
     return max(0, _int(SERVING_THREADS_VARIABLE, 0))
 # --- end of dependency budgets ---
+
+
+# --- the unified data exchange with the national platform (issue 17; tongban.exchange, docs/exchange.md) ---
+
+
+@dataclass(frozen=True)
+class ExchangeEnv:
+    url: str  # the national platform's exchange endpoint; empty: the exchange is off
+    peer_public_key: str  # the counterpart's SM2 public key, 65 bytes in hex (04 || x || y)
+    timeout: float
+    lanes: int  # per-entity order: each entity hashes to one lane, a lane is delivered by one worker at a time
+    batch_size: int
+
+
+def load_exchange() -> ExchangeEnv:
+    url = os.environ.get("TONGBAN_EXCHANGE_URL", "").strip()
+    key = os.environ.get("TONGBAN_EXCHANGE_PEER_PUBLIC_KEY", "").strip().lower()
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigurationError("TONGBAN_EXCHANGE_URL must start with http:// or https://")
+    if key and not (len(key) == 130 and key.startswith("04") and all(c in "0123456789abcdef" for c in key)):
+        raise ConfigurationError("TONGBAN_EXCHANGE_PEER_PUBLIC_KEY must be an uncompressed SM2 public key: 130 hex digits starting 04")
+    if url and not key:
+        raise ConfigurationError("TONGBAN_EXCHANGE_URL is set: TONGBAN_EXCHANGE_PEER_PUBLIC_KEY is required with it")
+    raw = os.environ.get("TONGBAN_EXCHANGE_TIMEOUT", "").strip() or "10"
+    try:
+        timeout = float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"TONGBAN_EXCHANGE_TIMEOUT must be a number of seconds, not {raw!r}") from exc
+    if not 0 < timeout <= 300:
+        raise ConfigurationError("TONGBAN_EXCHANGE_TIMEOUT must be greater than 0 and at most 300 seconds")
+    return ExchangeEnv(url=url, peer_public_key=key, timeout=timeout,
+                       lanes=_positive("TONGBAN_EXCHANGE_LANES", 16),
+                       batch_size=_positive("TONGBAN_EXCHANGE_BATCH_SIZE", 500))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
@@ -272,13 +271,9 @@ TONGBAN_EMS = {"BACKEND": _EMS.backend, "URL": _EMS.url, "TOKEN": _EMS.token, "T
                "CALLBACK_URL": _EMS.callback_url}
 # The unified data exchange with the national platform (tongban.exchange, docs/exchange.md): off until
 # TONGBAN_EXCHANGE_URL is set; the counterpart's SM2 public key (65 bytes, hex) is required with it.
-TONGBAN_EXCHANGE = {
-    "URL": os.environ.get("TONGBAN_EXCHANGE_URL", ""),
-    "PEER_PUBLIC_KEY": os.environ.get("TONGBAN_EXCHANGE_PEER_PUBLIC_KEY", ""),
-    "TIMEOUT": float(os.environ.get("TONGBAN_EXCHANGE_TIMEOUT", "10")),
-    "LANES": int(os.environ.get("TONGBAN_EXCHANGE_LANES", "16")),
-    "BATCH_SIZE": int(os.environ.get("TONGBAN_EXCHANGE_BATCH_SIZE", "500")),
-}
+_EXCHANGE = envmod.load_exchange()
+TONGBAN_EXCHANGE = {"URL": _EXCHANGE.url, "PEER_PUBLIC_KEY": _EXCHANGE.peer_public_key, "TIMEOUT": _EXCHANGE.timeout,
+                    "LANES": _EXCHANGE.lanes, "BATCH_SIZE": _EXCHANGE.batch_size}
 _CASES = envmod.load_cases()
 # Where a case is handled when the applicant's household region is not known (HK/Macao residents).
 TONGBAN_CASES_DEFAULT_REGION = _CASES.default_region
