@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "tongban.jobs",
     "tongban.registry",
     "tongban.verification",
+    "tongban.face",
     "tongban.notifications",
     "tongban.cases",
     "tongban.evaluation",
@@ -82,6 +83,8 @@ MIDDLEWARE = [
 
 # The signed partner API's hot endpoints: authenticated by their signature, no session, CSRF or
 # template on them (tongban.core.middleware.FastPathMiddleware; bench/verify.py).
+# Real-person verification thresholds and liveness rules (tongban.face.liveness.Rules; docs/face.md).
+TONGBAN_FACE: dict[str, float | int] = {}
 TONGBAN_FAST_PATHS = ["partners:verifications", "partners:verifications_batch",
                       # liveness: answered from the process alone, no session or database (issue 12)
                       "healthz",

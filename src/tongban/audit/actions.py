@@ -126,6 +126,10 @@ class Action(models.TextChoices):
     PAYMENT_REFUND = "payment.refund", "退款状态变更"
     PAYMENT_RECONCILE = "payment.reconcile", "对账"
     PAYMENT_DIFFERENCE_RESOLVE = "payment.difference.resolve", "处理对账差异"
+    # Real-person verification, 实人 (tongban.face)
+    FACE_CHECK = "face.check", "实人核验"
+    FACE_REVIEW = "face.review", "实人核验人工复核"
+    FACE_IMAGE_OPEN = "face.image.open", "查看实人核验人像"
 
 
 class ActorType(models.TextChoices):
