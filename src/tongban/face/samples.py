@@ -88,7 +88,7 @@ def head_turn_burst(name: str, *, direction: str, frames: int = 8) -> list[np.nd
     sign = 1.0 if direction == "turn_left" else -1.0
     front = max(2, frames // 3)
     steps = frames - front
-    return [base] * front + [turned(base, facts.box, sign * 0.16 * (i + 1) / steps) for i in range(steps)]
+    return [base] * front + [turned(base, facts.box, sign * 0.22 * (i + 1) / steps) for i in range(steps)]
 
 
 def still_burst(name: str, *, frames: int = 8) -> list[np.ndarray]:

@@ -27,7 +27,7 @@ from tongban.audit.actions import Action, Outcome
 from tongban.audit.services import Actor, Subject, audit_record
 from tongban.core.errors import TongbanError
 from tongban.core.uploads import sniff_upload
-from tongban.face import matcher
+from tongban.face import liveness, matcher
 from tongban.face.liveness import BurstVerdict, Challenge, FaceReason, Rules, judge
 from tongban.face.models import CheckStatus, FaceCheck
 from tongban.registry import interfaces
@@ -65,11 +65,16 @@ class FaceResult:
     reason: FaceReason | None  # public code; None when passed
 
 
+def pick_challenge() -> Challenge:
+    """Left or right, unpredictably (the browser test fixes it to match its recording)."""
+    return secrets.choice(list(Challenge))
+
+
 def face_challenge_issue(*, owner: str) -> tuple[str, Challenge]:
     """A random head-turn challenge for `owner` ("user:<pk>" or "app:<id>"), valid once for CHALLENGE_TTL s."""
     if not matcher.available():
         raise unavailable_error()
-    challenge = secrets.choice(list(Challenge))
+    challenge = pick_challenge()
     challenge_id = "fc_" + secrets.token_urlsafe(18)
     cache.set(f"face:challenge:{challenge_id}", {"owner": owner, "challenge": challenge.value}, CHALLENGE_TTL)
     return challenge_id, challenge
@@ -121,7 +126,7 @@ def _card_photo(id_number: str) -> bytes | None:
 
 
 def _verdict(frames: list[bytes], card_image: bytes | None, challenge: Challenge, conf: Rules) -> BurstVerdict:
-    facts = [matcher.analyse(matcher.decode(data)) for data in frames]
+    facts = liveness.burst_facts(frames)
     card = matcher.analyse(matcher.decode(card_image)) if card_image else matcher.FaceFacts(faces=0)
     return judge(facts, card, challenge, conf)
 
