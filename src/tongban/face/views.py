@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -41,6 +42,14 @@ def reason_label(reason: FaceReason | None) -> str:
     }.get(reason, "") if reason else ""  # type: ignore[arg-type]
 
 
+def _next(request: HttpRequest, value: str | None) -> str:
+    """Where to go once L3 is reached: a same-site path (the single sign-on step-up), else 我的."""
+    if value and value.startswith("/") and url_has_allowed_host_and_scheme(value, allowed_hosts={request.get_host()},
+                                                                            require_https=request.is_secure()):
+        return value
+    return reverse("portal:me")
+
+
 def _profile(request: HttpRequest) -> Any:
     from tongban.accounts.citizens import profile_of
 
@@ -61,6 +70,7 @@ def camera(request: HttpRequest) -> HttpResponse:
         "available": services.face_available(), "level": profile.level,
         "eligible": profile.level >= 2 and profile.id_type == "resident_id",
         "challenge_url": reverse("face:challenge"), "check_url": reverse("face:check"),
+        "next": _next(request, request.GET.get("next")),
     })
 
 
@@ -104,7 +114,7 @@ def check(request: HttpRequest) -> JsonResponse:
                             "message": _("认证成功：实人 L3。") if result.passed else reason_label(result.reason)}
     if result.passed:
         messages.success(request, _("认证成功：实人 L3。"))
-        body["next"] = reverse("portal:me")
+        body["next"] = _next(request, request.POST.get("next"))
     return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
 
 

@@ -59,14 +59,15 @@
     await video.play().catch(function () {});
     if (!video.videoWidth) { await new Promise(function (r) { video.onloadedmetadata = r; }); }
     var issued = await post(root.dataset.challengeUrl, new FormData());
-    if (!issued.ok) { say((issued.data.error && issued.data.error.message) || "请稍后再试。"); start.disabled = false; return; }
+    if (!issued.ok) { say((issued.data.error && issued.data.error.message) || root.dataset.failed); start.disabled = false; return; }
     prompt.textContent = issued.data.prompt;
     var blobs = await burst();
     stream.getTracks().forEach(function (t) { t.stop(); });
     prompt.textContent = "";
-    say("正在核验…");
+    say(root.dataset.checking);
     var form = new FormData();
     form.append("challenge_id", issued.data.challenge_id);
+    form.append("next", root.dataset.next || "");
     blobs.forEach(function (b, i) { form.append("frames", b, "frame" + i + ".jpg"); });
     var result = await post(root.dataset.checkUrl, form);
     if (result.ok && result.data.passed) {
@@ -76,7 +77,7 @@
       return;
     }
     root.dataset.result = result.ok ? result.data.status : "error";
-    say(result.ok ? result.data.message : ((result.data.error && result.data.error.message) || "核验失败，请重试。"));
+    say(result.ok ? result.data.message : ((result.data.error && result.data.error.message) || root.dataset.failed));
     start.disabled = false;
   });
 })();
