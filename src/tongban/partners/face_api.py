@@ -21,10 +21,25 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tongban.audit.services import Actor
 from tongban.core.errors import TongbanError
-from tongban.partners.api import CHANNEL, Call, _check_allowed, _claim, _handle, _json, _parse, _quota, _refused
+from tongban.partners.api import (
+    CHANNEL,
+    Call,
+    _check_allowed,
+    _claim,
+    _handle,
+    _json,
+    _parse,
+    _quota,
+    _refused,
+)
 from tongban.partners.schemas import _PURPOSE, Person
 from tongban.verification.levels import AssuranceLevel
-from tongban.verification.services import identity_reference, level_code, new_verification_id, verification_perform
+from tongban.verification.services import (
+    identity_reference,
+    level_code,
+    new_verification_id,
+    verification_perform,
+)
 
 FACE_MAX_BODY = 2_000_000  # under DATA_UPLOAD_MAX_MEMORY_SIZE; 12 frames of ~100 kB in base64
 LEVEL = "l3"
