@@ -99,3 +99,22 @@ def test_a_person_reaches_l3_and_a_still_photo_is_refused(live_server, tmp_path,
             assert "实人" in page.locator("#level").inner_text()
         finally:
             browser.close()
+
+
+def test_a_refused_camera_gets_a_clear_fallback(phone_page, live_server, assert_accessible):
+    """No camera permission (the plain test browser has neither a device nor the grant): the page says why
+    and what to do instead, and stays accessible."""
+    user = make_l2_citizen("face-e2e2", serial=902)
+    phone = CitizenProfile.objects.get(user=user).phone
+    page = phone_page
+    page.goto(live_server.url + "/login/")
+    page.fill("#id_username", phone)
+    page.fill("#id_password", "Citizen-2026-pw")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/me/")
+    page.goto(live_server.url + "/me/face/")
+    page.click("#face-start")
+    page.wait_for_selector("#face-fallback:not([hidden])", timeout=15_000)
+    assert "无法使用摄像头" in page.locator("#face-fallback").inner_text()
+    assert page.locator("#face-start").is_hidden()
+    assert_accessible(page)

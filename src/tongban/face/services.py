@@ -148,11 +148,11 @@ def face_check_perform(*, owner: str, challenge_id: str, frames: Sequence[bytes]
     if id_type != "resident_id":
         raise TongbanError("level_not_supported", message_zh="实人认证目前仅支持居民身份证。",
                            message_en="Real-person verification needs a resident ID card.", status=422)
+    from tongban.verification.breaker import BreakerOpen
+
     try:
         card_image = _card_photo(id_number)
-    except (SourceUnavailable, Exception) as exc:  # BreakerOpen too: the source is unavailable
-        if isinstance(exc, TongbanError):
-            raise
+    except (SourceUnavailable, BreakerOpen):
         raise TongbanError("source_unavailable", message_zh="权威数据源暂不可用，请稍后再试。",
                            message_en="The authoritative source is unavailable; try again later.", status=503) from None
     try:
