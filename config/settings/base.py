@@ -85,6 +85,7 @@ MIDDLEWARE = [
 # template on them (tongban.core.middleware.FastPathMiddleware; bench/verify.py).
 # Real-person verification thresholds and liveness rules (tongban.face.liveness.Rules; docs/face.md).
 TONGBAN_FACE: dict[str, float | int] = {}
+TONGBAN_FACE_CHALLENGES_PER_HOUR = (10, 10_000)  # a citizen, a partner app
 TONGBAN_FAST_PATHS = ["partners:verifications", "partners:verifications_batch",
                       # liveness: answered from the process alone, no session or database (issue 12)
                       "healthz",

@@ -156,3 +156,8 @@ def test_reviewers_who_disagree_send_it_back(client, citizen, bursts, monkeypatc
     services.face_review_decide(actor=first, check_id=check.pk, decision="deny")
     check.refresh_from_db()
     assert check.status == CheckStatus.DENIED and check.selfie is None and _level(citizen) == 2
+
+
+def test_challenges_are_rate_limited_per_citizen(client, citizen, settings):
+    settings.TONGBAN_FACE_CHALLENGES_PER_HOUR = (2, 100)
+    assert [client.post(reverse("face:challenge")).status_code for _ in range(3)] == [200, 200, 429]

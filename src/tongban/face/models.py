@@ -32,7 +32,8 @@ class FaceCheck(EncryptedModel):
     app_id = models.CharField(_("接入应用"), max_length=64, blank=True)
     subject_ref = models.CharField(_("身份引用"), max_length=80)  # the blind-index reference, as in the audit
     id_type = models.CharField(_("证件类型"), max_length=20)
-    id_number = EncryptedTextField(_("证件号码"), max_length=32, mask="id_number", null=True, blank=True)
+    id_number = EncryptedTextField(_("证件号码"), max_length=32, mask="id_number", null=True,
+                                   blank=True)  # review only, like the images
     challenge = models.CharField(_("动作"), max_length=20)
     status = models.CharField(_("状态"), max_length=20, choices=CheckStatus.choices, db_index=True)
     reason = models.CharField(_("原因"), max_length=40, blank=True)

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from tongban.audit.actions import Action, Outcome
 from tongban.audit.services import Actor, Subject, audit_record
+from tongban.core import ratelimit
 from tongban.core.errors import TongbanError
 from tongban.core.uploads import sniff_upload
 from tongban.face import liveness, matcher
@@ -65,6 +66,12 @@ class FaceResult:
     reason: FaceReason | None  # public code; None when passed
 
 
+def conf_limit(owner: str) -> int:
+    """Challenges an hour: TONGBAN_FACE_CHALLENGES_PER_HOUR (citizen, app), default (10, 10,000)."""
+    citizen, app = getattr(settings, "TONGBAN_FACE_CHALLENGES_PER_HOUR", (10, 10_000))
+    return app if owner.startswith("app:") else citizen
+
+
 def pick_challenge() -> Challenge:
     """Left or right, unpredictably (the browser test fixes it to match its recording)."""
     return secrets.choice(list(Challenge))
@@ -74,6 +81,13 @@ def face_challenge_issue(*, owner: str) -> tuple[str, Challenge]:
     """A random head-turn challenge for `owner` ("user:<pk>" or "app:<id>"), valid once for CHALLENGE_TTL s."""
     if not matcher.available():
         raise unavailable_error()
+    # Each challenge opens one check of ~0.5 s of CPU: a citizen gets a few tries an hour, an app more.
+    limit = conf_limit(owner)
+    result = ratelimit.hit(f"face:challenges:{owner}", limit=limit, window=3600)
+    if not result.allowed:
+        raise TongbanError("rate_limited", message_zh="刷脸认证尝试过于频繁，请一小时后再试。",
+                           message_en="Too many face checks; try again later.",
+                           headers={"Retry-After": str(result.retry_after)})
     challenge = pick_challenge()
     challenge_id = "fc_" + secrets.token_urlsafe(18)
     cache.set(f"face:challenge:{challenge_id}", {"owner": owner, "challenge": challenge.value}, CHALLENGE_TTL)
@@ -164,7 +178,7 @@ def face_check_perform(*, owner: str, challenge_id: str, frames: Sequence[bytes]
     review = status is CheckStatus.REVIEW
     with transaction.atomic():
         check = FaceCheck(channel=channel, user=user, app_id=app_id, subject_ref=subject_ref, id_type=id_type,
-                          id_number=id_number, challenge=challenge.value, status=status,
+                          id_number=id_number if review else None, challenge=challenge.value, status=status,
                           reason=verdict.reason.value if verdict.reason else "", distance=verdict.distance,
                           selfie=checked[verdict.frame_index] if review and verdict.frame_index is not None else None,
                           card_photo=card_image if review else None)
@@ -225,8 +239,8 @@ def face_review_decide(*, actor: Any, check_id: int, decision: str, request: Htt
             return check
         check.second_reviewer, check.decided_at = actor, now
         check.status = CheckStatus.APPROVED if decision == "approve" else CheckStatus.DENIED
-        check.selfie = check.card_photo = None  # deleted with the decision
-        check.save(update_fields=["second_reviewer", "decided_at", "status", "selfie", "card_photo"])
+        check.selfie = check.card_photo = check.id_number = None  # deleted with the decision
+        check.save(update_fields=["second_reviewer", "decided_at", "status", "selfie", "card_photo", "id_number"])
         audit_record(action=Action.FACE_REVIEW, actor=Actor.user(actor), subject=subject, request=request,
                      details={"step": "second", "decision": decision, "agreed": True, "status": check.status,
                               "first_reviewer": check.first_reviewer_id, "identity": check.subject_ref,
