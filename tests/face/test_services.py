@@ -161,3 +161,15 @@ def test_reviewers_who_disagree_send_it_back(client, citizen, bursts, monkeypatc
 def test_challenges_are_rate_limited_per_citizen(client, citizen, settings):
     settings.TONGBAN_FACE_CHALLENGES_PER_HOUR = (2, 100)
     assert [client.post(reverse("face:challenge")).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_the_demo_puts_one_check_in_the_review_queue():
+    from tongban.face.demo import face_demo_ensure
+
+    check = face_demo_ensure()
+    assert check is not None and face_demo_ensure().pk == check.pk  # idempotent
+    assert check.status == CheckStatus.REVIEW and check.distance is not None and check.selfie and check.card_photo
+    first, second = make_officer("hk1"), make_officer("hk2")
+    services.face_review_decide(actor=first, check_id=check.pk, decision="approve")
+    decided = services.face_review_decide(actor=second, check_id=check.pk, decision="approve")
+    assert decided.status == CheckStatus.APPROVED and decided.selfie is None

@@ -58,6 +58,9 @@ class Command(BaseCommand):
         self.stdout.write("数据库已迁移")
         call_command("registry", "generate", "--people", str(options["people"]), "--seed", str(options["seed"]))
         accounts = demo_accounts_ensure()
+        from tongban.face.demo import face_demo_ensure
+
+        face_review = face_demo_ensure()
         base = f"http://{options['host']}:{options['port']}"
         sso = demo_sso_ensure(base_url=base, host=options["host"], national_port=options["national_port"],
                               app_ports=[options["app_port"], options["app_port"] + 1])
@@ -74,6 +77,10 @@ class Command(BaseCommand):
         out(f"  短信模拟器    http://{options['host']}:{options['sms_port']}/ （注册、登录验证码在此查看）")
         out(f"  EMS 模拟器    http://{options['host']}:{options['ems_port']}/ （邮寄的办理结果，每 5 秒推进一步）")
         out(f"  非税缴款      {base}/pay/ （支付平台模拟器 http://{options['host']}:{options['pay_port']}/；docs/payments.md）")
+        if face_review is not None:
+            out(f"  实人复核      {base}/backoffice/face/ （一件待复核：officer 与 officer2 四眼复核；docs/face.md）")
+        else:
+            out("  实人认证      未安装可选组件 face（pip install -e '.[face]'）：L3 不可用")
         out("")
         out("演示账号 / demo logins:")
         for account in accounts:
