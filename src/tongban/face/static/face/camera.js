@@ -25,6 +25,10 @@
   }
   function grab() {
     return new Promise(function (resolve) {
+      // The stream's own shape (a phone gives portrait frames), at most 640 px on the longer side.
+      var w = video.videoWidth || 640, h = video.videoHeight || 480, scale = Math.min(1, 640 / Math.max(w, h));
+      canvas.width = Math.round(w * scale);
+      canvas.height = Math.round(h * scale);
       var ctx = canvas.getContext("2d");
       ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
       canvas.toBlob(resolve, "image/jpeg", 0.85);
