@@ -87,6 +87,7 @@ MIDDLEWARE = [
 TONGBAN_FACE: dict[str, float | int] = {}
 TONGBAN_FACE_CHALLENGES_PER_HOUR = (10, 10_000)  # a citizen, a partner app
 TONGBAN_FAST_PATHS = ["partners:verifications", "partners:verifications_batch",
+                      "partners:face_challenges", "partners:face_verifications",  # signed, no session (tongban.face)
                       # liveness: answered from the process alone, no session or database (issue 12)
                       "healthz",
                       # OpenID Connect endpoints that use no session or cookie (tongban.sso; bench/sso.py)

@@ -17,7 +17,6 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from pydantic import BaseModel, ConfigDict, Field
 
 from tongban.audit.services import Actor
 from tongban.core.errors import TongbanError
@@ -32,7 +31,7 @@ from tongban.partners.api import (
     _quota,
     _refused,
 )
-from tongban.partners.schemas import _PURPOSE, Person
+from tongban.partners.schemas import FaceChallengeRequest, FaceVerificationRequest
 from tongban.verification.levels import AssuranceLevel
 from tongban.verification.services import (
     identity_reference,
@@ -43,17 +42,6 @@ from tongban.verification.services import (
 
 FACE_MAX_BODY = 2_000_000  # under DATA_UPLOAD_MAX_MEMORY_SIZE; 12 frames of ~100 kB in base64
 LEVEL = "l3"
-
-
-class FaceChallengeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FaceVerificationRequest(Person):
-    purpose: str = _PURPOSE
-    challenge_id: str = Field(min_length=1, max_length=64, description="/partner/v1/face/challenges 返回的动作编号（一次有效）")
-    frames: list[str] = Field(min_length=4, max_length=12,
-                              description="按时间顺序的 4–12 帧画面，每帧 JPEG 或 PNG 的 base64（单帧不超过 400 kB）")
 
 
 def _face_services() -> Any:
