@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("partner/", include("tongban.partners.urls")),
     path("admin/", admin.site.urls),
+    path("", include("tongban.face.urls")),  # /me/face/ and /backoffice/face/
     path("backoffice/sso/", include("tongban.sso.backoffice")),
     path("backoffice/payments/", include("tongban.payments.backoffice")),
     path("backoffice/exams/", include("tongban.exams.backoffice")),

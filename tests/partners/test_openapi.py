@@ -31,7 +31,8 @@ def response_schema(spec, path, method, status):
 
 def test_every_documented_path_exists(spec):
     assert spec["openapi"].startswith("3.")
-    assert set(spec["paths"]) == {"/partner/v1/verifications", "/partner/v1/verifications/batch", "/partner/v1/keys"}
+    assert set(spec["paths"]) == {"/partner/v1/verifications", "/partner/v1/verifications/batch", "/partner/v1/keys",
+                                  "/partner/v1/face/challenges", "/partner/v1/face/verifications"}
     for path in spec["paths"]:
         resolve(path)
 

@@ -16,7 +16,11 @@ def test_discovery_and_jwks(client):
     assert doc["code_challenge_methods_supported"] == ["S256"]
     assert doc["subject_types_supported"] == ["pairwise"]
     assert "private_key_jwt" in doc["token_endpoint_auth_methods_supported"]
-    assert doc["acr_values_supported"] == ["urn:tongban:acr:l1", "urn:tongban:acr:l2"]
+    from tongban.face.matcher import available
+
+    # l3 (实人) where the optional extra `face` is installed (tests/face/test_unavailable.py: without it)
+    assert doc["acr_values_supported"] == ["urn:tongban:acr:l1", "urn:tongban:acr:l2"] + (
+        ["urn:tongban:acr:l3"] if available() else [])
     keys = client.get("/o/jwks/").json()["keys"]
     assert {k["alg"] for k in keys} == {"ES256", "RS256", "SM2SM3"}
     assert all("d" not in k for k in keys)

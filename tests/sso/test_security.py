@@ -110,10 +110,10 @@ def test_acr_values_above_the_person_level(client, rp, db):
     person = make_person("l1", phone="13900000002", level=1, seq=2)
     client.force_login(person, backend="tongban.accounts.backends.TongbanBackend")
     flow = Flow(http=client, client=rp.client, secret=rp.secret, redirect_uri="https://rp.example.cn/cb")
-    # L3 is not reachable here: the standard error
+    # L3 cannot be reached without interaction: the standard error (tests/face/test_sso.py: the step-up)
     l3 = register("L3 应用", redirect="https://l3.example.cn/cb", levels="1,2,3")
     flow3 = Flow(http=client, client=l3.client, secret=l3.secret, redirect_uri="https://l3.example.cn/cb")
-    answer = flow3.run(acr_values="urn:tongban:acr:l3")
+    answer = flow3.run(acr_values="urn:tongban:acr:l3", prompt="none")
     assert answer["error"] == ["unmet_authentication_requirements"]
     # L2 with prompt=none: no interaction possible, the same error
     answer = flow.run(acr_values="urn:tongban:acr:l2", prompt="none")

@@ -504,3 +504,26 @@ def citizen_close(*, user: User, password: str, request: HttpRequest | None = No
         sessions_end_all(user)
         audit_account_event("account_closed", actor=user, subject=account_subject(user), request=request,
                             details={**masked_before, "old_level": old_level, "erased": True})
+
+
+def citizen_level_raise_l3(*, user: Any, actor: Any, request: HttpRequest | None = None,
+                           check_id: int | None = None) -> CitizenProfile:
+    """Record that the account holder passed real-person verification (实人, L3: tongban.face).
+
+    Only an account already at L2 with a resident ID can reach L3 (the face is matched against that
+    card's photo). Call inside the transaction that records the face check; audited there.
+    `actor` is the citizen (an accepted check) or the second reviewer (an approved review)."""
+    locked = CitizenProfile.objects.select_for_update().filter(user_id=getattr(user, "pk", None) or 0,
+                                                                closed_at__isnull=True).first()
+    if locked is None or locked.level < 2 or locked.id_type != IdType.RESIDENT_ID:
+        raise _error("level_not_supported", "实人认证需先完成实证（L2）认证。",
+                     "Real-person verification needs level 2 first.", field="level", status=409)
+    old_level = locked.level
+    locked.level = 3
+    locked.verified_at = timezone.now()
+    locked.save(update_fields=["level", "verified_at"])
+    audit_account_event("identity_verified", actor=actor, subject=account_subject(locked.user), request=request,
+                        details={"id_type": locked.id_type, "id_number": masked_id(locked.id_type, locked.id_number),
+                                 "old_level": old_level, "new_level": 3, "level_requested": 3,
+                                 "face_check": check_id})
+    return locked

@@ -158,6 +158,10 @@ class Action(models.TextChoices):
     CARMOVE_BAN = "carmove.ban", "限制使用挪车服务"
     # Criminal-record certificates, 无犯罪记录证明 (through tongban.cases)
     CRIMINAL_RECORD_CHECK = "criminal_record.check", "查询违法犯罪记录"
+    # Real-person verification, 实人 (tongban.face)
+    FACE_CHECK = "face.check", "实人核验"
+    FACE_REVIEW = "face.review", "实人核验人工复核"
+    FACE_IMAGE_OPEN = "face.image.open", "查看实人核验人像"
 
 
 class ActorType(models.TextChoices):

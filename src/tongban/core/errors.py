@@ -39,6 +39,12 @@ CATALOG: dict[str, tuple[int, str, str]] = {
     "upload_type_not_allowed": (415, "不支持该文件类型，请上传 JPEG、PNG 图片或 PDF 文件。",
                                 "This file type is not accepted; upload a JPEG or PNG image or a PDF."),
     "upload_corrupt": (422, "文件已损坏或与其类型不符。", "The file is damaged or is not what its type says."),
+    # Real-person verification (tongban.face; docs/face.md)
+    "face_unavailable": (503, "本平台暂未开通实人认证（刷脸）功能。",
+                         "Real-person (face) verification is not available on this platform."),
+    "face_challenge_invalid": (422, "动作提示已失效，请重新开始。",
+                               "The challenge has expired or was already used; start again."),
+    "face_frames_invalid": (422, "画面帧数不符合要求（4–12 帧）。", "Send 4 to 12 frames."),
     # Identifiers (tongban.core.identifiers) and identity verification (tongban.verification).
     "id_format": (422, "公民身份号码格式不正确：应为 18 位，前 17 位为数字，末位为数字或 X。",
                   "The citizen ID number must be 18 characters: 17 digits and a digit or X."),

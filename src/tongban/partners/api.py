@@ -116,14 +116,16 @@ def _auth_failure(request: HttpRequest, app_id: str, reason: str, exc: TongbanEr
     return exc
 
 
-def authenticate(request: HttpRequest) -> Call:
-    """Check the four signature headers, the window, the signature and the nonce; then status and rate."""
+def authenticate(request: HttpRequest, *, max_body: int | None = None) -> Call:
+    """Check the four signature headers, the window, the signature and the nonce; then status and rate.
+    `max_body`: the path's own body limit (the face call carries frames), else the configured one."""
     conf = partners()
+    max_body = conf.max_body_bytes if max_body is None else max_body
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    if length > conf.max_body_bytes:
+    if length > max_body:
         raise TongbanError("payload_too_large")
     headers = request.headers
     app_id = headers.get(signing.HEADER_APP, "")
@@ -150,7 +152,7 @@ def authenticate(request: HttpRequest) -> Call:
             "timestamp_out_of_window", details=[{"server_time": now, "allowed_skew": conf.clock_skew_seconds}]))
     app = partner_app(app_id) if APP_ID_RE.match(app_id) else None
     body = request.body
-    if len(body) > conf.max_body_bytes:
+    if len(body) > max_body:
         raise TongbanError("payload_too_large")
     canonical = signing.canonical_request(method=request.method or "", path=escape_uri_path(request.path),
                                           query=request.META.get("QUERY_STRING", ""), timestamp=timestamp,
@@ -414,12 +416,13 @@ def _batch(request: HttpRequest, call: Call) -> dict[str, Any]:
             "results": results}
 
 
-def _handle(request: HttpRequest, handler: Callable[[HttpRequest, Call], dict[str, Any]]) -> HttpResponse:
+def _handle(request: HttpRequest, handler: Callable[[HttpRequest, Call], dict[str, Any]], *,
+            max_body: int | None = None) -> HttpResponse:
     nonce = _request_nonce(request)
     try:
         if request.method != "POST":
             return _error(request, nonce, TongbanError("method_not_allowed", headers={"Allow": "POST"}))
-        call = authenticate(request)
+        call = authenticate(request, max_body=max_body)
         replay = _idempotent_replay(call)
         if replay is not None:
             status, body = replay

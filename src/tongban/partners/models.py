@@ -27,7 +27,7 @@ class AppStatus(models.TextChoices):
     SUSPENDED = "suspended", "暂停"
 
 
-LEVEL_CODES = ("l1", "l2")
+LEVEL_CODES = ("l1", "l2", "l3")  # l3: the face call (/partner/v1/face/…, docs/partner-api.md)
 
 
 def new_app_id() -> str:

@@ -77,7 +77,9 @@ def document() -> dict[str, Any]:
     _, defs = models_json_schema(
         [(m, "validation" if m in (schemas.VerificationRequest, schemas.BatchRequest) else "serialization")
          for m in (schemas.VerificationRequest, schemas.BatchRequest, schemas.VerificationResponse,
-                   schemas.BatchResponse, schemas.ErrorResponse, schemas.KeysResponse)],
+                   schemas.BatchResponse, schemas.ErrorResponse, schemas.KeysResponse,
+                   schemas.FaceChallengeRequest, schemas.FaceChallengeResponse, schemas.FaceVerificationRequest,
+                   schemas.FaceVerificationResponse)],
         ref_template="#/components/schemas/{model}",
     )
     return {
@@ -98,6 +100,15 @@ def document() -> dict[str, Any]:
             "/partner/v1/verifications/batch": _post(
                 "createVerificationBatch", "批量核验（最多 100 人）", "逐人独立作答；某人出错不影响其他人。配额按人数计。",
                 "BatchRequest", "BatchResponse", "batch_too_large"),
+            "/partner/v1/face/challenges": _post(
+                "createFaceChallenge", "实人认证：取动作", "取一个随机转头动作（一次有效，180 秒）；应用须获准 l3。",
+                "FaceChallengeRequest", "FaceChallengeResponse", "face_unavailable"),
+            "/partner/v1/face/verifications": _post(
+                "createFaceVerification", "实人认证（l3）", "先按 l2 核验身份，再将画面与现持身份证照片比对；只返回结论。",
+                "FaceVerificationRequest", "FaceVerificationResponse", "face_unavailable", "face_challenge_invalid",
+                "face_frames_invalid", "upload_too_large", "upload_type_not_allowed", "upload_corrupt",
+                "source_unavailable", "app_throttled", "identity_throttled", "id_format", "id_region",
+                "id_birth_date", "id_checksum", "name_invalid", "card_validity_invalid"),
             "/partner/v1/keys": {"get": {
                 "operationId": "listKeys",
                 "summary": "平台应答签名公钥",

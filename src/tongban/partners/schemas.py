@@ -155,3 +155,41 @@ class PublishedKey(BaseModel):
 
 class KeysResponse(BaseModel):
     keys: list[PublishedKey]
+
+
+# -- 实人 (l3): the face call (tongban.partners.face_api; docs/partner-api.md §7a) ---------------------------------
+
+FaceStatus = Literal["accepted", "refused", "rejected", "review", "not_checked"]
+
+
+class FaceChallengeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FaceChallengeResponse(BaseModel):
+    nonce: str
+    challenge_id: str = Field(description="动作编号，180 秒内一次有效")
+    challenge: Literal["turn_left", "turn_right"] = Field(description="turn_left 请向左转头；turn_right 请向右转头")
+    expires_in: int
+
+
+class FaceVerificationRequest(Person):
+    purpose: str = _PURPOSE
+    challenge_id: str = Field(min_length=1, max_length=64, description="/partner/v1/face/challenges 返回的动作编号（一次有效）")
+    frames: list[str] = Field(min_length=4, max_length=12,
+                              description="按时间顺序的 4–12 帧画面，每帧 JPEG 或 PNG 的 base64（单帧不超过 400 kB）")
+
+
+class FaceVerificationResponse(BaseModel):
+    nonce: str
+    purpose: str
+    verification_id: str
+    level_requested: Literal["l3"]
+    level_reached: Literal["none", "l1", "l2", "l3"]
+    acr: str | None
+    passed: bool
+    reason: str | None = Field(description="未达 l3 的原因代码（face_not_found、face_multiple、face_changed、"
+                                           "face_challenge_failed、face_mismatch、face_review 等）；从不返回照片或比对距离")
+    fields: Verdicts
+    face: FaceStatus
+

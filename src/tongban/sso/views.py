@@ -41,7 +41,7 @@ from tongban.sso.core import GRANT_TYPES, oauthlib_core
 from tongban.sso.models import Client, ClientAuthMethod, Consent
 from tongban.sso.secrets import verify_secret
 from tongban.sso.validators import client_by_id, usable_id
-from tongban.verification.levels import SUPPORTED_LEVELS, AssuranceLevel
+from tongban.verification.levels import AssuranceLevel, supported_levels
 
 TXN_PREFIX = "tongban_sso_txn:"
 TXN_SECONDS = 1800
@@ -89,7 +89,7 @@ def discovery_document(request: HttpRequest) -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt", "none"],
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "SM2SM3"],
         "code_challenge_methods_supported": ["S256"],
-        "acr_values_supported": [lvl.uri for lvl in sorted(SUPPORTED_LEVELS)],
+        "acr_values_supported": [lvl.uri for lvl in sorted(supported_levels())],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
                              "name", "family_name", "given_name", "name#en", "family_name#en", "given_name#en",
                              "id_type", "id_number", "id_number_masked", "phone_number",
@@ -298,7 +298,7 @@ def authorize_continue(request: HttpRequest) -> HttpResponse:
     level = services.person_level(user)
     wanted = int(data["level"])
     if wanted > level:
-        if "none" in prompt or AssuranceLevel(wanted) not in SUPPORTED_LEVELS:
+        if "none" in prompt or AssuranceLevel(wanted) not in supported_levels():
             return fail("unmet_authentication_requirements",
                         f"the person is verified to level {level}; level {wanted} cannot be reached here")
         return HttpResponseRedirect(_txn_url("sso:step_up", txn))
@@ -436,6 +436,9 @@ def step_up(request: HttpRequest) -> HttpResponse:
                                                    data.get("state"))["Location"])
     if services.person_level(user) >= wanted:
         return HttpResponseRedirect(back)
+    if wanted >= 3 and services.person_level(user) >= 2:
+        # 实人 (L3): the face check on the portal's camera page, which comes back here when passed.
+        return HttpResponseRedirect(f"{reverse('face:camera')}?{urlencode({'next': here})}")
     form = IdentityForm(request.POST if request.method == "POST" else None, initial={"level": wanted})
     if wanted >= 2:
         form.fields["level"].choices = [(2, "实证 L2")]  # type: ignore[attr-defined]
@@ -452,6 +455,8 @@ def step_up(request: HttpRequest) -> HttpResponse:
         else:
             if profile.level >= wanted:
                 return HttpResponseRedirect(back)
+            if wanted >= 3 and profile.level >= 2:
+                return HttpResponseRedirect(here)  # now the face check
             form.add_error(None, f"认证未达到应用要求的等级：{citizens.reason_label(outcome) or '请核对后重试'}。")
     client = Client.objects.filter(client_id=data["client_id"]).first()
     return render(request, "sso/step_up.html", {"form": form, "client": client, "txn": txn,

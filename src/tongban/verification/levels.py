@@ -1,8 +1,9 @@
 """Assurance levels of identity verification, and the URIs they are known by (the OIDC `acr` value).
 
 L1 实名 (real-name) and L2 实证 (real-credential) are verified against the population registry and
-the ID-card issuance records; L3 实人 (real-person, face against the card photo) is reserved until
-face matching lands — asking for it answers `level_not_supported`.
+the ID-card issuance records by the engine; L3 实人 (real-person: a face with a liveness challenge against
+the card photo) is performed by `tongban.face` on top of L2, where the optional extra `face` is installed
+(`supported_levels()`); the engine itself answers `level_not_supported` for L3.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ class AssuranceLevel(IntEnum):
     NONE = 0  # 未认证
     L1 = 1  # 实名: name and number consistent in the population registry, status normal
     L2 = 2  # 实证: L1 + the current, valid ID card (validity dates) / a valid travel permit
-    L3 = 3  # 实人: L2 + face against the card photo (reserved)
+    L3 = 3  # 实人: L2 + face against the card photo (tongban.face)
 
     @property
     def label(self) -> str:
@@ -43,5 +44,12 @@ class AssuranceLevel(IntEnum):
         raise ValueError(f"unknown assurance level URI {uri!r}")
 
 
-# The levels the engine verifies today; L3 joins when face matching lands.
+# The levels the engine verifies from a claim alone.
 SUPPORTED_LEVELS = frozenset({AssuranceLevel.L1, AssuranceLevel.L2})
+
+
+def supported_levels() -> frozenset[AssuranceLevel]:
+    """The levels this platform can verify: the engine's, and L3 where face matching is installed."""
+    from tongban.face.matcher import available
+
+    return SUPPORTED_LEVELS | {AssuranceLevel.L3} if available() else SUPPORTED_LEVELS

@@ -65,6 +65,9 @@ class Command(BaseCommand):
         from tongban.core.demo import demo_violations
 
         demo_violations()  # 交通违法处理: the demo citizen's cars (docs/violations.md)
+        from tongban.face.demo import face_demo_ensure
+
+        face_review = face_demo_ensure()
         base = f"http://{options['host']}:{options['port']}"
         sso = demo_sso_ensure(base_url=base, host=options["host"], national_port=options["national_port"],
                               app_ports=[options["app_port"], options["app_port"] + 1])
@@ -84,6 +87,10 @@ class Command(BaseCommand):
         out(f"  非税缴款      {base}/pay/ （支付平台模拟器 http://{options['host']}:{options['pay_port']}/；docs/payments.md）")
         out(f"  考试预约      {base}/exams/ （群众账号；民警后台 {base}/backoffice/exams/，账号 {EXAM_OFFICER[0]} 密码 "
             f"{EXAM_OFFICER[1]}；docs/exams.md）")
+        if face_review is not None:
+            out(f"  实人复核      {base}/backoffice/face/ （一件待复核：officer 与 officer2 四眼复核；docs/face.md）")
+        else:
+            out("  实人认证      未安装可选组件 face（pip install -e '.[face]'）：L3 不可用")
         out("")
         out("演示账号 / demo logins:")
         for account in accounts:
