@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "tongban.evaluation",
     "tongban.payments",
     "tongban.partners",
+    "tongban.risk",
     "oauth2_provider",
     "tongban.sso",
     "tongban.catalog",

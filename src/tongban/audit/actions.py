@@ -126,6 +126,14 @@ class Action(models.TextChoices):
     PAYMENT_REFUND = "payment.refund", "退款状态变更"
     PAYMENT_RECONCILE = "payment.reconcile", "对账"
     PAYMENT_DIFFERENCE_RESOLVE = "payment.difference.resolve", "处理对账差异"
+    # Security risk early warning (tongban.risk)
+    RISK_ALERT = "risk.alert", "风险告警"
+    RISK_RESPONSE = "risk.response", "自动响应生效"
+    RISK_RESPONSE_LIFT = "risk.response.lift", "解除自动响应"
+    RISK_ALERT_ACK = "risk.alert.ack", "处理风险告警"
+    RISK_EXPORT_DECIDE = "risk.export.decide", "审批导出工单"
+    RISK_INCIDENT = "risk.incident", "安全事件处置"
+    RISK_RULE_CHANGE = "risk.rule.change", "变更风险规则"
 
 
 class ActorType(models.TextChoices):
