@@ -185,3 +185,33 @@ def test_the_console_is_for_security_admins_only(client, secadmin):
     other = Client()
     login_verified(other, make_officer("o-console"))
     assert other.get("/backoffice/risk/").status_code == 404
+
+
+def test_a_citizen_sees_who_verified_their_identity(client):
+    from tests.partners.conftest import make_partner
+    from tongban.accounts.models import CitizenProfile
+
+    citizen = make_citizen("c-history")
+    CitizenProfile.objects.create(user=citizen, phone="13800138000", id_type="resident_id", name="张三",
+                                  id_number="11010519491231002X", person_key="11010519491231002X", level=2)
+    from tongban.verification.services import identity_reference
+
+    partner = make_partner(name="开户核验", org="某商业银行")
+    audit_record(action=Action.VERIFICATION_REQUEST, actor=Actor.partner_app(partner.app_id),
+                 subject=Subject("identity", identity_reference("resident_id", "11010519491231002X")),
+                 details={"app": partner.app_id, "purpose": "gov_service", "passed": True})
+    client.force_login(citizen)
+    page = client.get("/me/").content.decode()
+    assert "某商业银行" in page and "开户核验" in page and "政务服务办理" in page
+    assert "11010519491231002X" not in page
+
+
+def test_a_citizen_reading_their_own_data_is_not_counted(monkeypatch):
+    monkeypatch.setattr(engine, "off_hours", lambda at, start, end: True)
+    citizen, officer = make_citizen("c-self"), make_officer("o-self")
+    for _ in range(10):
+        audit_record(action=Action.PERSONAL_DATA_READ, actor=Actor.user(officer), subject=Subject("cases.case", 1))
+    assert Alert.objects.filter(key=f"user:{officer.pk}").count() == 1  # the same reads by staff do count
+    for _ in range(12):
+        audit_record(action=Action.PERSONAL_DATA_READ, actor=Actor.user(citizen), subject=Subject("accounts.user", citizen.pk))
+    assert not Alert.objects.filter(key=f"user:{citizen.pk}").exists()

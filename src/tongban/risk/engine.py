@@ -197,6 +197,13 @@ def _verification(entry: AuditEntry) -> None:
                 "ratio": round(bad.count / total.count, 4), "window_seconds": window}, targets=[f"app:{app}"])
 
 
+def _is_staff(user_id: int) -> bool:
+    """Whether the account is staff (one primary-key look-up; a read of personal data costs far more)."""
+    from tongban.accounts.models import User
+
+    return User.objects.filter(pk=user_id, kind="staff").exists()
+
+
 def off_hours(at: dt.datetime, start_hour: int, end_hour: int) -> bool:
     local = clock.to_local(at)
     return not calendar.is_working_day(local.date()) or not (start_hour <= local.hour < end_hour)
@@ -205,8 +212,8 @@ def off_hours(at: dt.datetime, start_hour: int, end_hour: int) -> bool:
 def _personal_read(entry: AuditEntry) -> None:
     from tongban.risk.services import alert_raise
 
-    if entry.actor_type != "user" or not entry.actor_id.isdigit():
-        return
+    if entry.actor_type != "user" or not entry.actor_id.isdigit() or not _is_staff(int(entry.actor_id)):
+        return  # a citizen reading their own data is no exfiltration
     officer = entry.actor_id
     # Every personal-data read is counted per actor (the exfiltration guard's figure; the console shows it).
     count("reads", officer, 86400)

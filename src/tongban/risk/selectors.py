@@ -49,3 +49,36 @@ def incidents(user: Any) -> QuerySet[Incident]:
     if not can_manage(user):
         return Incident.objects.none()
     return Incident.objects.select_related("alert__rule").prefetch_related("timeline__actor")[:50]
+
+
+def citizen_verifications(user: Any, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Who verified this citizen's identity and when (MOSIP's resident view): the partner organisation,
+    its app and the purpose of each call on the partner API, from the audit log. Reads the account's
+    ID number (decrypted, to find its reference): the caller audits the page's personal-data read."""
+    from tongban.accounts.citizens import profile_of
+    from tongban.audit.actions import Action
+    from tongban.audit.models import AuditEntry
+    from tongban.partners.models import PartnerApp, PurposeCode
+    from tongban.verification.services import identity_reference
+
+    profile = profile_of(user)
+    if not profile.level or not profile.id_number:
+        return []
+    ref = identity_reference(profile.id_type, profile.id_number)
+    entries = list(AuditEntry.objects.filter(action=Action.VERIFICATION_REQUEST, subject_type="identity",
+                                             subject_id=ref, actor_type="partner_app")
+                   .order_by("-occurred_at")[:limit])
+    app_ids = {entry.actor_id for entry in entries}
+    apps = {app.app_id: app for app in PartnerApp.objects.select_related("organisation").filter(app_id__in=app_ids)}
+    purposes = dict(PurposeCode.objects.values_list("code", "name"))
+    rows = []
+    for entry in entries:
+        details = entry.details or {}
+        app = apps.get(entry.actor_id)
+        purpose = str(details.get("purpose") or "")
+        rows.append({"at": entry.occurred_at,
+                     "organisation": app.organisation.name if app else entry.actor_id,
+                     "app": app.name if app else "",
+                     "purpose": purposes.get(purpose, purpose),
+                     "passed": bool(details.get("passed"))})
+    return rows
