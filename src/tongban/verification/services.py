@@ -59,12 +59,6 @@ def identity_reference(id_type: str, id_number: str) -> str:
     return _reference(id_type, number)
 
 
-def identity_reference(id_type: str, number: str) -> str:
-    """The non-personal reference an identity's verifications are audited under (the audit subject id):
-    what a citizen's verification history (tongban.risk.selectors.citizen_verifications) looks up."""
-    return _reference(id_type, number)
-
-
 def _reference(id_type: str, number: str) -> str:
     value = blind_index(number, scope=f"verification.identity.{id_type}", normalizer="id_number")
     return f"v{int.from_bytes(value[:2], 'big')}." + unmaskable_hex(value[2:].hex())
