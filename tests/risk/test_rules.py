@@ -86,13 +86,21 @@ def test_one_id_number_from_many_apps_raises_an_alert():
     assert alert.key == "ref-abc" and len(alert.evidence["apps"]) == 5
 
 
-def test_an_enumerating_app_is_suspended_and_restored(secadmin):
+def test_an_enumerating_app_is_paused_then_its_key_suspended(secadmin):
     from tests.partners.conftest import make_partner
+    from tongban.partners import abuse
     from tongban.partners.models import PartnerApp
 
+    Rule.objects.filter(code="inconsistent_ratio").update(params={"min_sample": 10, "suspend_after": 2})
     partner = make_partner()
-    for i in range(20):
-        _verification(partner.app_id, f"ref-{i}", inconsistent=i >= 5)
+    for i in range(10):
+        _verification(partner.app_id, f"ref-{i}", inconsistent=i >= 4)
+    pause = Block.objects.get(kind="throttle", target=f"app:{partner.app_id}")
+    assert abuse.app_throttled_for(partner.app_id) > 0
+    services.response_lift(block=pause, actor=secadmin, reason="对方已说明")
+    assert abuse.app_throttled_for(partner.app_id) == 0
+    for i in range(10):  # caught again the same day: the key is suspended
+        _verification(partner.app_id, f"ref2-{i}", inconsistent=i >= 4)
     assert PartnerApp.objects.get(app_id=partner.app_id).status == "suspended"
     block = Block.objects.get(kind="suspend_app", target=f"app:{partner.app_id}")
     services.response_lift(block=block, actor=secadmin, reason="对方已整改")

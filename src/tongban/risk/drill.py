@@ -144,21 +144,34 @@ class Drill:
         return self._replayed(Finding("id_many_apps", response=ResponseKind.NONE), since)
 
     def inconsistent_ratio(self) -> Finding:
+        """Enumeration twice: the first time the app is paused (throttle), the second its key suspended."""
+        from tongban.partners import abuse
         from tongban.partners.models import PartnerApp
 
         app = _drill_app()
-        since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         rule = engine.rule("inconsistent_ratio")
-        for i in range(int((rule.params if rule else {}).get("min_sample", 20))):
-            self._event(Action.VERIFICATION_REQUEST, actor=Actor.partner_app(app.app_id),
-                        subject=Subject("identity", f"drill-{self.tag}-{i}"),
-                        details={"app": app.app_id, "passed": False, "verdicts": ["name=inconsistent"]})
-
-        def suspended() -> bool:
-            return PartnerApp.objects.get(pk=app.pk).status == "suspended"
-
-        return self._replayed(Finding("inconsistent_ratio", response=ResponseKind.SUSPEND_APP), since,
-                              suspended, lambda: not suspended())
+        sample = int((rule.params if rule else {}).get("min_sample", 50))
+        rounds = max(1, int((rule.params if rule else {}).get("suspend_after", 2)))
+        finding = Finding("inconsistent_ratio", via="event", response="throttle→suspend_app")
+        effects: list[bool] = []
+        gone: list[bool] = []
+        for n in range(rounds):
+            since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+            for i in range(sample):
+                self._event(Action.VERIFICATION_REQUEST, actor=Actor.partner_app(app.app_id),
+                            subject=Subject("identity", f"drill-{self.tag}-{n}-{i}"),
+                            details={"app": app.app_id, "passed": False, "verdicts": ["name=inconsistent"]})
+            alerts = self._alerts(finding.rule, since)
+            finding.fired = finding.fired or bool(alerts)
+            blocks = list(Block.objects.filter(alert__in=alerts, status=BlockStatus.ACTIVE))
+            suspended = PartnerApp.objects.get(pk=app.pk).status == "suspended"
+            effects.append(bool(blocks) and (suspended if n == rounds - 1 else abuse.app_throttled_for(app.app_id) > 0))
+            self._lift(finding, blocks)
+            gone.append(bool(finding.reversed) and abuse.app_throttled_for(app.app_id) == 0
+                        and PartnerApp.objects.get(pk=app.pk).status == "active")
+        finding.blocked = all(effects)
+        finding.reversed = all(gone)
+        return finding
 
     def officer_reads(self, officer: Any) -> Finding:
         since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0

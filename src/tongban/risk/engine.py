@@ -17,6 +17,7 @@ import math
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -24,7 +25,7 @@ from tongban.audit.models import AuditEntry
 from tongban.audit.signals import entry_recorded
 from tongban.core import calendar, clock, ratelimit
 from tongban.core.logging import get_logger
-from tongban.risk.models import Rule
+from tongban.risk.models import Alert, Rule
 
 log = get_logger("tongban.risk")
 
@@ -37,7 +38,8 @@ RULES_TTL = 15.0
 def rules() -> dict[str, Rule]:
     """The rules by code, read from the database at most every RULES_TTL seconds per process."""
     global _rules, _rules_at
-    if time.monotonic() - _rules_at > RULES_TTL:
+    ttl = float(getattr(settings, "TONGBAN_RISK_RULES_TTL", RULES_TTL))
+    if time.monotonic() - _rules_at > ttl or ttl <= 0:
         _rules = {rule.code: rule for rule in Rule.objects.all()}
         _rules_at = time.monotonic()
     return _rules
@@ -190,11 +192,19 @@ def _verification(entry: AuditEntry) -> None:
         total, bad = ratelimit.hit_many([
             ratelimit.Limit(f"risk:{ratio_rule.code}:{app}:all", _BIG, window),
             ratelimit.Limit(f"risk:{ratio_rule.code}:{app}:bad", _BIG, window, cost=1 if inconsistent else 0)])
-        sample = float(ratio_rule.params.get("min_sample", 20))
+        sample = float(ratio_rule.params.get("min_sample", 50))
         if total.count >= sample and bad.count / total.count > ratio_rule.threshold:
+            # A repeat offender (its Nth alert within a day) has its key suspended instead of paused.
+            since = clock.now() - dt.timedelta(days=1)
+            before = Alert.objects.filter(rule=ratio_rule, key=app, created_at__gte=since).count()
+            escalate = before + 1 >= int(ratio_rule.params.get("suspend_after", 2))
             alert_raise(rule=ratio_rule, key=app, evidence={
                 "app": app, "calls": int(total.count), "inconsistent": int(bad.count),
-                "ratio": round(bad.count / total.count, 4), "window_seconds": window}, targets=[f"app:{app}"])
+                "ratio": round(bad.count / total.count, 4), "window_seconds": window, "suspended": escalate},
+                targets=[f"app:{app}"], response="suspend_app" if escalate else None)
+            # A fresh window after the cool-down: the app is judged on what it does next.
+            ratelimit.reset(f"risk:{ratio_rule.code}:{app}:all", window=window)
+            ratelimit.reset(f"risk:{ratio_rule.code}:{app}:bad", window=window)
 
 
 def _is_staff(user_id: int) -> bool:

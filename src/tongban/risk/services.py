@@ -61,9 +61,11 @@ def _reason_required(reason: str) -> str:
 
 
 def alert_raise(*, rule: Rule, key: str, evidence: dict[str, Any], targets: list[str] | None = None,
-                drill: bool = False, once_per_window: bool = True) -> Alert | None:
-    """Raise `rule`'s alert on `key` (once per window unless told otherwise) with its response on each of
-    `targets`, notify the security admins, and audit it, all in one transaction."""
+                drill: bool = False, once_per_window: bool = True, response: str | None = None) -> Alert | None:
+    """Raise `rule`'s alert on `key` (once per window unless told otherwise) with its response (or
+    `response`, an escalation) on each of `targets`, notify the security admins, and audit it, all in one
+    transaction."""
+    kind = response or rule.response
     if once_per_window and not cache.add(f"risk-alerted:{rule.code}:{key}", 1, timeout=rule.window_seconds):
         return None
     with transaction.atomic():
@@ -72,8 +74,9 @@ def alert_raise(*, rule: Rule, key: str, evidence: dict[str, Any], targets: list
         audit_record(action=Action.RISK_ALERT, outcome=Outcome.DENIED, actor=SYSTEM, subject=Subject.of(alert),
                      details={"rule": rule.code, "key": key[:128], "severity": rule.severity, "drill": drill})
         for target in (targets or [])[:200]:
-            if rule.response != ResponseKind.NONE:
-                response_apply(kind=rule.response, target=target, alert=alert, seconds=rule.response_seconds)
+            if kind != ResponseKind.NONE:
+                response_apply(kind=kind, target=target, alert=alert,
+                               seconds=0 if kind == ResponseKind.SUSPEND_APP else rule.response_seconds)
         if rule.params.get("open_incident"):
             incident_open(title=str(rule.name), severity=rule.severity, alert=alert, actor=None)
         _notify(alert)
@@ -100,6 +103,8 @@ def response_apply(*, kind: str, target: str, alert: Alert | None, seconds: int 
     app:<app id>, user:<pk>, export:<ticket id>."""
     now = clock.now()
     expires = now + dt.timedelta(seconds=seconds) if seconds else None
+    Block.objects.filter(kind=kind, target=target, status=BlockStatus.ACTIVE, expires_at__lte=now).update(
+        status=BlockStatus.EXPIRED)
     existing = Block.objects.filter(kind=kind, target=target, status=BlockStatus.ACTIVE).first()
     if existing is not None:
         return existing
@@ -107,6 +112,10 @@ def response_apply(*, kind: str, target: str, alert: Alert | None, seconds: int 
     cache.set(_block_cache_key(kind, target), block.pk, timeout=seconds or None)
     if kind == ResponseKind.SUSPEND_APP:
         _app_status(target.removeprefix("app:"), "suspended")
+    elif kind == ResponseKind.THROTTLE and target.startswith("app:"):
+        from tongban.partners.abuse import app_throttle_set
+
+        app_throttle_set(target.removeprefix("app:"), seconds or 900)
     elif kind == ResponseKind.LOCK_ACCOUNT:
         _user_lock(int(target.removeprefix("user:")), now + LOCK_FOREVER)
     audit_record(action=Action.RISK_RESPONSE, outcome=Outcome.DENIED, actor=SYSTEM, subject=Subject.of(block),
@@ -145,6 +154,10 @@ def response_lift(*, block: Block, actor: Any, reason: str, request: HttpRequest
         locked.save(update_fields=["status", "lifted_at", "lifted_by", "lift_reason"])
         if locked.kind == ResponseKind.SUSPEND_APP:
             _app_status(locked.target.removeprefix("app:"), "active")
+        elif locked.kind == ResponseKind.THROTTLE and locked.target.startswith("app:"):
+            from tongban.partners.abuse import app_throttle_clear
+
+            app_throttle_clear(locked.target.removeprefix("app:"))
         elif locked.kind == ResponseKind.LOCK_ACCOUNT:
             _user_lock(int(locked.target.removeprefix("user:")), None)
         elif locked.kind == ResponseKind.HOLD_EXPORT:
