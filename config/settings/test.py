@@ -28,7 +28,3 @@ for _alias, _db in DATABASES.items():
 
 # A test-only app with models holding encrypted fields (tests/crypto_testapp, issue 3).
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.crypto_testapp"]
-
-# The risk engine reads its rules from the table on every event in tests (each test's database differs);
-# a running platform keeps them for 15 s (tongban.risk.engine).
-TONGBAN_RISK_RULES_TTL = 0.0

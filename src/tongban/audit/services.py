@@ -179,10 +179,11 @@ def audit_record(
     else:
         # No transaction open (a pure read, such as a verification): the entry is its own transaction,
         # committed and flushed before this returns — in one round trip when the chain allows it.
-        entry = chain.append_committed(using=DB, **fields)
-        if entry is None:
+        committed = chain.append_committed(using=DB, **fields)
+        if committed is None:
             with transaction.atomic(using=DB):
-                entry = chain.append(using=DB, **fields)
+                committed = chain.append(using=DB, **fields)
+        entry = committed
     if entry_recorded.receivers:
         entry_recorded.send(sender=AuditEntry, entry=entry)
     return entry

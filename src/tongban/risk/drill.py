@@ -240,11 +240,13 @@ def _drill_app() -> Any:
             PartnerApp.objects.filter(pk=existing.pk).update(status=AppStatus.ACTIVE)
         return existing
     from tongban.crypto.sm2 import SM2PrivateKey
+    from tongban.partners.models import PurposeCode
 
+    purpose, _ = PurposeCode.objects.get_or_create(code="gov_service", defaults={"name": "政务服务办理"})
     key = SM2PrivateKey.generate()
     org = organisation_get_or_create(name="攻防演练", kind="province", region_code="330000",
                                      actor=Actor.system("risk.drill"))
-    return partner_app_create(organisation=org, name="攻防演练应用", levels=("l1",), purposes=("gov_service",),
+    return partner_app_create(organisation=org, name="攻防演练应用", levels=("l1",), purposes=(purpose.code,),
                               public_key=key.public_key().to_raw(), actor=Actor.system("risk.drill")).app
 
 
@@ -257,6 +259,7 @@ def drill_run(base_url: str, *, victim: str, victim_password: str) -> list[Findi
             "kind": UserKind.STAFF, "department": "hukou", "region_code": "330100", **roles})
         return user
 
+    services.rules_ensure()
     secadmin = staff("drill-secadmin", role_security_admin=True, department="", region_code="")
     drill = Drill(base_url, secadmin=secadmin)
     peers = [staff(f"drill-officer-{i}", role_officer=True) for i in range(4)]

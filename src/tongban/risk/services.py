@@ -200,6 +200,20 @@ def rule_update(*, rule: Rule, actor: Any, request: HttpRequest | None = None, *
     return rule
 
 
+def rules_ensure() -> int:
+    """Put back any shipped rule missing from the table (a flushed database); never changes an existing
+    row. Returns how many were added."""
+    from tongban.risk.rules import SHIPPED
+
+    added = 0
+    for row in SHIPPED:
+        _, created = Rule.objects.get_or_create(code=row["code"], defaults={k: v for k, v in row.items() if k != "code"})
+        added += int(created)
+    if added:
+        engine.rules_forget()
+    return added
+
+
 # -- the exfiltration guard: exports and bulk reads -----------------------------------------------------
 
 
