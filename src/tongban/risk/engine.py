@@ -11,7 +11,6 @@ never breaks the audited act.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import ipaddress
 import math
 import time
@@ -75,33 +74,39 @@ def _on_entry(sender: Any, entry: AuditEntry, **kwargs: Any) -> None:
 # -- counting ---------------------------------------------------------------------------------------------
 
 
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()[:16]
-
-
 def count(code: str, key: str, window: int, cost: int = 1) -> float:
     return float(ratelimit.hit(f"risk:{code}:{key}", limit=_BIG, window=window, cost=cost).count)
 
 
+MAX_MEMBERS = 1000
+
+
 def distinct(code: str, key: str, member: str, window: int, *, dimension: str = "n") -> float:
-    """How many distinct members were seen for `key` in about the window (each member counted once)."""
-    if cache.add(f"risk:{code}:{key}:{dimension}:seen:{_digest(member)}", 1, timeout=window):
-        members = cache.get(f"risk:{code}:{key}:{dimension}:members") or []
-        if len(members) < 200:
-            cache.set(f"risk:{code}:{key}:{dimension}:members", [*members, member], timeout=window)
-        return count(code, f"{key}:{dimension}", window)
-    return float(ratelimit.peek(f"risk:{code}:{key}:{dimension}", limit=_BIG, window=window).count)
+    """How many distinct members were seen for `key` in the last `window` seconds: one cache entry per
+    (rule, key, dimension) holding member → last seen, pruned as it is read and capped at MAX_MEMBERS (a
+    rule's threshold is far below). One entry, not one per member: the embedded default's local-memory cache
+    culls when it holds many keys. Read-modify-write, so two writers at the same instant may lose one member
+    each — an undercount by a few, never an alert for nothing."""
+    now = time.time()
+    name = f"risk:{code}:{key}:{dimension}:set"
+    seen: dict[str, float] = cache.get(name) or {}
+    live = {m: t for m, t in seen.items() if now - t < window}
+    if member not in live and len(live) >= MAX_MEMBERS:
+        return float(len(live))
+    live[member] = now
+    cache.set(name, live, timeout=window)
+    return float(len(live))
 
 
 def members(code: str, key: str, *, dimension: str = "n") -> list[str]:
-    return list(cache.get(f"risk:{code}:{key}:{dimension}:members") or [])
+    return list((cache.get(f"risk:{code}:{key}:{dimension}:set") or {}).keys())
 
 
 def counters_reset(code: str, key: str, window: int) -> None:
     """Judge the key afresh (after its response is lifted): its counts and its alert's once-per-window mark."""
-    for suffix in ("", ":n", ":a", ":all", ":bad"):
+    for suffix in ("", ":all", ":bad"):
         ratelimit.reset(f"risk:{code}:{key}{suffix}", window=window)
-    cache.delete_many([f"risk:{code}:{key}:n:members", f"risk:{code}:{key}:a:members", f"risk-alerted:{code}:{key}"])
+    cache.delete_many([f"risk:{code}:{key}:n:set", f"risk:{code}:{key}:a:set", f"risk-alerted:{code}:{key}"])
 
 
 def network_of(ip: str) -> str:

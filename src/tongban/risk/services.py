@@ -66,8 +66,15 @@ def alert_raise(*, rule: Rule, key: str, evidence: dict[str, Any], targets: list
     `response`, an escalation) on each of `targets`, notify the security admins, and audit it, all in one
     transaction."""
     kind = response or rule.response
-    if once_per_window and not cache.add(f"risk-alerted:{rule.code}:{key}", 1, timeout=rule.window_seconds):
-        return None
+    if once_per_window:
+        if not cache.add(f"risk-alerted:{rule.code}:{key}", 1, timeout=rule.window_seconds):
+            return None
+        # The table decides too (a local-memory cache may have culled the mark): one alert per key and
+        # window, unless its response was lifted since — then the key is judged afresh.
+        since = clock.now() - dt.timedelta(seconds=rule.window_seconds)
+        if Alert.objects.filter(rule=rule, key=key[:128], created_at__gte=since) \
+                .exclude(blocks__status=BlockStatus.LIFTED).exists():
+            return None
     with transaction.atomic():
         alert = Alert.objects.create(rule=rule, key=key[:128], severity=rule.severity, evidence=evidence,
                                      drill=drill)
