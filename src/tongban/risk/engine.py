@@ -98,6 +98,25 @@ def distinct(code: str, key: str, member: str, window: int, *, dimension: str = 
     return float(len(live))
 
 
+def distinct_since(code: str, key: str, since: float, *, dimension: str = "n") -> float:
+    """Distinct members seen for `key` after the unix time `since`."""
+    seen: dict[str, float] = cache.get(f"risk:{code}:{key}:{dimension}:set") or {}
+    return float(sum(1 for t in seen.values() if t > since))
+
+
+def lifted_at(rule: Rule, key: str) -> float:
+    """When a security admin last lifted a response of `rule` on `key` (unix time; 0: never). What came
+    before does not count again: the lift may be made in another process, whose cache this one does not
+    share (the embedded default), so the table says when the key's slate was wiped."""
+    from django.db.models import Max
+
+    from tongban.risk.models import Block
+
+    last = Block.objects.filter(alert__rule=rule, alert__key=key[:128], lifted_at__isnull=False) \
+        .aggregate(at=Max("lifted_at"))["at"]
+    return last.timestamp() if last is not None else 0.0
+
+
 def members(code: str, key: str, *, dimension: str = "n") -> list[str]:
     return list((cache.get(f"risk:{code}:{key}:{dimension}:set") or {}).keys())
 
@@ -138,6 +157,8 @@ def _login_failed(entry: AuditEntry) -> None:
     if stuffing is not None:
         seen = distinct(stuffing.code, ip, account, stuffing.window_seconds)
         if seen >= stuffing.threshold:
+            seen = distinct_since(stuffing.code, ip, lifted_at(stuffing, ip))
+        if seen >= stuffing.threshold:
             alert_raise(rule=stuffing, key=ip, evidence={
                 "address": ip, "accounts": int(seen), "window_seconds": stuffing.window_seconds},
                 targets=[f"address:{ip}"])
@@ -145,6 +166,10 @@ def _login_failed(entry: AuditEntry) -> None:
     if spraying is not None:
         accounts = distinct(spraying.code, "platform", account, spraying.window_seconds)
         addresses = distinct(spraying.code, "platform", ip, spraying.window_seconds, dimension="a")
+        if accounts >= spraying.threshold:
+            since = lifted_at(spraying, "platform")
+            accounts = distinct_since(spraying.code, "platform", since)
+            addresses = distinct_since(spraying.code, "platform", since, dimension="a")
         if accounts >= spraying.threshold and addresses >= float(spraying.params.get("min_addresses", 1)):
             targets = [f"account:{digest}" for digest in members(spraying.code, "platform")]
             alert_raise(rule=spraying, key="platform", evidence={
@@ -263,7 +288,8 @@ def officer_zscore_check(user_id: int, z_rule: Rule) -> float | None:
     officer = User.objects.filter(pk=user_id).only("department").first()
     if officer is None or not officer.department:
         return None
-    peers = [str(pk) for pk in User.objects.filter(department=officer.department, kind="staff", role_officer=True)
+    peers = [str(pk) for pk in User.objects.filter(department=officer.department, kind="staff", role_officer=True,
+                                                is_active=True)
              .values_list("pk", flat=True)]
     since = clock.now() - dt.timedelta(seconds=z_rule.window_seconds)
     counts = dict(AuditEntry.objects.filter(action=Action.PERSONAL_DATA_READ, actor_type="user",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from tongban.core import clock
@@ -12,10 +11,9 @@ from tongban.risk.models import Alert, Block, BlockStatus, ExportTicket, Inciden
 
 
 def response_active(kind: str, target: str) -> bool:
-    """Whether an automatic response `kind` is in force on `target` (the cache first, then the table, so a
-    flushed cache does not lift a block)."""
-    if cache.get(f"risk-block:{kind}:{target}") is not None:
-        return True
+    """Whether an automatic response `kind` is in force on `target`. The table decides (one indexed query):
+    a lift by a security admin in any process takes effect at once, whatever each process's local cache
+    holds (the embedded default's cache is per process)."""
     now = clock.now()
     return Block.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), kind=kind, target=target,
                                 status=BlockStatus.ACTIVE).exists()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -37,10 +36,6 @@ SYSTEM = Actor.system("risk.engine")
 LOCK_FOREVER = dt.timedelta(days=3650)
 
 
-def _block_cache_key(kind: str, target: str) -> str:
-    return f"risk-block:{kind}:{target}"
-
-
 def _require_security_admin(actor: Any) -> None:
     from tongban.accounts.roles import StaffRole
 
@@ -67,10 +62,9 @@ def alert_raise(*, rule: Rule, key: str, evidence: dict[str, Any], targets: list
     transaction."""
     kind = response or rule.response
     if once_per_window:
-        if not cache.add(f"risk-alerted:{rule.code}:{key}", 1, timeout=rule.window_seconds):
-            return None
-        # The table decides too (a local-memory cache may have culled the mark): one alert per key and
-        # window, unless its response was lifted since — then the key is judged afresh.
+        # The table decides (not a cache mark: the embedded default's cache is per process and culls): one
+        # alert per key and window, unless its response was lifted since — then the key is judged afresh.
+        # Only reached past a threshold, so the query is off the ordinary path.
         since = clock.now() - dt.timedelta(seconds=rule.window_seconds)
         if Alert.objects.filter(rule=rule, key=key[:128], created_at__gte=since) \
                 .exclude(blocks__status=BlockStatus.LIFTED).exists():
@@ -116,7 +110,6 @@ def response_apply(*, kind: str, target: str, alert: Alert | None, seconds: int 
     if existing is not None:
         return existing
     block = Block.objects.create(kind=kind, target=target, alert=alert, expires_at=expires)
-    cache.set(_block_cache_key(kind, target), block.pk, timeout=seconds or None)
     if kind == ResponseKind.SUSPEND_APP:
         _app_status(target.removeprefix("app:"), "suspended")
     elif kind == ResponseKind.THROTTLE and target.startswith("app:"):
@@ -172,7 +165,6 @@ def response_lift(*, block: Block, actor: Any, reason: str, request: HttpRequest
                 status=ExportTicketStatus.APPROVED, decided_by=actor, decided_at=clock.now(), reason=reason)
         audit_record(action=Action.RISK_RESPONSE_LIFT, actor=Actor.user(actor), subject=Subject.of(locked),
                      request=request, details={"kind": locked.kind, "target": locked.target, "reason": reason})
-    cache.delete(_block_cache_key(locked.kind, locked.target))
     if locked.alert is not None:  # judged afresh from now on
         engine.counters_reset(locked.alert.rule.code, locked.alert.key, locked.alert.rule.window_seconds)
     return locked
