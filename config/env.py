@@ -310,10 +310,6 @@ class PartnerEnv:
     max_body_bytes: int
     identity_limit_per_hour: int  # verifications of one identity by one caller (app, account) before it is refused
     identity_alert_per_hour: int  # ... by every caller together before the velocity alert is raised
-    inconsistent_ratio: float  # an app above this share of inconsistent answers is throttled
-    inconsistent_min_sample: int  # ... once it made at least this many calls in the window
-    inconsistent_window_seconds: int
-    inconsistent_cooldown_seconds: int
     meter_flush_seconds: int  # usage counters are buffered per process at most this long (0: every call)
     app_cache_seconds: int  # a process re-reads an app's row (status, key, limits) at most this often
 
@@ -330,10 +326,6 @@ def load_partners() -> PartnerEnv:
         max_body_bytes=_positive("TONGBAN_PARTNER_MAX_BODY_BYTES", 256 * 1024),
         identity_limit_per_hour=_positive("TONGBAN_PARTNER_IDENTITY_LIMIT_PER_HOUR", 20),
         identity_alert_per_hour=_positive("TONGBAN_PARTNER_IDENTITY_ALERT_PER_HOUR", 20),
-        inconsistent_ratio=_ratio("TONGBAN_PARTNER_INCONSISTENT_RATIO", 0.5),
-        inconsistent_min_sample=_positive("TONGBAN_PARTNER_INCONSISTENT_MIN_SAMPLE", 50),
-        inconsistent_window_seconds=_positive("TONGBAN_PARTNER_INCONSISTENT_WINDOW_SECONDS", 600),
-        inconsistent_cooldown_seconds=_positive("TONGBAN_PARTNER_INCONSISTENT_COOLDOWN_SECONDS", 900),
         meter_flush_seconds=_int("TONGBAN_PARTNER_METER_FLUSH_SECONDS", 5),
         app_cache_seconds=_int("TONGBAN_PARTNER_APP_CACHE_SECONDS", 5),
     )

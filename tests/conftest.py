@@ -18,13 +18,16 @@ def _clear_cache():
 
     from tongban.core import resilience
     from tongban.crypto.keys import keyring
+    from tongban.risk import engine
 
     resilience.reset()  # every dependency up: a test that took one down does not fail the next
     cache.clear()
     keyring().clear()
+    engine.rules_forget()  # the risk rules as this test's database holds them
     yield
     cache.clear()
     keyring().clear()
+    engine.rules_forget()
 
 
 @pytest.fixture

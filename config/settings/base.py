@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "tongban.violations",
     "tongban.carmove",
     "tongban.partners",
+    "tongban.risk",
     "oauth2_provider",
     "tongban.sso",
     "tongban.catalog",

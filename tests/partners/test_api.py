@@ -253,9 +253,16 @@ def test_identity_velocity_throttles_the_app_and_alerts(client, registry, partne
     assert response.status_code == 200 and response.json()["passed"] is True
 
 
+def _ratio_rule(*, min_sample: int) -> None:
+    """The enumeration rule (tongban.risk, configuration in its table) with a small sample for the test."""
+    from tongban.risk.models import Rule
+
+    Rule.objects.filter(code="inconsistent_ratio").update(threshold=0.5, params={"min_sample": min_sample,
+                                                                                "suspend_after": 2})
+
+
 def test_enumeration_throttles_the_app_and_raises_an_alert(client, registry, partner, settings):
-    settings.TONGBAN_PARTNERS = dataclasses.replace(settings.TONGBAN_PARTNERS, inconsistent_min_sample=6,
-                                                    inconsistent_ratio=0.5)
+    _ratio_rule(min_sample=6)
     people = valid_people(registry, 8)
     codes = []
     for i, person in enumerate(people):
@@ -264,11 +271,13 @@ def test_enumeration_throttles_the_app_and_raises_an_alert(client, registry, par
         codes.append(response.status_code if response.status_code != 200 else response.json()["passed"])
     # 2 passes, then inconsistent answers until the ratio passes 0.5 over at least 6 calls; then 429.
     assert codes[:2] == [True, True] and codes[-1] == 429, codes
-    alert = AbuseAlert.objects.get(kind=AlertKind.INCONSISTENT_RATIO)
-    assert alert.app_key == partner.app_id and alert.ratio > 0.5
+    from tongban.risk.models import Alert  # the risk engine's rule inconsistent_ratio (was partners.abuse)
+
+    alert = Alert.objects.get(rule__code="inconsistent_ratio")
+    assert alert.key == partner.app_id and alert.evidence["ratio"] > 0.5
     response = partner.post(client, PATH, person_body(people[0], level="l1"))
     assert response.status_code == 429 and error_code(response) == "app_throttled"
-    assert AuditEntry.objects.filter(action=Action.PARTNER_ABUSE_ALERT).count() == 1
+    assert AuditEntry.objects.filter(action=Action.RISK_ALERT).count() == 1
 
 
 def test_on_redis_the_throttle_is_read_with_the_nonce_in_one_round_trip(client, registry, partner, settings):
@@ -287,8 +296,7 @@ def test_on_redis_the_throttle_is_read_with_the_nonce_in_one_round_trip(client, 
 
     settings.CACHES = {"default": {"BACKEND": "tongban.core.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/15",
                                    "KEY_PREFIX": f"tongban-test-{uuid.uuid4().hex}"}}
-    settings.TONGBAN_PARTNERS = dataclasses.replace(settings.TONGBAN_PARTNERS, inconsistent_min_sample=6,
-                                                    inconsistent_ratio=0.5)
+    _ratio_rule(min_sample=6)
     people = valid_people(registry, 8)
     for person in people:
         partner.post(client, PATH, person_body(person, level="l1", name="错名字"))

@@ -10,8 +10,7 @@ import pytest
 from tests.partners.conftest import make_partner
 from tongban.audit.actions import Action, ActorType
 from tongban.audit.models import AuditEntry
-from tongban.partners import abuse
-from tongban.partners.models import AbuseAlert, AlertKind, PartnerApp, PurposeCode
+from tongban.partners.models import PartnerApp, PurposeCode
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -72,27 +71,42 @@ def test_a_bulk_delete_rolls_back_with_its_entries(admin_client, monkeypatch):
 
 
 @pytest.fixture
-def ratio_settings(settings):
-    settings.TONGBAN_PARTNERS = dataclasses.replace(settings.TONGBAN_PARTNERS, inconsistent_min_sample=2,
-                                                    inconsistent_ratio=0.5)
+def ratio_rule():
+    """The enumeration rule is the risk engine's (tongban.risk, was partners.abuse.app_answer_track): it
+    counts the verification audit entries."""
+    from tongban.risk.models import Rule
+
+    Rule.objects.filter(code="inconsistent_ratio").update(threshold=0.5, params={"min_sample": 2, "suspend_after": 9})
 
 
-def test_the_ratio_alert_and_its_entry_commit_together(ratio_settings):
-    abuse.app_answer_track(app_key="pa_sweep", inconsistent=True)
-    alert = abuse.app_answer_track(app_key="pa_sweep", inconsistent=True)
-    assert alert is not None and alert.kind == AlertKind.INCONSISTENT_RATIO
-    entry = AuditEntry.objects.get(action=Action.PARTNER_ABUSE_ALERT)
-    assert (entry.actor_type, entry.actor_id) == (ActorType.SYSTEM, "partners.abuse")
-    assert (entry.subject_type, entry.subject_id) == ("partners.partnerapp", "pa_sweep")
-    assert entry.details["alert_id"] == alert.pk and entry.details["kind"] == "inconsistent_ratio"
+def _inconsistent_answer(app: str, ref: str) -> None:
+    from tongban.audit.services import Actor, Subject, audit_record
+
+    audit_record(action=Action.VERIFICATION_REQUEST, actor=Actor.partner_app(app), subject=Subject("identity", ref),
+                 details={"app": app, "passed": False, "verdicts": ["name=inconsistent"]})
 
 
-def test_the_ratio_alert_rolls_back_with_its_entry(ratio_settings, monkeypatch):
+def test_the_ratio_alert_and_its_entry_commit_together(ratio_rule):
+    from tongban.risk.models import Alert
+
+    _inconsistent_answer("pa_sweep", "ref-1")
+    _inconsistent_answer("pa_sweep", "ref-2")
+    alert = Alert.objects.get(rule__code="inconsistent_ratio")
+    entry = AuditEntry.objects.get(action=Action.RISK_ALERT)
+    assert (entry.actor_type, entry.actor_id) == (ActorType.SYSTEM, "risk.engine")
+    assert (entry.subject_type, entry.subject_id) == ("risk.alert", str(alert.pk))
+    assert entry.details["rule"] == "inconsistent_ratio" and alert.key == "pa_sweep"
+
+
+def test_the_ratio_alert_rolls_back_with_its_entry(ratio_rule, monkeypatch):
+    from tongban.risk import services as risk_services
+    from tongban.risk.models import Alert, Block
+
     def boom(**kwargs):
         raise RuntimeError("audit log unavailable")
 
-    monkeypatch.setattr(abuse, "audit_record", boom)
-    abuse.app_answer_track(app_key="pa_sweep2", inconsistent=True)
-    with pytest.raises(RuntimeError):
-        abuse.app_answer_track(app_key="pa_sweep2", inconsistent=True)
-    assert not AbuseAlert.objects.filter(app_key="pa_sweep2").exists()
+    monkeypatch.setattr(risk_services, "audit_record", boom)
+    _inconsistent_answer("pa_sweep2", "ref-1")
+    _inconsistent_answer("pa_sweep2", "ref-2")  # the rule fails; the verification's own entry stands
+    assert not Alert.objects.filter(key="pa_sweep2").exists() and not Block.objects.exists()
+    assert AuditEntry.objects.filter(action=Action.VERIFICATION_REQUEST).count() == 2

@@ -30,6 +30,7 @@ from tongban.accounts.lockout import (
     login_locked,
     login_success_record,
     password_recheck,
+    second_factor_required,
 )
 from tongban.accounts.models import CitizenProfile, IdType, OneTimeCode, OtpPurpose, User, UserKind
 from tongban.accounts.otp import OtpWrongCode, otp_verify, phone_ref, profile_for_phone
@@ -365,6 +366,11 @@ def citizen_login_password(*, request: HttpRequest, identifier: str, password: s
     if not ok or user is None:
         locked = login_failure_record(username=key, ip=ip, user=user, request=request)
         raise login_refused_error(locked)
+    if second_factor_required(key):
+        record_security_event(SecurityEvent.LOGIN_REFUSED, user=user, request=request, outcome="refused",
+                              details={"via": "portal", "reason": "second_factor_required"})
+        raise _error("second_factor_required", "为保护账号安全，请使用短信验证码登录。",
+                     "Please sign in with a code sent to your phone.", status=401)
     _finish_login(request, user, key, "password")
     return user
 

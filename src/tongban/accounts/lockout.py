@@ -56,9 +56,23 @@ def _ip_key(ip: str) -> str:
 
 
 def address_blocked(ip: str) -> bool:
+    """Whether sign-ins from `ip` are refused: too many failures from it, or the risk engine's throttle on it
+    (the credential_stuffing rule's response, tongban.risk; lifted by a security admin)."""
     conf = security()
     state = ratelimit.peek(_ip_key(ip), limit=conf.login_ip_max_failures, window=conf.login_failure_window)
-    return state.count >= conf.login_ip_max_failures
+    if state.count >= conf.login_ip_max_failures:
+        return True
+    from tongban.risk.selectors import response_active
+
+    return response_active("throttle", f"address:{ip}")
+
+
+def second_factor_required(username: str) -> bool:
+    """Whether the risk engine asks this account for a second factor (the password_spraying rule's
+    response): a password alone no longer signs it in; a code sent to its phone does."""
+    from tongban.risk.selectors import response_active
+
+    return response_active("second_factor", f"account:{username_digest(username)}")
 
 
 def login_locked(username: str, user: Any = None) -> bool:

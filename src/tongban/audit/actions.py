@@ -162,6 +162,14 @@ class Action(models.TextChoices):
     FACE_CHECK = "face.check", "实人核验"
     FACE_REVIEW = "face.review", "实人核验人工复核"
     FACE_IMAGE_OPEN = "face.image.open", "查看实人核验人像"
+    # Security risk early warning (tongban.risk)
+    RISK_ALERT = "risk.alert", "风险告警"
+    RISK_RESPONSE = "risk.response", "自动响应生效"
+    RISK_RESPONSE_LIFT = "risk.response.lift", "解除自动响应"
+    RISK_ALERT_ACK = "risk.alert.ack", "处理风险告警"
+    RISK_EXPORT_DECIDE = "risk.export.decide", "审批导出工单"
+    RISK_INCIDENT = "risk.incident", "安全事件处置"
+    RISK_RULE_CHANGE = "risk.rule.change", "变更风险规则"
 
 
 class ActorType(models.TextChoices):

@@ -25,6 +25,7 @@ from tongban.audit.actions import Action, ActorType, Outcome
 from tongban.audit.canonical import dumps, iso_utc, normalise_details
 from tongban.audit.guard import MIN_RETENTION_DAYS, purge_permit
 from tongban.audit.models import AuditChain, AuditCheckpoint, AuditEntry, CheckpointKind
+from tongban.audit.signals import entry_recorded
 from tongban.core.masking import scrub
 from tongban.crypto.sm3 import SM3Hash
 
@@ -174,14 +175,18 @@ def audit_record(
         "details": normalise_details(details),
     }
     if connections[DB].in_atomic_block:
-        return chain.append(using=DB, **fields)
-    # No transaction open (a pure read, such as a verification): the entry is its own transaction,
-    # committed and flushed before this returns — in one round trip when the chain allows it.
-    entry = chain.append_committed(using=DB, **fields)
-    if entry is not None:
-        return entry
-    with transaction.atomic(using=DB):
-        return chain.append(using=DB, **fields)
+        entry = chain.append(using=DB, **fields)
+    else:
+        # No transaction open (a pure read, such as a verification): the entry is its own transaction,
+        # committed and flushed before this returns — in one round trip when the chain allows it.
+        committed = chain.append_committed(using=DB, **fields)
+        if committed is None:
+            with transaction.atomic(using=DB):
+                committed = chain.append(using=DB, **fields)
+        entry = committed
+    if entry_recorded.receivers:
+        entry_recorded.send(sender=AuditEntry, entry=entry)
+    return entry
 
 
 def audit_checkpoint() -> AuditCheckpoint:

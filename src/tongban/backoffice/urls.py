@@ -4,6 +4,7 @@ from tongban.backoffice import case_views, staff_views, views
 from tongban.catalog import views as catalog_views
 from tongban.evaluation import views as evaluation_views
 from tongban.partners import views as partner_views
+from tongban.risk import views as risk_views
 
 app_name = "backoffice"
 urlpatterns = [
@@ -29,6 +30,11 @@ urlpatterns = [
     path("partners/stats/", partner_views.stats, name="partner_stats"),
     path("partners/alerts/", partner_views.alerts, name="partner_alerts"),
     path("partners/alerts/<int:pk>/ack/", partner_views.alert_ack, name="partner_alert_ack"),
+    path("risk/", risk_views.console, name="risk_console"),
+    path("risk/blocks/<int:pk>/lift/", risk_views.block_lift, name="risk_block_lift"),
+    path("risk/alerts/<int:pk>/ack/", risk_views.alert_ack, name="risk_alert_ack"),
+    path("risk/alerts/<int:pk>/incident/", risk_views.incident_open, name="risk_incident_open"),
+    path("risk/incidents/<int:pk>/advance/", risk_views.incident_advance, name="risk_incident_advance"),
     path("catalog/", catalog_views.catalog_list, name="catalog_list"),
     path("catalog/import/", catalog_views.catalog_import, name="catalog_import"),
     path("catalog/export.<str:fmt>", catalog_views.catalog_export, name="catalog_export"),

@@ -88,14 +88,19 @@ def _cell(value: Any, fmt: str) -> Any:
     return "" if value is None else value
 
 
-def implementations_export(*, fmt: str, actor: Actor, queryset: Any = None, request: HttpRequest | None = None) -> bytes:
-    """The published content of each implementation (of `queryset`, else all) as JSON or CSV bytes."""
+def implementations_export(*, fmt: str, actor: Actor, queryset: Any = None, request: HttpRequest | None = None,
+                           watermark: str = "") -> bytes:
+    """The published content of each implementation (of `queryset`, else all) as JSON or CSV bytes.
+    `watermark` (the exporter's identity, tongban.risk.services.watermark) goes into the JSON document."""
     versions = published_versions()
     if queryset is not None:
         versions = versions.filter(implementation__in=queryset)
     if fmt == "json":
         rows = [{**_keys(v), **{f: getattr(v, f) for f in CONTENT_FIELDS}} for v in versions]
-        payload = json.dumps({"implementations": rows}, ensure_ascii=False, indent=1).encode("utf-8")
+        document: dict[str, Any] = {"implementations": rows}
+        if watermark:
+            document["watermark"] = watermark
+        payload = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
     else:
         data = tablib.Dataset(headers=list(COLUMNS))
         for v in versions:

@@ -25,6 +25,7 @@ from tongban.catalog.models import Implementation, ImplementationVersion, Versio
 from tongban.catalog.transfer import ImportRejected, implementations_export, implementations_import
 from tongban.catalog.validation import CODE_RE
 from tongban.core.errors import TongbanError
+from tongban.risk import services as risk_services
 
 PAGE_SIZE = 50
 
@@ -229,9 +230,15 @@ def catalog_export(request: HttpRequest, fmt: str) -> HttpResponse:
     _role(request)
     if fmt not in ("json", "csv"):
         raise Http404
+    queryset = selectors.implementations_for_staff(request.user)
+    # The exfiltration guard (tongban.risk): above the export_large rule's size an approved ticket is needed.
+    ticket = risk_services.export_authorise(user=request.user, export=f"catalog.{fmt}", rows=queryset.count(),
+                                            request=request)
+    mark = risk_services.watermark(user=request.user, export=f"catalog.{fmt}", ticket=ticket)
     payload = implementations_export(fmt=fmt, actor=Actor.user(request.user), request=request,
-                                     queryset=selectors.implementations_for_staff(request.user))
+                                     queryset=queryset, watermark=mark)
     content_type = "application/json" if fmt == "json" else "text/csv; charset=utf-8"
     response = HttpResponse(payload, content_type=content_type)
+    response["X-Tongban-Watermark"] = mark.encode("ascii", "replace").decode("ascii")
     response["Content-Disposition"] = f'attachment; filename="implementations.{fmt}"'
     return response

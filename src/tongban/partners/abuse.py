@@ -5,9 +5,9 @@
   account, a staff member) is throttled for that caller only; verified more than
   TONGBAN_PARTNER_IDENTITY_ALERT_PER_HOUR times by every caller together, it raises an alert (once an
   hour) and is still served to callers under their own limit.
-* Enumeration: an app whose share of "inconsistent" answers over the last
-  TONGBAN_PARTNER_INCONSISTENT_WINDOW_SECONDS exceeds TONGBAN_PARTNER_INCONSISTENT_RATIO (once it has
-  made TONGBAN_PARTNER_INCONSISTENT_MIN_SAMPLE calls) is throttled for the cool-down, and an alert raised.
+* Enumeration is a rule of the risk engine (tongban.risk, rule `inconsistent_ratio`), which counts the
+  verification audit entries; its throttle response pauses the app through `app_throttle_set` here, and
+  a repeat offender's key is suspended.
 
 All counters are sliding-window counters in the cache (tongban.core.ratelimit): atomic, lock-free.
 """
@@ -111,31 +111,13 @@ def app_throttled_for(app_key: str) -> int:
     return throttle_wait(cache.get(throttle_key(app_key)))
 
 
-def app_answer_track(*, app_key: str, inconsistent: bool) -> AbuseAlert | None:
-    """Track the app's inconsistent-answer ratio; past the threshold throttle it and raise an alert."""
-    conf = partners()
-    window = conf.inconsistent_window_seconds
-    # Both counters in one call (one Redis round trip); the "bad" one only read unless this answer was.
-    all_calls, bad_calls = ratelimit.hit_many([
-        ratelimit.Limit(f"pv-ratio-all:{app_key}", _NO_LIMIT, window),
-        ratelimit.Limit(f"pv-ratio-bad:{app_key}", _NO_LIMIT, window, cost=1 if inconsistent else 0)])
-    total, bad = all_calls.count, bad_calls.count
-    if total < conf.inconsistent_min_sample or bad / total <= conf.inconsistent_ratio:
-        return None
-    cooldown = conf.inconsistent_cooldown_seconds
+def app_throttle_set(app_key: str, seconds: int) -> None:
+    """Pause the app for `seconds` (the risk engine's throttle response on an app, tongban.risk): the partner
+    API reads this key in its first cache round trip and answers app_throttled (429) until it ends."""
     # An integer, so the partner API can read it raw in its first cache round trip (ratelimit.claim_and_hit).
-    if not cache.add(throttle_key(app_key), int(time.time()) + cooldown, timeout=cooldown):
-        return None  # already throttled: one alert per cool-down
-    ratio = round(bad / total, 4)
-    with transaction.atomic():  # the alert and its entry commit together (the caller has no transaction)
-        alert = AbuseAlert.objects.create(kind=AlertKind.INCONSISTENT_RATIO, app_key=app_key, window_seconds=window,
-                                          count=int(total), ratio=ratio)
-        audit_record(action=Action.PARTNER_ABUSE_ALERT, outcome=Outcome.DENIED, actor=Actor.system("partners.abuse"),
-                     subject=Subject("partners.partnerapp", app_key),
-                     details={"alert_id": alert.pk, "kind": alert.kind, "window_seconds": window, "count": int(total),
-                              "inconsistent": int(bad), "ratio": ratio, "cooldown_seconds": cooldown})
-    # A fresh window after the cool-down: the app is judged on what it does next.
-    ratelimit.reset(f"pv-ratio-all:{app_key}", window=window)
-    ratelimit.reset(f"pv-ratio-bad:{app_key}", window=window)
-    log.warning("abuse.inconsistent_ratio", alert_id=alert.pk, app=app_key, ratio=ratio, calls=int(total))
-    return alert
+    cache.set(throttle_key(app_key), int(time.time()) + seconds, timeout=seconds)
+
+
+def app_throttle_clear(app_key: str) -> None:
+    """End the app's throttle now (a security admin lifted the response)."""
+    cache.delete(throttle_key(app_key))

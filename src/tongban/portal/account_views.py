@@ -235,9 +235,12 @@ def me(request: HttpRequest) -> HttpResponse:
     except TongbanError:
         account = {"username": request.user.get_username(), "level": 0, "level_label": "未认证", "phone": ""}
     from tongban.accounts.enterprises import acting_enterprise, invitations_for
+    from tongban.risk.selectors import citizen_verifications
 
+    verifications = citizen_verifications(request.user) if account.get("level") else []
     return _page(request, "portal/me.html", {"account": account, "acting": acting_enterprise(request),
-                                             "invitations_waiting": invitations_for(request.user).count()})
+                                             "invitations_waiting": invitations_for(request.user).count(),
+                                             "verifications": verifications})
 
 
 @citizen_required

@@ -179,6 +179,6 @@ def verification_perform(
                  "sources": list(outcome.sources_consulted)},
     )
     metering.record(app_key=app_key, organisation_id=org_id, level=lcode, outcome=metered)
-    if app is not None and metered != metering.SOURCE_UNAVAILABLE:
-        abuse.app_answer_track(app_key=app.app_id, inconsistent=metered == metering.INCONSISTENT)
+    # An app's share of inconsistent answers (enumeration) is the risk engine's rule `inconsistent_ratio`,
+    # fed by the audit entry above (tongban.risk.engine).
     return outcome

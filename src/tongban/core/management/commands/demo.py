@@ -68,6 +68,9 @@ class Command(BaseCommand):
         from tongban.face.demo import face_demo_ensure
 
         face_review = face_demo_ensure()
+        from tongban.risk.demo import risk_demo_ensure
+
+        risk_demo_ensure()  # a verification in the citizen's history, an alert on /backoffice/risk/
         base = f"http://{options['host']}:{options['port']}"
         sso = demo_sso_ensure(base_url=base, host=options["host"], national_port=options["national_port"],
                               app_ports=[options["app_port"], options["app_port"] + 1])
@@ -77,6 +80,7 @@ class Command(BaseCommand):
         out("tongban 演示环境 / demo")
         out(f"  门户首页      {base}/")
         out(f"  民警后台      {base}/backoffice/")
+        out(f"  安全风险预警  {base}/backoffice/risk/（secadmin）")
         out(f"  系统配置      {base}/admin/")
         out(f"  接口文档      {base}/api/v1/docs")
         out(f"  就绪检查      {base}/readyz")

@@ -1,0 +1,302 @@
+"""The attack drill (攻防演练): replays the shipped attack patterns against a running platform and reports
+which rules fired, what was blocked, and that each block took effect and was reversed by a security admin.
+
+Login attacks go over HTTP to `base_url` (the platform's own pages, CSRF and all). The other patterns —
+partner-API enumeration, one identity from many apps, an officer's bulk reads, reads at night, a large
+export, a staff login from a new network, an audit-chain failure — are replayed as the audit entries the
+platform writes for them, marked `drill`, into the platform's database (the drill runs where `tongban`
+runs, with its settings), so they exercise the same rules and responses without touching real people's
+data. Password spraying needs many client addresses: the drill sends them in X-Forwarded-For, which the
+platform believes only when the drill's host is one of TONGBAN_TRUSTED_PROXIES.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from tongban.audit.actions import Action, Outcome
+from tongban.audit.services import Actor, Subject, audit_record
+from tongban.core import clock
+from tongban.core.errors import TongbanError
+from tongban.risk import engine, services
+from tongban.risk.models import Alert, Block, BlockStatus, ResponseKind
+
+REASON = "攻防演练：自动解除"
+
+
+@dataclass
+class Finding:
+    rule: str
+    fired: bool = False
+    via: str = "http"
+    response: str = ""
+    blocked: bool | None = None  # the response took effect (None: the rule only alerts)
+    reversed: bool | None = None  # a security admin lifted it and the effect was gone
+    notes: list[str] = field(default_factory=list)
+
+
+class Drill:
+    def __init__(self, base_url: str, *, secadmin: Any, timeout: float = 10.0) -> None:
+        self.base = base_url.rstrip("/")
+        self.secadmin = secadmin
+        self.timeout = timeout
+        self.tag = secrets.token_hex(3)
+        self.findings: list[Finding] = []
+
+    # -- HTTP -------------------------------------------------------------------------------------------
+
+    def _login(self, session: requests.Session, username: str, password: str, forwarded: str = "") -> str:
+        page = session.get(f"{self.base}/login/", timeout=self.timeout)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        headers = {"Referer": f"{self.base}/login/"}
+        if forwarded:
+            headers["X-Forwarded-For"] = forwarded
+        answer = session.post(f"{self.base}/login/", data={
+            "csrfmiddlewaretoken": token.group(1) if token else "", "username": username, "password": password},
+            headers=headers, timeout=self.timeout, allow_redirects=False)
+        if answer.status_code in (301, 302):
+            return "signed_in"
+        if "锁定" in answer.text:
+            return "refused"
+        if "短信验证码登录" in answer.text:
+            return "second_factor"
+        return "wrong"
+
+    def _alerts(self, code: str, since: int) -> list[Alert]:
+        return list(Alert.objects.filter(rule__code=code, pk__gt=since).order_by("pk"))
+
+    def _lift(self, finding: Finding, blocks: list[Block]) -> None:
+        for block in blocks:
+            services.response_lift(block=block, actor=self.secadmin, reason=REASON)
+        finding.reversed = bool(blocks) and all(
+            Block.objects.get(pk=b.pk).status == BlockStatus.LIFTED for b in blocks)
+
+    def credential_stuffing(self) -> Finding:
+        finding = Finding("credential_stuffing", response=ResponseKind.THROTTLE)
+        since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        session = requests.Session()
+        rule = engine.rule(finding.rule)
+        for i in range(int(rule.threshold) if rule else 10):
+            self._login(session, f"drill-{self.tag}-{i}", "Drill-wrong-1")
+        alerts = self._alerts(finding.rule, since)
+        finding.fired = bool(alerts)
+        blocks = list(Block.objects.filter(alert__in=alerts, status=BlockStatus.ACTIVE))
+        finding.blocked = bool(blocks) and self._login(session, f"drill-{self.tag}-x", "Drill-wrong-1") == "refused"
+        self._lift(finding, blocks)
+        if finding.reversed:
+            finding.reversed = self._login(session, f"drill-{self.tag}-y", "Drill-wrong-1") == "wrong"
+        return finding
+
+    def password_spraying(self, victim: str, victim_password: str) -> Finding:
+        finding = Finding("password_spraying", response=ResponseKind.SECOND_FACTOR)
+        since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        rule = engine.rule(finding.rule)
+        wanted = int(rule.threshold) if rule else 20
+        session = requests.Session()
+        self._login(session, victim, "Spring2026!", forwarded="198.51.100.251")  # one common password tried
+        for i in range(wanted - 1):
+            self._login(session, f"spray-{self.tag}-{i}", "Spring2026!", forwarded=f"198.51.100.{i % 250 + 1}")
+        alerts = self._alerts(finding.rule, since)
+        finding.fired = bool(alerts)
+        blocks = list(Block.objects.filter(alert__in=alerts, status=BlockStatus.ACTIVE))
+        finding.blocked = self._login(requests.Session(), victim, victim_password,
+                                      forwarded="192.0.2.10") == "second_factor"
+        self._lift(finding, blocks)
+        if finding.reversed:
+            finding.reversed = self._login(requests.Session(), victim, victim_password,
+                                           forwarded="192.0.2.10") == "signed_in"
+        if not finding.fired:
+            finding.notes.append("需把演练主机列入 TONGBAN_TRUSTED_PROXIES，平台才会采信多个来源地址")
+        return finding
+
+    # -- replayed as audit entries ---------------------------------------------------------------------
+
+    def _event(self, action: Action, *, actor: Actor, subject: Subject | None = None, outcome: Outcome = Outcome.SUCCESS,
+               ip: str = "", details: dict[str, Any] | None = None) -> None:
+        audit_record(action=action, actor=actor, subject=subject, outcome=outcome, client_address=ip,
+                     details={**(details or {}), "drill": True})
+
+    def _replayed(self, finding: Finding, since: int, check: Any = None, after: Any = None) -> Finding:
+        finding.via = "event"
+        alerts = self._alerts(finding.rule, since)
+        finding.fired = bool(alerts)
+        Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(drill=True)
+        blocks = list(Block.objects.filter(alert__in=alerts, status=BlockStatus.ACTIVE))
+        if finding.response and finding.response != ResponseKind.NONE:
+            finding.blocked = bool(blocks) and (check() if check else True)
+            self._lift(finding, blocks)
+            if finding.reversed and after is not None:
+                finding.reversed = after()
+        return finding
+
+    def id_many_apps(self) -> Finding:
+        since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        rule = engine.rule("id_many_apps")
+        ref = f"drill-ref-{self.tag}"
+        for i in range(int(rule.threshold) if rule else 5):
+            app = f"drill-{self.tag}-{i}"
+            self._event(Action.VERIFICATION_REQUEST, actor=Actor.partner_app(app), subject=Subject("identity", ref),
+                        details={"app": app, "passed": True, "verdicts": ["id_number=consistent"]})
+        return self._replayed(Finding("id_many_apps", response=ResponseKind.NONE), since)
+
+    def inconsistent_ratio(self) -> Finding:
+        """Enumeration twice: the first time the app is paused (throttle), the second its key suspended."""
+        from tongban.partners import abuse
+        from tongban.partners.models import PartnerApp
+
+        app = _drill_app()
+        rule = engine.rule("inconsistent_ratio")
+        sample = int((rule.params if rule else {}).get("min_sample", 50))
+        rounds = max(1, int((rule.params if rule else {}).get("suspend_after", 2)))
+        finding = Finding("inconsistent_ratio", via="event", response="throttle→suspend_app")
+        effects: list[bool] = []
+        gone: list[bool] = []
+        for n in range(rounds):
+            since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+            for i in range(sample):
+                self._event(Action.VERIFICATION_REQUEST, actor=Actor.partner_app(app.app_id),
+                            subject=Subject("identity", f"drill-{self.tag}-{n}-{i}"),
+                            details={"app": app.app_id, "passed": False, "verdicts": ["name=inconsistent"]})
+            alerts = self._alerts(finding.rule, since)
+            finding.fired = finding.fired or bool(alerts)
+            blocks = list(Block.objects.filter(alert__in=alerts, status=BlockStatus.ACTIVE))
+            suspended = PartnerApp.objects.get(pk=app.pk).status == "suspended"
+            # The first round pauses the app (or, for an app already caught today, suspends it); the last
+            # round must have suspended its key.
+            paused = abuse.app_throttled_for(app.app_id) > 0
+            effects.append(bool(blocks) and (suspended if n == rounds - 1 else (paused or suspended)))
+            self._lift(finding, blocks)
+            gone.append(bool(finding.reversed) and abuse.app_throttled_for(app.app_id) == 0
+                        and PartnerApp.objects.get(pk=app.pk).status == "active")
+        finding.blocked = all(effects)
+        finding.reversed = all(gone)
+        return finding
+
+    def officer_reads(self, officer: Any) -> Finding:
+        since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        rule = engine.rule("officer_reads_zscore")
+        reads = int((rule.params if rule else {}).get("min_reads", 50))
+        off = engine.rule("off_hours_reads")
+        narrowed = None
+        if off is not None and not engine.off_hours(clock.now(), int(off.params.get("start_hour", 8)),
+                                                    int(off.params.get("end_hour", 20))):
+            # In working hours the drill stands for the night by giving the rule an empty working day for the
+            # replay (audited, risk.rule.change) and restoring it after.
+            narrowed = dict(off.params)
+            services.rule_update(rule=off, actor=self.secadmin, params={**narrowed, "start_hour": 0, "end_hour": 0})
+        try:
+            # Read until the z-score rule fires (the peers' counts grow with each drill in the window), at
+            # most twenty times the rule's minimum.
+            every = max(1, int((rule.params if rule else {}).get("check_every", 10)))
+            done = 0
+            while done < reads or (rule is not None and done < 20 * reads
+                                   and not Alert.objects.filter(rule__code=rule.code, pk__gt=since).exists()):
+                for _ in range(reads if done == 0 else every):
+                    self._event(Action.PERSONAL_DATA_READ, actor=Actor.user(officer),
+                                subject=Subject("drill.record", 1))
+                done += reads if done == 0 else every
+        finally:
+            if narrowed is not None and off is not None:
+                services.rule_update(rule=off, actor=self.secadmin, params=narrowed)
+        if rule is not None and not Alert.objects.filter(rule__code=rule.code, pk__gt=since).exists():
+            engine.officer_zscore_check(officer.pk, rule)
+
+        def locked() -> bool:
+            officer.refresh_from_db()
+            return bool(officer.is_locked())
+
+        finding = self._replayed(Finding("officer_reads_zscore", response=ResponseKind.LOCK_ACCOUNT), since,
+                                 locked, lambda: not locked())
+        # The drill's reader is disabled afterwards, so the next drill's peers are the usual ones.
+        type(officer).objects.filter(pk=officer.pk).update(is_active=False)
+        if off is not None:  # the same reads, at night or on a rest day, raise the off-hours alert
+            late = Finding("off_hours_reads", via="event", response=ResponseKind.NONE)
+            late.fired = Alert.objects.filter(rule__code=off.code, pk__gt=since).exists()
+            if narrowed is not None:
+                late.notes.append("工作时间内演练：回放期间把规则的工作时段临时设为空（已审计并恢复）")
+            self.findings.append(late)
+        return finding
+
+    def export(self, user: Any) -> Finding:
+        since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        rule = engine.rule("export_large")
+        rows = int(rule.threshold) + 1 if rule else 1001
+        finding = Finding("export_large", via="service", response=ResponseKind.HOLD_EXPORT)
+        try:
+            services.export_authorise(user=user, export=f"drill.{self.tag}", rows=rows)
+            finding.blocked = False
+        except TongbanError as exc:
+            finding.blocked = exc.code == "export_held"
+        alerts = self._alerts(finding.rule, since)
+        finding.fired = bool(alerts)
+        blocks = list(Block.objects.filter(alert__in=alerts, status=BlockStatus.ACTIVE))
+        self._lift(finding, blocks)
+        if finding.reversed:
+            finding.reversed = services.export_authorise(user=user, export=f"drill.{self.tag}", rows=rows) is not None
+        return finding
+
+    def staff_new_network(self, staff: Any) -> Finding:
+        since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        for ip in ("10.250.1.1", f"10.{200 + secrets.randbelow(50)}.{secrets.randbelow(250)}.1"):
+            self._event(Action.AUTH_LOGIN_SUCCESS, actor=Actor.user(staff), subject=Subject("accounts.user", staff.pk),
+                        ip=ip, details={"kind": "staff"})
+        return self._replayed(Finding("staff_new_network", response=ResponseKind.NONE), since)
+
+    def audit_chain(self) -> Finding:
+        since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        self._event(Action.AUDIT_VERIFY, actor=Actor.system("risk.drill"), subject=Subject("audit.log", ""),
+                    outcome=Outcome.FAILURE, details={"simulated": "broken_chain"})
+        return self._replayed(Finding("audit_chain_failure", response=ResponseKind.NONE), since)
+
+
+def _drill_app() -> Any:
+    """A partner app of the drill's own (suspended and restored by the drill; never a real partner's)."""
+    from tongban.partners.models import AppStatus, PartnerApp
+    from tongban.partners.services import organisation_get_or_create, partner_app_create
+
+    existing = PartnerApp.objects.filter(name="攻防演练应用").first()
+    if existing is not None:
+        if existing.status != AppStatus.ACTIVE:
+            PartnerApp.objects.filter(pk=existing.pk).update(status=AppStatus.ACTIVE)
+        return existing
+    from tongban.crypto.sm2 import SM2PrivateKey
+    from tongban.partners.models import PurposeCode
+
+    purpose, _ = PurposeCode.objects.get_or_create(code="gov_service", defaults={"name": "政务服务办理"})
+    key = SM2PrivateKey.generate()
+    org = organisation_get_or_create(name="攻防演练", kind="province", region_code="330000",
+                                     actor=Actor.system("risk.drill"))
+    return partner_app_create(organisation=org, name="攻防演练应用", levels=("l1",), purposes=(purpose.code,),
+                              public_key=key.public_key().to_raw(), actor=Actor.system("risk.drill")).app
+
+
+def drill_run(base_url: str, *, victim: str, victim_password: str) -> list[Finding]:
+    """Run every pattern; the drill's own staff accounts are made (or reused) for it."""
+    from tongban.accounts.models import User, UserKind
+
+    def staff(username: str, **roles: Any) -> Any:
+        user, _ = User.objects.get_or_create(username=username, defaults={
+            "kind": UserKind.STAFF, "department": "hukou", "region_code": "330100", **roles})
+        return user
+
+    services.rules_ensure()
+    secadmin = staff("drill-secadmin", role_security_admin=True, department="", region_code="")
+    drill = Drill(base_url, secadmin=secadmin)
+    peers = [staff(f"drill-officer-{i}", role_officer=True) for i in range(4)]
+    for n, peer in enumerate(peers):
+        for _ in range(n + 1):
+            drill._event(Action.PERSONAL_DATA_READ, actor=Actor.user(peer), subject=Subject("drill.record", 1))
+    drill.findings.append(drill.credential_stuffing())
+    drill.findings.append(drill.password_spraying(victim, victim_password))
+    drill.findings.append(drill.id_many_apps())
+    drill.findings.append(drill.inconsistent_ratio())
+    drill.findings.append(drill.officer_reads(staff(f"drill-officer-greedy-{drill.tag}", role_officer=True)))
+    drill.findings.append(drill.export(peers[0]))
+    drill.findings.append(drill.staff_new_network(peers[1]))
+    drill.findings.append(drill.audit_chain())
+    return drill.findings
