@@ -184,7 +184,11 @@ if ENV.redis_url:
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 else:
-    CACHES = {"default": {"BACKEND": "tongban.core.cache.LocMemCache", "LOCATION": "tongban"}}
+    # Rate limits, lockout counters and risk counts live here: Django's default of 300 entries would cull
+    # them (a third at a time) as soon as an attacker spreads over 300 keys. 200,000 small entries are a few
+    # tens of MB.
+    CACHES = {"default": {"BACKEND": "tongban.core.cache.LocMemCache", "LOCATION": "tongban",
+                          "OPTIONS": {"MAX_ENTRIES": 200_000}}}
     # Local memory is per process: keep sessions in the database so every server worker sees them.
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
