@@ -70,35 +70,36 @@ def _camera_page(browser_type, live_server, video: Path, phone: str):
     return browser, page
 
 
-def test_a_person_reaches_l3_and_a_still_photo_is_refused(live_server, tmp_path, monkeypatch, assert_accessible):
-    from playwright.sync_api import sync_playwright
-
+def test_a_person_reaches_l3_and_a_still_photo_is_refused(browser, live_server, tmp_path, monkeypatch,
+                                                          assert_accessible):
+    # A browser of its own (a fake camera playing a recording), launched by the session's Playwright: a second
+    # sync_playwright() in the same thread refuses to start while the session's runs.
+    chromium = browser.browser_type  # type: ignore[attr-defined]
     monkeypatch.setattr(services, "pick_challenge", lambda: Challenge.TURN_LEFT)
     person_video, still_video = recordings(tmp_path)
     user = make_l2_citizen("face-e2e", serial=901)
     phone = CitizenProfile.objects.get(user=user).phone
-    with sync_playwright() as pw:
-        browser, page = _camera_page(pw.chromium, live_server, still_video, phone)
-        try:
-            assert_accessible(page)
-            page.click("#face-start")
-            page.wait_for_selector("#face-prompt:has-text('向左转头')", timeout=10_000)
-            page.wait_for_selector("#face[data-result]", timeout=30_000)
-            assert page.get_attribute("#face", "data-result") == "refused"
-            assert "未完成指定动作" in page.locator("#face-status").inner_text()
-        finally:
-            browser.close()
-        assert CitizenProfile.objects.get(user=user).level == 2
+    camera, page = _camera_page(chromium, live_server, still_video, phone)
+    try:
+        assert_accessible(page)
+        page.click("#face-start")
+        page.wait_for_selector("#face-prompt:has-text('向左转头')", timeout=10_000)
+        page.wait_for_selector("#face[data-result]", timeout=30_000)
+        assert page.get_attribute("#face", "data-result") == "refused"
+        assert "未完成指定动作" in page.locator("#face-status").inner_text()
+    finally:
+        camera.close()
+    assert CitizenProfile.objects.get(user=user).level == 2
 
-        browser, page = _camera_page(pw.chromium, live_server, person_video, phone)
-        try:
-            page.click("#face-start")
-            page.wait_for_selector("#face-prompt:has-text('向左转头')", timeout=10_000)
-            page.wait_for_url("**/me/", timeout=30_000)
-            assert page.locator("#level").get_attribute("data-level") == "3"
-            assert "实人" in page.locator("#level").inner_text()
-        finally:
-            browser.close()
+    camera, page = _camera_page(chromium, live_server, person_video, phone)
+    try:
+        page.click("#face-start")
+        page.wait_for_selector("#face-prompt:has-text('向左转头')", timeout=10_000)
+        page.wait_for_url("**/me/", timeout=30_000)
+        assert page.locator("#level").get_attribute("data-level") == "3"
+        assert "实人" in page.locator("#level").inner_text()
+    finally:
+        camera.close()
 
 
 def test_a_refused_camera_gets_a_clear_fallback(phone_page, live_server, assert_accessible):
