@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "tongban.backoffice",
     "tongban.search",
     "tongban.exchange",
+    "tongban.demo",  # the composition root of `tongban demo`: imports every app, imported by none
 ]
 
 MIDDLEWARE = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tongban.accounts.models import CitizenProfile
-from tongban.core.demo import DEMO_ACCOUNTS, demo_accounts_ensure
+from tongban.demo.seed import DEMO_ACCOUNTS, demo_accounts_ensure
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

@@ -12,7 +12,7 @@ from django.test import RequestFactory, override_settings
 
 from tests.accounts.factories import make_officer
 from tongban.accounts.events import SecurityEvent, record_security_event, username_digest
-from tongban.core.demo import demo_accounts_ensure
+from tongban.demo.seed import demo_accounts_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def test_failed_login_logs_a_digest_not_the_typed_username(caplog):
 
 def test_totp_code_for_demo_accounts(capsys):
     demo_accounts_ensure()
-    call_command("staff", "totp-code", "officer", "--uri")
+    call_command("demo", "--totp", "officer", "--uri")
     code, uri = capsys.readouterr().out.split()
     assert code.isdigit() and len(code) == 6 and uri.startswith("otpauth://totp/")
 
@@ -48,10 +48,10 @@ def test_totp_code_for_demo_accounts(capsys):
 def test_totp_code_refused_for_others_and_in_production():
     make_officer("o1")
     with pytest.raises(CommandError, match="演示账号"):
-        call_command("staff", "totp-code", "o1")
+        call_command("demo", "--totp", "o1")
     with override_settings(ENV=dataclasses.replace(settings.ENV, environment="production")), \
             pytest.raises(CommandError, match="生产环境"):
-        call_command("staff", "totp-code", "officer")
+        call_command("demo", "--totp", "officer")
 
 
 def test_demo_accounts_keep_their_device_across_runs():

@@ -10,9 +10,9 @@ import tongban
 
 ROOT = Path(tongban.__file__).parent
 FOUNDATION = ("core", "crypto", "audit", "jobs")
-# The demo is the composition root of `tongban demo`: it seeds every app by design. It lives in core for
-# now; everything else in the foundation stays clean.
-COMPOSITION_ROOTS = {ROOT / "core" / "demo.py", ROOT / "core" / "management" / "commands" / "demo.py"}
+# The demo (tongban.demo) is the composition root of `tongban demo`: it seeds every app by design, and no
+# app imports it.
+COMPOSITION_ROOT = "demo"
 
 
 def _imported_apps(path: Path) -> set[str]:
@@ -29,7 +29,7 @@ def _imported_apps(path: Path) -> set[str]:
 def _violations(app: str, allowed: set[str]) -> list[str]:
     found = []
     for path in sorted((ROOT / app).rglob("*.py")):
-        if path in COMPOSITION_ROOTS or "migrations" in path.parts:
+        if "migrations" in path.parts:
             continue
         for other in sorted(_imported_apps(path) - allowed - {app}):
             found.append(f"{path.relative_to(ROOT)} imports tongban.{other}")
@@ -39,6 +39,12 @@ def _violations(app: str, allowed: set[str]) -> list[str]:
 def test_the_foundation_imports_no_domain_app():
     problems = [v for app in FOUNDATION for v in _violations(app, set(FOUNDATION))]
     assert problems == []
+
+
+def test_no_app_imports_the_demo():
+    apps = sorted(p.name for p in ROOT.iterdir() if (p / "apps.py").exists() and p.name != COMPOSITION_ROOT)
+    problems = [v for app in apps for v in _violations(app, set(apps)) if v.endswith(f"tongban.{COMPOSITION_ROOT}")]
+    assert apps and problems == []
 
 
 def test_accounts_does_not_import_sso():

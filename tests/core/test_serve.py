@@ -58,7 +58,8 @@ def test_several_processes_on_local_memory_are_warned_about_and_the_demo_runs_on
 
     from django.core.management import call_command
 
-    from tongban.core.management.commands import demo, serve
+    from tongban.core.management.commands import serve
+    from tongban.demo.management.commands import demo
 
     started: list[dict] = []
     monkeypatch.setattr(serve, "_serve_granian", lambda options: started.append(options))

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.accounts.factories import device_of, totp_code
-from tongban.core.demo import DEMO_ACCOUNTS, demo_accounts_ensure
+from tongban.demo.seed import DEMO_ACCOUNTS, demo_accounts_ensure
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

@@ -1,5 +1,5 @@
 """The demo's single sign-on in a real browser, wired as `tongban demo` wires it: its relying parties registered
-by tongban.core.demo.demo_sso_ensure and served by sim.demo_sso.serve — the two demo applications
+by tongban.demo.seed.demo_sso_ensure and served by sim.demo_sso.serve — the two demo applications
 (sim/demo_rp.py) and the national platform's simulator, both ways round."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def _deliver() -> int:
 @pytest.fixture
 def demo_sso(live_server: Any, settings: Any, tmp_path: Any) -> Iterator[Any]:
     from sim.demo_sso import serve
-    from tongban.core.demo import demo_sso_ensure
+    from tongban.demo.seed import demo_sso_ensure
     from tongban.sso.federation import _discovery_cache
     from tongban.sso.secrets import clear_cache
 

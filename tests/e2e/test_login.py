@@ -2,7 +2,7 @@
 
 import pytest
 
-from tongban.core.demo import DEMO_ACCOUNTS, demo_accounts_ensure
+from tongban.demo.seed import DEMO_ACCOUNTS, demo_accounts_ensure
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

@@ -7,9 +7,7 @@ import getpass
 import sys
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django_otp.oath import TOTP
 
 from tongban.accounts import services
 from tongban.accounts.models import User
@@ -60,9 +58,6 @@ class Command(BaseCommand):
         reset.add_argument("--password-stdin", action="store_true")
         totp_reset = sub.add_parser("totp-reset", help="删除动态口令设备（下次登录重新绑定）")
         totp_reset.add_argument("username")
-        code = sub.add_parser("totp-code", help="显示演示账号当前的动态口令（仅演示环境）")
-        code.add_argument("username")
-        code.add_argument("--uri", action="store_true", help="同时显示 otpauth:// 地址，可导入身份验证器")
         sub.add_parser("locked", help="列出当前被锁定的账号")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -104,21 +99,6 @@ class Command(BaseCommand):
         user = _user(options["username"])
         services.totp_reset(actor=None, user=user)
         self.stdout.write(f"已重置 {user.username} 的动态口令，下次登录重新绑定")
-
-    def _totp_code(self, options: dict[str, Any]) -> None:
-        if settings.ENV.is_production:
-            raise CommandError("totp-code 仅用于演示环境，生产环境拒绝执行")
-        from tongban.core.demo import DEMO_ACCOUNTS
-
-        if options["username"] not in {a.username for a in DEMO_ACCOUNTS}:
-            raise CommandError("totp-code 只用于演示账号")
-        device = services.totp_device_confirmed(_user(options["username"]))
-        if device is None:
-            raise CommandError("该账号尚未绑定动态口令")
-        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-        self.stdout.write(f"{totp.token():0{device.digits}d}")
-        if options["uri"]:
-            self.stdout.write(device.config_url)
 
     def _locked(self, options: dict[str, Any]) -> None:
         from django.utils import timezone

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from tongban.core.demo import DEMO_ACCOUNTS, NATIONAL_PASSWORD, DemoSso, demo_accounts_ensure, demo_sso_ensure
+from tongban.demo.seed import DEMO_ACCOUNTS, NATIONAL_PASSWORD, DemoSso, demo_accounts_ensure, demo_sso_ensure
 
 
 def _width(text: str) -> int:
@@ -44,10 +44,15 @@ class Command(BaseCommand):
         parser.add_argument("--app-port", type=int, default=8101,
                             help="演示接入应用的端口：省级政务服务平台在此端口，交管业务系统在下一个端口")
         parser.add_argument("--no-serve", action="store_true", help="只准备数据，不启动服务")
+        parser.add_argument("--totp", metavar="USERNAME", help="只显示该演示工作人员账号当前的动态口令，然后退出")
+        parser.add_argument("--uri", action="store_true", help="与 --totp 同用：同时显示 otpauth:// 地址，可导入身份验证器")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.ENV.is_production:
             raise CommandError("tongban demo 不能在生产环境运行")
+        if options["totp"]:
+            self._totp_code(options["totp"], uri=options["uri"])
+            return
         if options["people"] < 1:
             raise CommandError("--people 须为正整数")
         ports = [options["port"], options["sms_port"], options["national_port"], options["app_port"],
@@ -62,7 +67,7 @@ class Command(BaseCommand):
         from tongban.exams.demo import demo_exams_ensure
 
         demo_exams_ensure()
-        from tongban.core.demo import demo_violations
+        from tongban.demo.seed import demo_violations
 
         demo_violations()  # 交通违法处理: the demo citizen's cars (docs/violations.md)
         from tongban.face.demo import face_demo_ensure
@@ -164,6 +169,24 @@ class Command(BaseCommand):
             courier.wait(10)
             bank.terminate()
             bank.wait(10)
+
+    def _totp_code(self, username: str, *, uri: bool) -> None:
+        """The current TOTP code of a demo staff account (what an authenticator app would show)."""
+        from django_otp.oath import TOTP
+
+        from tongban.accounts import services
+        from tongban.accounts.models import User
+
+        if username not in {a.username for a in DEMO_ACCOUNTS}:
+            raise CommandError("--totp 只用于演示账号")
+        user = User.objects.filter(username=username).first()
+        device = services.totp_device_confirmed(user) if user is not None else None
+        if device is None:
+            raise CommandError("该账号尚未绑定动态口令（先运行 tongban demo 生成演示账号）")
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        self.stdout.write(f"{totp.token():0{device.digits}d}")
+        if uri:
+            self.stdout.write(device.config_url)
 
     def _print_sso(self, sso: DemoSso, base: str) -> None:
         out = self.stdout.write

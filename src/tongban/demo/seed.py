@@ -5,7 +5,7 @@ Only for the embedded demo; `tongban demo` refuses to run in production. Passwor
 so a newcomer can sign in. The two citizens are real citizen accounts: registered with a phone (shown in
 the `username` column, since citizens sign in by phone) and verified to L2 against people of the
 generated registry (a mainland resident with a valid card, a Hong Kong resident with a valid permit). Staff accounts also need their second factor: each gets a TOTP device, and
-`tongban staff totp-code officer` prints the current code (demo accounts only, refused in production);
+`tongban demo --totp officer` prints the current code (demo accounts only, refused in production);
 add `--uri` for an otpauth:// address to put into an authenticator app.
 """
 
@@ -40,7 +40,7 @@ class DemoAccount:
         return self.account or self.username
 
 
-_TOTP_HINT = "动态口令：tongban staff totp-code {username}"
+_TOTP_HINT = "动态口令：tongban demo --totp {username}"
 
 DEMO_ACCOUNTS = (
     DemoAccount("群众（内地居民）", "13800000001", "Citizen@2026demo", "/login/", account="citizen"),
