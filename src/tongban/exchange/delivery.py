@@ -142,7 +142,7 @@ def encode_batch(items: list[tuple[str, str, int, Built]], *, batch_id: str | No
     personal: dict[str, dict[str, Any]] = {}
     for idem, type_, version, built in items:
         messages.append({"key": idem, "type": type_, "v": version, "entity": built.entity, "seq": built.seq,
-                         "day": clock.to_local(built.occurred_at).date().isoformat(), "body": built.body})
+                         "day": built.day or clock.to_local(built.occurred_at).date().isoformat(), "body": built.body})
         if built.personal:
             personal[idem] = built.personal
         keys_list.append(idem)
