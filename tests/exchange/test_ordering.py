@@ -80,3 +80,24 @@ def test_a_discarded_dead_letter_releases_its_case(national, hooked_item, citize
     poisoned.refresh_from_db()
     assert poisoned.status == MessageStatus.DISCARDED
     assert AuditEntry.objects.filter(action="exchange.discard").exists()
+
+
+def test_an_interrupted_backfill_keeps_order_until_a_later_run_covers_it(national, hooked_item, citizen, officers):
+    from tongban.exchange.client import TransportError
+
+    case = submitted(citizen, hooked_item)
+    OutMessage.objects.filter(type="case.event").delete()  # history the national side never got
+    since = core_clock.today_local() - dt.timedelta(days=1)
+    national.exchange.set_faults("fail")
+    with pytest.raises(TransportError):
+        backfill(since=since, rate=0, concurrency=1, retries=0)
+    failed = BackfillRun.objects.get()
+    assert failed.outcome == "failed" and failed.finished_at is None
+    national.exchange.set_faults(None)
+    case_act(user=officers[0], case_id=case.pk, action="accept")
+    delivery.deliver_pass(worker="live")
+    assert states(national, case) == ["submitted", "review"]  # the unfinished run's history carried ahead
+    backfill(since=since, rate=0, concurrency=1)
+    failed.refresh_from_db()
+    assert failed.outcome == "superseded" and failed.finished_at is not None
+    assert national.exchange.order_violations == []
