@@ -169,6 +169,13 @@ def live_flow(stop: threading.Event, rate: float, latencies: list[float], worker
     worker = subprocess.Popen([sys.executable, "-m", "tongban", "exchange", "worker", "--concurrency", "1",  # noqa: S603
                                "--poll-interval", "0.05"], env={**os.environ, **worker_env})
     try:
+        from tongban.exchange.models import BackfillRun
+
+        # Live changes *during* the backfill: from the moment the run is registered (a change sent before a
+        # backfill starts is older news to the national side than nothing, but newer than the history the
+        # backfill then re-sends — not what is measured here).
+        while not stop.is_set() and not BackfillRun.objects.filter(finished_at__isnull=True).exists():
+            time.sleep(0.05)
         i = 0
         while not stop.is_set():
             case = Case.objects.get(pk=case_ids[i % len(case_ids)])

@@ -93,6 +93,7 @@ class Action(models.TextChoices):
     # Data exchange with the national platform (tongban.exchange)
     EXCHANGE_DEAD = "exchange.dead", "交换消息转入死信"
     EXCHANGE_REPLAY = "exchange.replay", "重发交换消息"
+    EXCHANGE_DISCARD = "exchange.discard", "放弃交换死信"
     EXCHANGE_INSPECT = "exchange.inspect", "查看交换消息（脱敏）"
     EXCHANGE_KEY_ROTATE = "exchange.key.rotate", "轮换交换信封密钥"
     EXCHANGE_INBOUND = "exchange.inbound", "接收国家平台消息"

@@ -19,6 +19,7 @@ from tongban.core import clock
 from tongban.exchange import messages
 from tongban.exchange.client import HttpExchangeClient, TransportError, get_client
 from tongban.exchange.delivery import encode_batch, post_batch
+from tongban.exchange.models import BackfillRun
 
 
 @dataclass
@@ -79,10 +80,10 @@ COLUMNS = ("id", "created_at", "action", "from_state", "to_state", "case__number
            "case__item_title", "case__department", "case__region_code", "case__applicant_kind", "case__applicant_id")
 
 
-def _chunks(since: dt.date, until: dt.date | None, size: int) -> Iterator[list[tuple]]:  # type: ignore[type-arg]
+def _chunks(since: dt.date, until: dt.date | None, size: int) -> Iterator[tuple[list[tuple], int]]:  # type: ignore[type-arg]
     """Keyset pages in (case, event) order, each page one query however deep the history, cut at a case
     boundary: one case's events are in one batch, in order, so batches sent side by side never reorder an
-    entity's events."""
+    entity's events. With each page, the case id below which every case is complete once it is sent."""
     qs = _events(since, until).order_by("case_id", "id")
     last_case, last_id = 0, 0
     carry: list[tuple] = []  # type: ignore[type-arg]
@@ -94,7 +95,7 @@ def _chunks(since: dt.date, until: dt.date | None, size: int) -> Iterator[list[t
                     .values_list(*COLUMNS, "case_id")[:size])
         if not rows:
             if carry:
-                yield [r[:-1] for r in carry]
+                yield [r[:-1] for r in carry], ALL_DONE
             return
         last_case, last_id = rows[-1][-1], rows[-1][0]
         rows = carry + rows
@@ -102,10 +103,71 @@ def _chunks(since: dt.date, until: dt.date | None, size: int) -> Iterator[list[t
         cut = len(rows)
         while cut > 0 and rows[cut - 1][-1] == tail_case:
             cut -= 1
-        if cut == 0:  # one case larger than a page: send it whole
-            cut = len(rows)
+        if cut == 0:  # one case larger than a page: send it whole (it goes on in the next page)
+            carry = []
+            yield [r[:-1] for r in rows], tail_case
+            continue
         carry = rows[cut:]
-        yield [r[:-1] for r in rows[:cut]]
+        yield [r[:-1] for r in rows[:cut]], tail_case
+
+
+ALL_DONE = 2**63 - 1
+
+
+def _active_runs() -> list[BackfillRun]:
+    return list(BackfillRun.objects.filter(finished_at__isnull=True).only("id", "since", "until", "done_below"))
+
+
+def pending_history(items: list[tuple[str, str, int, messages.Built]], source_ids: dict[str, int]
+                    ) -> list[tuple[str, str, int, messages.Built]]:
+    """The live flow's side of the ordering with a backfill: while a backfill is unfinished, each case in the
+    batch that it has not yet had acknowledged gets its earlier in-range events (not already in the batch)
+    put ahead of its live messages, in seq order — same keys, so the backfill's copies are answered
+    `duplicate` later. The national side never sees a case's live event before its history. `source_ids`:
+    idempotency key → case event id of the batch's case events."""
+    if not source_ids:
+        return items
+    runs = _active_runs()
+    if not runs:
+        return items
+    from tongban.cases.models import CaseEvent
+
+    case_of = dict(CaseEvent.objects.filter(pk__in=source_ids.values()).values_list("id", "case_id"))
+    newest: dict[int, int] = {}
+    for event_id, case_id in case_of.items():
+        newest[case_id] = max(newest.get(case_id, 0), event_id)
+    in_batch = {key for key, *_ in items}
+    extra: list[tuple] = []  # type: ignore[type-arg]
+    for run in runs:
+        waiting = [c for c in newest if c >= run.done_below]
+        if not waiting:
+            continue
+        for row in _events(run.since, run.until).filter(case_id__in=waiting).order_by("case_id", "id").values_list(
+                *COLUMNS, "case_id"):
+            if row[0] < newest[row[-1]] and f"{messages.CASE_EVENT}:{row[0]}" not in in_batch:
+                in_batch.add(f"{messages.CASE_EVENT}:{row[0]}")
+                extra.append(row[:-1])
+    if not extra:
+        return items
+    who = messages._people({r[11] for r in extra})
+    version = messages.VERSIONS[messages.CASE_EVENT]
+    history: dict[str, list[tuple[str, str, int, messages.Built]]] = {}
+    for r in extra:
+        built = messages._case_event(r, who.get(r[11]))
+        history.setdefault(built.entity, []).append((f"{messages.CASE_EVENT}:{r[0]}", messages.CASE_EVENT, version, built))
+    out: list[tuple[str, str, int, messages.Built]] = []
+    placed: set[str] = set()
+    for item in items:
+        entity = item[3].entity
+        if entity in history:
+            if entity in placed:
+                continue
+            placed.add(entity)
+            mine = [i for i in items if i[3].entity == entity] + history[entity]
+            out.extend(sorted(mine, key=lambda i: i[3].seq))
+        else:
+            out.append(item)
+    return out
 
 
 class _People:
@@ -135,18 +197,55 @@ def _in_thread(func: Callable[..., None], *args: object) -> None:
         connection.close()  # each pool thread's own connection, not left to the garbage collector
 
 
+class _Watermark:
+    """Which cases the national side has acknowledged: pages finish out of order with several senders; the
+    run's `done_below` advances over the finished prefix only (lagging is safe: more duplicates, never
+    disorder)."""
+
+    def __init__(self, run: BackfillRun) -> None:
+        self.run = run
+        self.bounds: dict[int, int] = {}  # page number → its done_below
+        self.finished: set[int] = set()
+        self.next = 0  # the first page not yet finished
+        self.lock = threading.Lock()
+
+    def page(self, number: int, done_below: int) -> None:
+        with self.lock:
+            self.bounds[number] = done_below
+
+    def finish(self, number: int, count: int) -> None:
+        with self.lock:
+            self.finished.add(number)
+            advanced = None
+            while self.next in self.finished:
+                self.finished.discard(self.next)
+                advanced = self.bounds.pop(self.next)
+                self.next += 1
+            self.run.messages += count
+            if advanced is None:
+                return
+            self.run.done_below = advanced
+            BackfillRun.objects.filter(pk=self.run.pk).update(done_below=advanced, messages=self.run.messages,
+                                                              heartbeat_at=clock.now())
+
+
 def backfill(*, since: dt.date, until: dt.date | None = None, rate: float = 5000, batch_size: int = 1000,
              concurrency: int = 2, client: HttpExchangeClient | None = None,
              progress: Callable[[int], None] | None = None, retries: int = 5,
              sleep: Callable[[float], None] = time.sleep) -> BackfillResult:
+    """Re-send the case events of hooked items since `since`. Registered as a `BackfillRun` for as long as it
+    runs, so the live flow keeps each case's order meanwhile (`pending_history`); an interrupted run keeps
+    doing so until a later run covering it finishes (docs/exchange.md, "Backfill")."""
     client = client or get_client()
     limiter = RateLimiter(rate, sleep)
     people = _People()
     result = BackfillResult()
     lock = threading.Lock()
     started = time.monotonic()
+    run = BackfillRun.objects.create(since=since, until=until, started_at=clock.now(), heartbeat_at=clock.now())
+    mark = _Watermark(run)
 
-    def send(batch_id: str, body: bytes, headers: dict[str, str], keys: list[str]) -> None:
+    def send(number: int, batch_id: str, body: bytes, headers: dict[str, str], keys: list[str]) -> None:
         for attempt in range(retries + 1):
             try:
                 answer = post_batch(client, batch_id, body, headers, keys)
@@ -168,32 +267,49 @@ def backfill(*, since: dt.date, until: dt.date | None = None, rate: float = 5000
                     result.rejected += 1
                     if len(result.rejected_keys) < 100:
                         result.rejected_keys.append(str(r.get("key")))
+        mark.finish(number, len(keys))
         if progress:
             progress(len(keys))
 
-    def encoded() -> Iterator[tuple[str, bytes, dict[str, str], list[str]]]:
-        for rows in _chunks(since, until, batch_size):
+    def encoded() -> Iterator[tuple[int, str, bytes, dict[str, str], list[str]]]:
+        for number, (rows, done_below) in enumerate(_chunks(since, until, batch_size)):
             limiter.take(len(rows))
             who = people.get({r[11] for r in rows})
             items = [(f"{messages.CASE_EVENT}:{r[0]}", messages.CASE_EVENT, messages.VERSIONS[messages.CASE_EVENT],
                       messages._case_event(r, who.get(r[11]))) for r in rows]
-            yield encode_batch(items)
+            mark.page(number, done_below)
+            yield (number, *encode_batch(items))
 
-    if concurrency <= 1:  # in the caller's thread (and its transaction: the tests)
-        for batch in encoded():
-            send(*batch)
-    else:  # build the next batches while earlier ones are on the wire
-        pending: list[Future[None]] = []
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="exchange-backfill") as pool:
+    try:
+        if concurrency <= 1:  # in the caller's thread (and its transaction: the tests)
             for batch in encoded():
-                pending.append(pool.submit(_in_thread, send, *batch))
-                while len(pending) > concurrency * 2:  # bounded memory: wait for the oldest
-                    pending.pop(0).result()
-            for f in pending:
-                f.result()
+                send(*batch)
+        else:  # build the next batches while earlier ones are on the wire
+            pending: list[Future[None]] = []
+            with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="exchange-backfill") as pool:
+                for batch in encoded():
+                    pending.append(pool.submit(_in_thread, send, *batch))
+                    while len(pending) > concurrency * 2:  # bounded memory: wait for the oldest
+                        pending.pop(0).result()
+                for f in pending:
+                    f.result()
+    except BaseException:
+        # Unfinished: the cases it did not reach keep their history sent ahead of live messages until a
+        # later run covering this one finishes.
+        BackfillRun.objects.filter(pk=run.pk).update(outcome="failed", heartbeat_at=clock.now(),
+                                                     messages=run.messages)
+        raise
     result.seconds = time.monotonic() - started
+    now = clock.now()
+    BackfillRun.objects.filter(pk=run.pk).update(finished_at=now, heartbeat_at=now, outcome="done",
+                                                 done_below=ALL_DONE, messages=result.messages)
+    # earlier runs that did not finish and that this one covers no longer hold anything back
+    covered = BackfillRun.objects.filter(finished_at__isnull=True, since__gte=since)
+    if until is not None:
+        covered = covered.filter(until__isnull=False, until__lte=until)
+    covered.update(finished_at=now, outcome="superseded")
     audit_record(action=Action.EXCHANGE_BACKFILL, actor=Actor.system("exchange.backfill"),
-                 subject=Subject("exchange.backfill", 0),
+                 subject=Subject("exchange.backfill", run.pk),
                  details={"since": since.isoformat(), "messages": result.messages, "accepted": result.accepted,
                           "duplicates": result.duplicates, "rejected": result.rejected})
     return result

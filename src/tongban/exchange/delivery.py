@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Min, Q
 
 from tongban.core import clock
 from tongban.core.masking import scrub
@@ -26,7 +26,7 @@ from tongban.exchange import keys, wire
 from tongban.exchange.client import HttpExchangeClient, TransportError, get_client
 from tongban.exchange.conf import conf, peer_public_key
 from tongban.exchange.log import log_append
-from tongban.exchange.messages import BUILDERS, VERSIONS, Built
+from tongban.exchange.messages import BUILDERS, CASE_EVENT, VERSIONS, Built
 from tongban.exchange.models import Lane, MessageStatus, OutMessage
 
 logger = logging.getLogger("tongban.exchange")
@@ -90,8 +90,11 @@ def release_lane(lane_id: int, worker: str) -> None:
 
 def pick_batch(lane_id: int, *, now: dt.datetime, size: int) -> list[OutMessage]:
     """The lane's due messages in order, at most `size`, skipping every message of an entity that has an
-    earlier message still waiting (a rejection's back-off): one entity's messages never overtake."""
+    earlier message still waiting (a rejection's back-off) or dead-lettered (until an operator replays or
+    discards it): one entity's messages never overtake."""
     blocked: set[str] = set()
+    dead = dict(OutMessage.objects.filter(status=MessageStatus.DEAD, lane=lane_id).values("entity")
+                .annotate(first=Min("id")).values_list("entity", "first"))
     batch: list[OutMessage] = []
     last = 0
     for _ in range(20):  # pages past the messages of entities waiting for a retry (bounded per pass)
@@ -100,6 +103,9 @@ def pick_batch(lane_id: int, *, now: dt.datetime, size: int) -> list[OutMessage]
                           "next_attempt_at")[: size * 2])
         for m in rows:
             if m.entity in blocked:
+                continue
+            if m.entity in dead and dead[m.entity] < m.pk:
+                blocked.add(m.entity)
                 continue
             if m.next_attempt_at > now:
                 blocked.add(m.entity)
@@ -136,7 +142,7 @@ def encode_batch(items: list[tuple[str, str, int, Built]], *, batch_id: str | No
     personal: dict[str, dict[str, Any]] = {}
     for idem, type_, version, built in items:
         messages.append({"key": idem, "type": type_, "v": version, "entity": built.entity, "seq": built.seq,
-                         "day": clock.to_local(built.occurred_at).date().isoformat(), "body": built.body})
+                         "day": built.day or clock.to_local(built.occurred_at).date().isoformat(), "body": built.body})
         if built.personal:
             personal[idem] = built.personal
         keys_list.append(idem)
@@ -225,6 +231,10 @@ def _send(batch: list[OutMessage], *, client: HttpExchangeClient, lane_id: int, 
         result.dead += 1
     if not items:
         return result
+    from tongban.exchange.backfill import pending_history  # (backfill builds on this module)
+
+    # A backfill under way: a case's history it has not yet delivered goes ahead of the case's live messages.
+    items = pending_history(items, {m.idempotency_key: m.source_id for m in batch if m.type == CASE_EVENT})
     batch_id, body, headers, keys_list = encode_batch(items)
     result.batch_id = batch_id
     try:

@@ -27,6 +27,7 @@ class Built:
     occurred_at: dt.datetime
     body: dict[str, Any]
     personal: dict[str, Any] | None
+    day: str = ""  # the business day (Asia/Shanghai), when the builder already has it
 
 
 def _iso(value: dt.datetime) -> str:
@@ -58,13 +59,15 @@ def build_case_events(ids: list[int]) -> dict[int, Built]:
 def _case_event(r: tuple[Any, ...], person: dict[str, str] | None) -> Built:
     (event_id, created_at, action, from_state, to_state, number, item_code, item_title, department,
      region_code, applicant_kind, _applicant) = r
+    local = clock.to_local(created_at)  # once: the body's time and the message's day (profiled: per message)
     body = {"case_number": number or "", "item_code": item_code, "item_title": item_title,
             "department": department, "region_code": region_code, "event_id": event_id, "action": action,
-            "from_state": from_state, "to_state": to_state, "occurred_at": _iso(created_at),
+            "from_state": from_state, "to_state": to_state, "occurred_at": local.isoformat(timespec="seconds"),
             "applicant_kind": applicant_kind}
     personal = ({"applicant_name": person["name"], "applicant_id_type": person["id_type"],
                  "applicant_id_number": person["id_number"]} if person else None)
-    return Built(entity=f"case:{number}", seq=event_id, occurred_at=created_at, body=body, personal=personal)
+    return Built(entity=f"case:{number}", seq=event_id, occurred_at=created_at, body=body, personal=personal,
+                 day=local.date().isoformat())
 
 
 def build_ratings(ids: list[int]) -> dict[int, Built]:

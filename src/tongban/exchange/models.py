@@ -20,6 +20,7 @@ class MessageStatus(models.TextChoices):
     RETRYING = "retrying", "被拒待重试"
     SENT = "sent", "已送达"
     DEAD = "dead", "死信（不再重试）"
+    DISCARDED = "discarded", "已由运维人员放弃"
 
 
 class OutMessage(models.Model):
@@ -79,6 +80,28 @@ class Lane(models.Model):
 
     def __str__(self) -> str:
         return f"lane {self.id}"
+
+
+class BackfillRun(models.Model):
+    """One `tongban exchange backfill`: while it is unfinished, the live flow sends, ahead of an entity's
+    live message, that entity's history the backfill has not yet had acknowledged (`done_below`: every case
+    with a smaller id is acknowledged), so the national side gets each case's events in order."""
+
+    since = models.DateField()
+    until = models.DateField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    done_below = models.BigIntegerField(default=0)  # case id: all cases below it acknowledged
+    messages = models.BigIntegerField(default=0)
+    outcome = models.CharField(max_length=16, default="running")  # running / done / failed / superseded
+
+    class Meta:
+        verbose_name = "补发任务"
+        verbose_name_plural = "补发任务"
+
+    def __str__(self) -> str:
+        return f"backfill {self.pk} since {self.since} ({self.outcome})"
 
 
 class EnvelopeKey(EncryptedModel):

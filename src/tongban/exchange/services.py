@@ -64,6 +64,21 @@ def message_replay(*, message_id: int, actor: Any, request: Any = None) -> OutMe
 
 
 @transaction.atomic
+def message_discard(*, message_id: int, actor: Any, request: Any = None) -> OutMessage:
+    """An operator gives a dead letter up (it can never be applied there): its entity's later messages, held
+    behind it so the national side gets them in order, flow again. The gap is the operator's to explain."""
+    m = _message(message_id)
+    if m.status != MessageStatus.DEAD:
+        raise TongbanError("conflict", "只有死信可以放弃。", "Only dead messages can be discarded.", 409)
+    m.status = MessageStatus.DISCARDED
+    m.save(update_fields=["status"])
+    audit_record(action=Action.EXCHANGE_DISCARD, actor=Actor.user(actor) if actor else Actor.cli(),
+                 subject=Subject("exchange.message", m.pk), request=request,
+                 details={"type": m.type, "key": m.idempotency_key, "error": m.last_error[:200]})
+    return m
+
+
+@transaction.atomic
 def envelope_key_rotate() -> str:
     from tongban.exchange.keys import rotate_envelope_key
 

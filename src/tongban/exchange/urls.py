@@ -9,4 +9,5 @@ backoffice = ([
     path("", views.home, name="home"),
     path("messages/<int:message_id>/", views.message_detail, name="message"),
     path("messages/<int:message_id>/replay/", views.message_replay, name="replay"),
+    path("messages/<int:message_id>/discard/", views.message_discard, name="discard"),
 ], "exchange_bo")

@@ -78,3 +78,15 @@ def message_replay(request: HttpRequest, message_id: int) -> HttpResponse:
     else:
         messages.success(request, _("已重新排队发送。"))
     return redirect("exchange_bo:message", message_id=message_id)
+
+
+@require_POST
+def message_discard(request: HttpRequest, message_id: int) -> HttpResponse:
+    user = _operator(request)
+    try:
+        services.message_discard(message_id=message_id, actor=user, request=request)
+    except TongbanError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("已放弃该消息，同一实体的后续消息将继续发送。"))
+    return redirect("exchange_bo:message", message_id=message_id)
