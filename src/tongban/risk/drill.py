@@ -12,8 +12,10 @@ platform believes only when the drill's host is one of TONGBAN_TRUSTED_PROXIES.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,8 +43,10 @@ class Finding:
 
 
 class Drill:
-    def __init__(self, base_url: str, *, secadmin: Any, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, *, secadmin: Any, partners: list[PartnerCredential] | None = None,
+                 timeout: float = 10.0) -> None:
         self.base = base_url.rstrip("/")
+        self.partners = list(partners or [])
         self.secadmin = secadmin
         self.timeout = timeout
         self.tag = secrets.token_hex(3)
@@ -134,45 +138,82 @@ class Drill:
                 finding.reversed = after()
         return finding
 
+    # -- the partner API, signed, over HTTP --------------------------------------------------------------
+
+    def _partner(self, credential: PartnerCredential) -> Any:
+        from tongban.client import PartnerClient
+
+        return PartnerClient(self.base, credential.app_id, credential.private_key, timeout=self.timeout)
+
+    def _verify_many(self, credential: PartnerCredential, numbers: list[str]) -> int:
+        """One signed batch call (1–100 people) from `credential`'s app; its HTTP status."""
+        return self._partner(credential).verify_batch(
+            [{"id_number": n, "name": "演练"} for n in numbers], level="l1", purpose=credential.purpose).status
+
+    def _call_status(self, credential: PartnerCredential) -> int:
+        """One signed verification from `credential`'s app: 200 served, 429 paused, 403 suspended …"""
+        return self._partner(credential).verify(id_number=_resident_number(self.tag, 999), name="演练",
+                                                purpose=credential.purpose).status
+
+    def _until(self, check: Any) -> bool:
+        """`check()` until true, for at most the partner app cache's lifetime (another process's server
+        re-reads an app's status that often)."""
+        from django.conf import settings
+
+        deadline = time.monotonic() + float(getattr(settings, "TONGBAN_PARTNERS").app_cache_seconds) + 1
+        while True:
+            if check():
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
+
     def id_many_apps(self) -> Finding:
-        since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-        rule = engine.rule("id_many_apps")
-        ref = f"drill-ref-{self.tag}"
-        for i in range(int(rule.threshold) if rule else 5):
-            app = f"drill-{self.tag}-{i}"
-            self._event(Action.VERIFICATION_REQUEST, actor=Actor.partner_app(app), subject=Subject("identity", ref),
-                        details={"app": app, "passed": True, "verdicts": ["id_number=consistent"]})
-        return self._replayed(Finding("id_many_apps", response=ResponseKind.NONE), since)
+        finding = Finding("id_many_apps", response=ResponseKind.NONE)
+        since = _last_alert()
+        rule = engine.rule(finding.rule)
+        wanted = int(rule.threshold) if rule else 5
+        apps = self.partners[:-1] if len(self.partners) > wanted else self.partners
+        if len(apps) < wanted:
+            finding.notes.append(f"需要 {wanted} 个接入应用凭据（--partner-credentials），只有 {len(apps)} 个")
+        number = _resident_number(self.tag, 0)
+        for credential in apps[:wanted]:
+            self._verify_many(credential, [number])
+        alerts = self._alerts(finding.rule, since)
+        finding.fired = bool(alerts)
+        Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(drill=True)
+        return finding
 
     def inconsistent_ratio(self) -> Finding:
-        """Enumeration twice: the first time the app is paused (throttle), the second its key suspended."""
-        from tongban.partners import abuse
-        from tongban.partners.models import PartnerApp
-
-        app = _drill_app()
+        """Enumeration twice from one app, as signed batch calls: the first time the app is paused
+        (throttle: its calls answered 429), the second its key suspended (refused); each lifted, and the
+        app served again."""
+        finding = Finding("inconsistent_ratio", response="throttle→suspend_app")
+        if not self.partners:
+            finding.notes.append("没有接入应用凭据（--partner-credentials），无法演练")
+            return finding
+        credential = self.partners[-1]
         rule = engine.rule("inconsistent_ratio")
         sample = int((rule.params if rule else {}).get("min_sample", 50))
         rounds = max(1, int((rule.params if rule else {}).get("suspend_after", 2)))
-        finding = Finding("inconsistent_ratio", via="event", response="throttle→suspend_app")
         effects: list[bool] = []
         gone: list[bool] = []
         for n in range(rounds):
-            since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-            for i in range(sample):
-                self._event(Action.VERIFICATION_REQUEST, actor=Actor.partner_app(app.app_id),
-                            subject=Subject("identity", f"drill-{self.tag}-{n}-{i}"),
-                            details={"app": app.app_id, "passed": False, "verdicts": ["name=inconsistent"]})
+            since = _last_alert()
+            numbers = [_resident_number(self.tag, 1000 * (n + 1) + i) for i in range(sample)]
+            for start in range(0, sample, 100):
+                self._verify_many(credential, numbers[start:start + 100])
             alerts = self._alerts(finding.rule, since)
             finding.fired = finding.fired or bool(alerts)
+            Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(drill=True)
             blocks = list(Block.objects.filter(alert__in=alerts, status=BlockStatus.ACTIVE))
-            suspended = PartnerApp.objects.get(pk=app.pk).status == "suspended"
-            # The first round pauses the app (or, for an app already caught today, suspends it); the last
-            # round must have suspended its key.
-            paused = abuse.app_throttled_for(app.app_id) > 0
-            effects.append(bool(blocks) and (suspended if n == rounds - 1 else (paused or suspended)))
+            # The first round pauses the app (429); the last must have suspended its key (a refusal other
+            # than a pause). Seen by the app itself, over HTTP.
+            last = n == rounds - 1
+            effects.append(bool(blocks) and self._until(
+                lambda last=last: self._call_status(credential) not in ((200, 429) if last else (200,))))
             self._lift(finding, blocks)
-            gone.append(bool(finding.reversed) and abuse.app_throttled_for(app.app_id) == 0
-                        and PartnerApp.objects.get(pk=app.pk).status == "active")
+            gone.append(bool(finding.reversed) and self._until(lambda: self._call_status(credential) == 200))
         finding.blocked = all(effects)
         finding.reversed = all(gone)
         return finding
@@ -254,28 +295,66 @@ class Drill:
         return self._replayed(Finding("audit_chain_failure", response=ResponseKind.NONE), since)
 
 
-def _drill_app() -> Any:
-    """A partner app of the drill's own (suspended and restored by the drill; never a real partner's)."""
-    from tongban.partners.models import AppStatus, PartnerApp
+def _last_alert() -> int:
+    return Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def _resident_number(tag: str, n: int) -> str:
+    """A well-formed resident ID number (GB 11643 check digit) no one in the registry holds — born in 1900 —
+    so every answer is "inconsistent", what an enumerating app gets. Distinct per drill and per `n`."""
+    import datetime as dt
+
+    from stdnum.cn import ric
+
+    born = dt.date(1900, 1, 1) + dt.timedelta(days=(int(tag, 16) + n // 1000) % 3650)
+    body = f"110101{born:%Y%m%d}{n % 1000:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+@dataclass
+class PartnerCredential:
+    """A partner app the drill attacks as: its id, its SM2 private key (PEM), a purpose it may use."""
+
+    app_id: str
+    private_key: str
+    purpose: str = "gov_service"
+
+
+def partner_credentials_load(path: str) -> list[PartnerCredential]:
+    """The file `tongban drill --make-partner-credentials` writes (JSON: {"apps": [{app_id, private_key,
+    purpose}]})."""
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    return [PartnerCredential(str(a["app_id"]), str(a["private_key"]), str(a.get("purpose") or "gov_service"))
+            for a in data.get("apps", [])]
+
+
+def partner_credentials_make(path: str, *, apps: int = 6) -> list[PartnerCredential]:
+    """Register `apps` partner apps of the drill's own organisation (攻防演练; never a real partner's),
+    each with a generated key pair, and write their credentials to `path` (mode 0600): the operator's
+    step before a drill. The platform keeps only the public keys."""
+    import os
+
+    from tongban.partners.models import PurposeCode
     from tongban.partners.services import organisation_get_or_create, partner_app_create
 
-    existing = PartnerApp.objects.filter(name="攻防演练应用").first()
-    if existing is not None:
-        if existing.status != AppStatus.ACTIVE:
-            PartnerApp.objects.filter(pk=existing.pk).update(status=AppStatus.ACTIVE)
-        return existing
-    from tongban.crypto.sm2 import SM2PrivateKey
-    from tongban.partners.models import PurposeCode
-
+    actor = Actor.cli()
     purpose, _ = PurposeCode.objects.get_or_create(code="gov_service", defaults={"name": "政务服务办理"})
-    key = SM2PrivateKey.generate()
-    org = organisation_get_or_create(name="攻防演练", kind="province", region_code="330000",
-                                     actor=Actor.system("risk.drill"))
-    return partner_app_create(organisation=org, name="攻防演练应用", levels=("l1",), purposes=(purpose.code,),
-                              public_key=key.public_key().to_raw(), actor=Actor.system("risk.drill")).app
+    org = organisation_get_or_create(name="攻防演练", kind="other", region_code="", actor=actor)
+    made: list[PartnerCredential] = []
+    stamp = secrets.token_hex(2)
+    for i in range(apps):
+        new = partner_app_create(organisation=org, name=f"攻防演练应用-{stamp}-{i + 1}", levels=("l1",),
+                                 purposes=(purpose.code,), actor=actor)
+        made.append(PartnerCredential(new.app.app_id, new.private_key_pem or "", purpose.code))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"apps": [c.__dict__ for c in made]}, fh, ensure_ascii=False, indent=1)
+    return made
 
 
-def drill_run(base_url: str, *, victim: str, victim_password: str) -> list[Finding]:
+def drill_run(base_url: str, *, victim: str, victim_password: str,
+              partners: list[PartnerCredential] | None = None) -> list[Finding]:
     """Run every pattern; the drill's own staff accounts are made (or reused) for it."""
     from tongban.accounts.models import User, UserKind
 
@@ -286,7 +365,7 @@ def drill_run(base_url: str, *, victim: str, victim_password: str) -> list[Findi
 
     services.rules_ensure()
     secadmin = staff("drill-secadmin", role_security_admin=True, department="", region_code="")
-    drill = Drill(base_url, secadmin=secadmin)
+    drill = Drill(base_url, secadmin=secadmin, partners=partners)
     peers = [staff(f"drill-officer-{i}", role_officer=True) for i in range(4)]
     for n, peer in enumerate(peers):
         for _ in range(n + 1):
