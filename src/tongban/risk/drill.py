@@ -47,6 +47,7 @@ class Drill:
                  timeout: float = 10.0) -> None:
         self.base = base_url.rstrip("/")
         self.partners = list(partners or [])
+        self._clients: dict[str, Any] = {}
         self.secadmin = secadmin
         self.timeout = timeout
         self.tag = secrets.token_hex(3)
@@ -143,7 +144,11 @@ class Drill:
     def _partner(self, credential: PartnerCredential) -> Any:
         from tongban.client import PartnerClient
 
-        return PartnerClient(self.base, credential.app_id, credential.private_key, timeout=self.timeout)
+        client = self._clients.get(credential.app_id)
+        if client is None:  # one per app: the platform's keys are fetched once and pinned
+            client = self._clients[credential.app_id] = PartnerClient(
+                self.base, credential.app_id, credential.private_key, timeout=self.timeout)
+        return client
 
     def _verify_many(self, credential: PartnerCredential, numbers: list[str]) -> int:
         """One signed batch call (1–100 people) from `credential`'s app; its HTTP status."""
@@ -160,7 +165,7 @@ class Drill:
         re-reads an app's status that often)."""
         from django.conf import settings
 
-        deadline = time.monotonic() + float(getattr(settings, "TONGBAN_PARTNERS").app_cache_seconds) + 1
+        deadline = time.monotonic() + float(settings.TONGBAN_PARTNERS.app_cache_seconds) + 1
         while True:
             if check():
                 return True
