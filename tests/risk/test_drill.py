@@ -36,7 +36,8 @@ def test_the_drill_fires_every_rule_and_reverses_every_block(live_server, settin
     for code in ("credential_stuffing", "password_spraying", "inconsistent_ratio", "officer_reads_zscore",
                  "export_large"):
         assert report[code]["blocked"] is True and report[code]["reversed"] is True, report[code]
-    for code in ("credential_stuffing", "password_spraying", "id_many_apps", "inconsistent_ratio"):
+    for code in ("credential_stuffing", "password_spraying", "id_many_apps", "inconsistent_ratio",
+                 "staff_new_network"):
         assert report[code]["via"] == "http", report[code]
     # The partner patterns were signed calls the platform answered and audited as the drill's apps.
     from tongban.audit.models import AuditEntry

@@ -286,18 +286,90 @@ class Drill:
             finding.reversed = services.export_authorise(user=user, export=f"drill.{self.tag}", rows=rows) is not None
         return finding
 
+    def _staff_login(self, username: str, password: str, token: str, forwarded: str) -> bool:
+        """The back office's two steps over HTTP (password, then the authenticator's code) from `forwarded`."""
+        session = requests.Session()
+        headers = {"X-Forwarded-For": forwarded}
+        url = f"{self.base}/backoffice/login/"
+        page = session.get(url, headers=headers, timeout=self.timeout)
+        found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        csrf = found.group(1) if found else ""
+        first = session.post(url, data={"csrfmiddlewaretoken": csrf, "username": username, "password": password},
+                             headers={**headers, "Referer": url}, timeout=self.timeout, allow_redirects=False)
+        if first.status_code not in (301, 302):
+            return False
+        totp_url = f"{self.base}/backoffice/login/totp/"
+        page = session.get(totp_url, headers=headers, timeout=self.timeout)
+        found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        second = session.post(totp_url, data={"csrfmiddlewaretoken": found.group(1) if found else csrf,
+                                              "token": token}, headers={**headers, "Referer": totp_url},
+                              timeout=self.timeout, allow_redirects=False)
+        return second.status_code in (301, 302) and "login" not in second.headers.get("Location", "login")
+
     def staff_new_network(self, staff: Any) -> Finding:
-        since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-        for ip in ("10.250.1.1", f"10.{200 + secrets.randbelow(50)}.{secrets.randbelow(250)}.1"):
-            self._event(Action.AUTH_LOGIN_SUCCESS, actor=Actor.user(staff), subject=Subject("accounts.user", staff.pk),
-                        ip=ip, details={"kind": "staff"})
-        return self._replayed(Finding("staff_new_network", response=ResponseKind.NONE), since)
+        """The drill's staff account signs in to the back office over HTTP (password and TOTP code, the
+        account's authenticator held by the drill) from a known network, then from a new one."""
+        finding = Finding("staff_new_network", response=ResponseKind.NONE)
+        since = _last_alert()
+        password, tokens = _staff_credentials(staff)
+        addresses = _two_staff_networks()
+        if not addresses:
+            finding.notes.append("TONGBAN_BACKOFFICE_NETWORKS 中找不到两个不同的 /24 网段，无法演练")
+            return finding
+        signed = [self._staff_login(staff.username, password, token, ip)
+                  for token, ip in zip(tokens, addresses, strict=True)]
+        if not all(signed):
+            finding.notes.append("演练工作人员账号未能登录后台（需把演练主机列入 TONGBAN_TRUSTED_PROXIES）")
+        alerts = self._alerts(finding.rule, since)
+        finding.fired = bool(alerts)
+        Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(drill=True)
+        return finding
 
     def audit_chain(self) -> Finding:
         since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         self._event(Action.AUDIT_VERIFY, actor=Actor.system("risk.drill"), subject=Subject("audit.log", ""),
                     outcome=Outcome.FAILURE, details={"simulated": "broken_chain"})
         return self._replayed(Finding("audit_chain_failure", response=ResponseKind.NONE), since)
+
+
+def _staff_credentials(staff: Any) -> tuple[str, list[str]]:
+    """A fresh password for the drill's own staff account and two authenticator codes for it (one time step
+    apart, within the device's tolerance: a code is accepted once). The drill holds its accounts' TOTP
+    secrets as the demo holds its staff's; never a real officer's account."""
+    from tongban.accounts.models import StaffTOTPDevice
+
+    password = f"Drill-{secrets.token_urlsafe(12)}-9a"
+    staff.set_password(password)
+    staff.must_change_password = False
+    staff.save()
+    device = StaffTOTPDevice.objects.filter(user=staff, confirmed=True).order_by("pk").first()
+    if device is None:
+        device = StaffTOTPDevice.objects.create(user=staff, name="攻防演练", confirmed=True)
+    from django_otp.oath import hotp
+
+    now = int((time.time() - device.t0) // device.step) + device.drift
+    return password, [f"{hotp(device.bin_key, step, device.digits):0{device.digits}d}" for step in (now - 1, now)]
+
+
+def _two_staff_networks() -> tuple[str, str] | None:
+    """Two addresses in different /24 networks from which the back office may be reached
+    (TONGBAN_BACKOFFICE_NETWORKS): the first a fixed one, the second new on every drill."""
+    import ipaddress
+
+    from django.conf import settings
+
+    nets = [ipaddress.ip_network(n, strict=False) for n in settings.TONGBAN_SECURITY.backoffice_networks]
+    v4 = [n for n in nets if n.version == 4]
+    for net in v4:
+        if net.prefixlen <= 22:
+            subnets = 1 << (24 - net.prefixlen)
+            first = net.network_address + (subnets - 1) * 256 + 1
+            second = net.network_address + secrets.randbelow(subnets - 1) * 256 + 1
+            return str(first), str(second)
+    if len(v4) >= 2 and engine.network_of(str(v4[0].network_address + 1)) != engine.network_of(
+            str(v4[1].network_address + 1)):
+        return str(v4[0].network_address + 1), str(v4[1].network_address + 1)
+    return None
 
 
 def _last_alert() -> int:
@@ -381,6 +453,7 @@ def drill_run(base_url: str, *, victim: str, victim_password: str,
     drill.findings.append(drill.inconsistent_ratio())
     drill.findings.append(drill.officer_reads(staff(f"drill-officer-greedy-{drill.tag}", role_officer=True)))
     drill.findings.append(drill.export(peers[0]))
-    drill.findings.append(drill.staff_new_network(peers[1]))
+    drill.findings.append(drill.staff_new_network(staff(f"drill-staff-{drill.tag}", role_officer=True,
+                                                        department="traffic")))
     drill.findings.append(drill.audit_chain())
     return drill.findings
