@@ -49,4 +49,7 @@ def test_the_drill_fires_every_rule_and_reverses_every_block(live_server, settin
                   .values_list("actor_id", flat=True))
     assert apps <= callers
     assert not Block.objects.filter(status=BlockStatus.ACTIVE).exists()
+    # The security admin lifted every block in the console, over HTTP (audited with the request).
+    assert all("lifted_by_service" not in row["notes"] for row in report.values()), report
+    assert set(Block.objects.values_list("lifted_by__username", flat=True)) == {"drill-secadmin"}
     assert Alert.objects.filter(rule__code="audit_chain_failure").exists()

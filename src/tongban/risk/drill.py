@@ -48,6 +48,7 @@ class Drill:
         self.base = base_url.rstrip("/")
         self.partners = list(partners or [])
         self._clients: dict[str, Any] = {}
+        self._admin: requests.Session | bool | None = None
         self.secadmin = secadmin
         self.timeout = timeout
         self.tag = secrets.token_hex(3)
@@ -76,8 +77,21 @@ class Drill:
         return list(Alert.objects.filter(rule__code=code, pk__gt=since).order_by("pk"))
 
     def _lift(self, finding: Finding, blocks: list[Block]) -> None:
+        """The security admin lifts each block in the console (/backoffice/risk/), over HTTP — so the lift runs
+        in the platform's process and clears what that process caches; through the service only when the
+        drill cannot sign in to the back office (noted)."""
+        console = self._console() if blocks else None
         for block in blocks:
-            services.response_lift(block=block, actor=self.secadmin, reason=REASON)
+            if console is not None:
+                page = console.get(f"{self.base}/backoffice/risk/", timeout=self.timeout)
+                url = f"{self.base}/backoffice/risk/blocks/{block.pk}/lift/"
+                console.post(url, data={"csrfmiddlewaretoken": _csrf(page.text), "reason": REASON},
+                             headers={"Referer": f"{self.base}/backoffice/risk/"}, timeout=self.timeout,
+                             allow_redirects=False)
+            else:
+                services.response_lift(block=block, actor=self.secadmin, reason=REASON)
+                if "lifted_by_service" not in finding.notes:
+                    finding.notes.append("lifted_by_service")
         finding.reversed = bool(blocks) and all(
             Block.objects.get(pk=b.pk).status == BlockStatus.LIFTED for b in blocks)
 
@@ -286,25 +300,34 @@ class Drill:
             finding.reversed = services.export_authorise(user=user, export=f"drill.{self.tag}", rows=rows) is not None
         return finding
 
-    def _staff_login(self, username: str, password: str, token: str, forwarded: str) -> bool:
+    def _staff_login(self, username: str, password: str, token: str, forwarded: str,
+                     session: requests.Session | None = None) -> bool:
         """The back office's two steps over HTTP (password, then the authenticator's code) from `forwarded`."""
-        session = requests.Session()
-        headers = {"X-Forwarded-For": forwarded}
+        session = session if session is not None else requests.Session()
+        session.headers["X-Forwarded-For"] = forwarded
         url = f"{self.base}/backoffice/login/"
-        page = session.get(url, headers=headers, timeout=self.timeout)
-        found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-        csrf = found.group(1) if found else ""
+        page = session.get(url, timeout=self.timeout)
+        csrf = _csrf(page.text)
         first = session.post(url, data={"csrfmiddlewaretoken": csrf, "username": username, "password": password},
-                             headers={**headers, "Referer": url}, timeout=self.timeout, allow_redirects=False)
+                             headers={"Referer": url}, timeout=self.timeout, allow_redirects=False)
         if first.status_code not in (301, 302):
             return False
         totp_url = f"{self.base}/backoffice/login/totp/"
-        page = session.get(totp_url, headers=headers, timeout=self.timeout)
-        found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-        second = session.post(totp_url, data={"csrfmiddlewaretoken": found.group(1) if found else csrf,
-                                              "token": token}, headers={**headers, "Referer": totp_url},
-                              timeout=self.timeout, allow_redirects=False)
+        page = session.get(totp_url, timeout=self.timeout)
+        second = session.post(totp_url, data={"csrfmiddlewaretoken": _csrf(page.text) or csrf, "token": token},
+                              headers={"Referer": totp_url}, timeout=self.timeout, allow_redirects=False)
         return second.status_code in (301, 302) and "login" not in second.headers.get("Location", "login")
+
+    def _console(self) -> requests.Session | None:
+        """The security admin's back-office session (signed in once, over HTTP), or None when it cannot be."""
+        if self._admin is None:
+            addresses = _two_staff_networks()
+            session = requests.Session()
+            password, tokens = _staff_credentials(self.secadmin)
+            signed = bool(addresses) and self._staff_login(self.secadmin.get_username(), password, tokens[2],
+                                                           addresses[0] if addresses else "", session)
+            self._admin = session if signed else False
+        return self._admin or None
 
     def staff_new_network(self, staff: Any) -> Finding:
         """The drill's staff account signs in to the back office over HTTP (password and TOTP code, the
@@ -317,7 +340,7 @@ class Drill:
             finding.notes.append("TONGBAN_BACKOFFICE_NETWORKS 中找不到两个不同的 /24 网段，无法演练")
             return finding
         signed = [self._staff_login(staff.username, password, token, ip)
-                  for token, ip in zip(tokens, addresses, strict=True)]
+                  for token, ip in zip(tokens[:2], addresses, strict=True)]
         if not all(signed):
             finding.notes.append("演练工作人员账号未能登录后台（需把演练主机列入 TONGBAN_TRUSTED_PROXIES）")
         alerts = self._alerts(finding.rule, since)
@@ -334,7 +357,7 @@ class Drill:
 
 def _staff_credentials(staff: Any) -> tuple[str, list[str]]:
     """A fresh password for the drill's own staff account and two authenticator codes for it (one time step
-    apart, within the device's tolerance: a code is accepted once). The drill holds its accounts' TOTP
+    apart, within the device's tolerance: a code is accepted once), and a third for the next step. The drill holds its accounts' TOTP
     secrets as the demo holds its staff's; never a real officer's account."""
     from tongban.accounts.models import StaffTOTPDevice
 
@@ -348,7 +371,12 @@ def _staff_credentials(staff: Any) -> tuple[str, list[str]]:
     from django_otp.oath import hotp
 
     now = int((time.time() - device.t0) // device.step) + device.drift
-    return password, [f"{hotp(device.bin_key, step, device.digits):0{device.digits}d}" for step in (now - 1, now)]
+    return password, [f"{hotp(device.bin_key, step, device.digits):0{device.digits}d}" for step in (now - 1, now, now + 1)]
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    return found.group(1) if found else ""
 
 
 def _two_staff_networks() -> tuple[str, str] | None:
