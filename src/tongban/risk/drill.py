@@ -1,13 +1,19 @@
 """The attack drill (攻防演练): replays the shipped attack patterns against a running platform and reports
 which rules fired, what was blocked, and that each block took effect and was reversed by a security admin.
 
-Login attacks go over HTTP to `base_url` (the platform's own pages, CSRF and all). The other patterns —
-partner-API enumeration, one identity from many apps, an officer's bulk reads, reads at night, a large
-export, a staff login from a new network, an audit-chain failure — are replayed as the audit entries the
-platform writes for them, marked `drill`, into the platform's database (the drill runs where `tongban`
-runs, with its settings), so they exercise the same rules and responses without touching real people's
-data. Password spraying needs many client addresses: the drill sends them in X-Forwarded-For, which the
-platform believes only when the drill's host is one of TONGBAN_TRUSTED_PROXIES.
+Over HTTP to `base_url`: the citizen logins (credential stuffing, password spraying — its many client
+addresses sent in X-Forwarded-For, believed only when the drill's host is one of TONGBAN_TRUSTED_PROXIES),
+the partner API (signed calls from the drill's own partner apps, whose credentials an operator made
+beforehand with `tongban drill --make-partner-credentials FILE`), a staff sign-in to the back office from a
+new network (password and TOTP code of the drill's own staff account), and every lift (the drill's security
+admin in the console, /backoffice/risk/).
+
+Replayed as the audit entries the platform writes for them, marked `drill`, in the platform's database (the
+drill runs where `tongban` runs, with its settings) — because over HTTP they would mean reading or exporting
+real people's records, or breaking the audit chain: an officer's bulk personal-data reads (z-score) and the
+same reads after hours, and an `audit.verify` failure. The export above the size calls the export guard
+(`services.export_authorise`) the export views call: no export endpoint holds a thousand personal rows the
+drill could pull without pulling real data.
 """
 
 from __future__ import annotations
@@ -327,7 +333,7 @@ class Drill:
             signed = bool(addresses) and self._staff_login(self.secadmin.get_username(), password, tokens[2],
                                                            addresses[0] if addresses else "", session)
             self._admin = session if signed else False
-        return self._admin or None
+        return self._admin if isinstance(self._admin, requests.Session) else None
 
     def staff_new_network(self, staff: Any) -> Finding:
         """The drill's staff account signs in to the back office over HTTP (password and TOTP code, the
