@@ -241,6 +241,8 @@ class Drill:
             gone.append(bool(finding.reversed) and self._until(lambda: self._call_status(credential) == 200))
         finding.blocked = all(effects)
         finding.reversed = all(gone)
+        if not finding.fired and _sources_unavailable(credential.app_id):
+            finding.notes.append("核验答复为“数据源不可用”，不计入不一致比例：请先加载人口库（tongban registry generate）")
         return finding
 
     def officer_reads(self, officer: Any) -> Finding:
@@ -404,6 +406,14 @@ def _two_staff_networks() -> tuple[str, str] | None:
             str(v4[1].network_address + 1)):
         return str(v4[0].network_address + 1), str(v4[1].network_address + 1)
     return None
+
+
+def _sources_unavailable(app_id: str) -> bool:
+    from tongban.audit.models import AuditEntry
+
+    last = AuditEntry.objects.filter(action=Action.VERIFICATION_REQUEST, actor_type="partner_app",
+                                     actor_id=app_id).order_by("-pk").first()
+    return last is not None and (last.details or {}).get("reason") == "source_unavailable"
 
 
 def _last_alert() -> int:
