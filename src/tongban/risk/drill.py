@@ -55,6 +55,7 @@ class Drill:
         self.partners = list(partners or [])
         self._clients: dict[str, Any] = {}
         self._admin: requests.Session | bool | None = None
+        self._probes = 0
         self.secadmin = secadmin
         self.timeout = timeout
         self.tag = secrets.token_hex(3)
@@ -176,9 +177,11 @@ class Drill:
             [{"id_number": n, "name": "演练"} for n in numbers], level="l1", purpose=credential.purpose).status
 
     def _call_status(self, credential: PartnerCredential) -> int:
-        """One signed verification from `credential`'s app: 200 served, 429 paused, 403 suspended …"""
-        return self._partner(credential).verify(id_number=_resident_number(self.tag, 999), name="演练",
-                                                purpose=credential.purpose).status
+        """One signed verification from `credential`'s app: 200 served, 429 paused, 403 suspended … A new
+        number each time: one app asking about one identity again and again is throttled on its own."""
+        self._probes += 1
+        return self._partner(credential).verify(id_number=_resident_number(self.tag, 9000 + self._probes),
+                                                name="演练", purpose=credential.purpose).status
 
     def _until(self, check: Any) -> bool:
         """`check()` until true, for at most the partner app cache's lifetime (another process's server
