@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -33,6 +34,7 @@ from tongban.cases import services as case_services
 from tongban.cases.models import Case
 from tongban.core import clock
 from tongban.core.errors import TongbanError
+from tongban.risk import services as risk_services
 
 PAGE_SIZE = 20
 
@@ -68,16 +70,25 @@ class InboxFilterForm(forms.Form):
         return data
 
 
-def _cursor(case: Case) -> str:
+def _mac(text: str) -> str:
+    return str(int.from_bytes(salted_hmac("backoffice.inbox.cursor", text).digest()[:6], "big"))
+
+
+def _cursor(case: Case, seen: int) -> str:
+    """Where the next page starts, and how many rows the officer has been shown before it (signed: the
+    list is capped, and a cursor edited to start the count afresh is no cursor)."""
     assert case.submitted_at is not None
-    return f"{int(case.submitted_at.timestamp() * 1_000_000)}-{case.pk}"
+    text = f"{int(case.submitted_at.timestamp() * 1_000_000)}-{case.pk}-{seen}"
+    return f"{text}-{_mac(text)}"
 
 
-def _parse_cursor(value: str) -> tuple[dt.datetime, int] | None:
+def _parse_cursor(value: str) -> tuple[dt.datetime, int, int] | None:
     try:
-        micros, pk = value.split("-", 1)
+        micros, pk, seen, mac = value.split("-", 3)
+        if not constant_time_compare(mac, _mac(f"{micros}-{pk}-{seen}")):
+            return None
         at = dt.datetime.fromtimestamp(int(micros) / 1_000_000, tz=dt.UTC)
-        return at, int(pk)
+        return at, int(pk), int(seen)
     except (ValueError, OverflowError, OSError):
         return None
 
@@ -93,28 +104,41 @@ def _row(case: Case, today: dt.date) -> dict[str, Any]:
 def inbox(request: HttpRequest) -> HttpResponse:
     officer = _officer(request)
     params = request.GET.copy()
-    before = _parse_cursor(params.pop("before", [""])[-1] or "")
+    cursor = _parse_cursor(params.pop("before", [""])[-1] or "")
+    before = cursor[:2] if cursor is not None else None
+    seen = cursor[2] if cursor is not None else 0
+    # Responses capped (the exfiltration guard): one listing shows at most export_cap() cases, page after
+    # page; beyond, the officer narrows the filters (or asks for an approved export).
+    cap = risk_services.export_cap()
+    capped = False
     filters = InboxFilterForm(params or None)
     today = clock.today_local()
     rows: list[Any] = []
     next_cursor = ""
-    if not filters.is_bound or filters.is_valid():
+    if seen >= cap:
+        capped = True
+    elif not filters.is_bound or filters.is_valid():
         data = filters.cleaned_data if filters.is_bound else {}
         cases = case_selectors.officer_inbox(
             officer, states=[data["state"]] if data.get("state") else None, item_code=data.get("item", "").strip(),
             overdue=bool(data.get("overdue")), submitted_from=data.get("submitted_from"),
             submitted_to=data.get("submitted_to"), assigned=data.get("assigned", ""), before=before, today=today)
         # The item snapshot too: whether a row may be bulk-accepted reads it (one query for the page).
+        size = min(PAGE_SIZE, cap - seen)
         page = list(cases.only(*case_selectors.LIST_FIELDS, "assigned_to__username", "item_snapshot")
-                    [: PAGE_SIZE + 1])
-        if len(page) > PAGE_SIZE:
-            page = page[:PAGE_SIZE]
-            next_cursor = _cursor(page[-1])
+                    [: size + 1])
+        if len(page) > size:
+            page = page[:size]
+            if seen + size >= cap:
+                capped = True
+            else:
+                next_cursor = _cursor(page[-1], seen + size)
         rows = [_row(c, today) for c in page]
     query = urlencode({k: str(v) for k, v in params.items() if v})
     return render(request, "backoffice/cases/inbox.html", {
         "filters": filters, "rows": rows, "next_cursor": next_cursor, "query": query, "deeper": before is not None,
-        "any_bulk": any(r["bulk"] for r in rows), "scope": region_name(officer.region_code)})
+        "any_bulk": any(r["bulk"] for r in rows), "scope": region_name(officer.region_code),
+        "capped": capped, "cap": cap})
 
 
 @require_POST

@@ -31,6 +31,7 @@ from tongban.accounts.roles import StaffRole
 from tongban.accounts.selectors import staff_search, staff_visible_to
 from tongban.backoffice.forms import ConfirmForm, StaffCreateForm, StaffFilterForm, StaffRolesForm
 from tongban.core.errors import TongbanError
+from tongban.risk import services as risk_services
 
 PAGE_SIZE = 50
 
@@ -81,11 +82,17 @@ def staff_list(request: HttpRequest) -> HttpResponse:
     people = staff_search(request.user, **(filters.filters() if filters.is_bound else {}))
     if filters.is_bound and not filters.is_valid():
         people = people.none()  # a filter that cannot be met shows nobody, not everybody
-    page = Paginator(people, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Responses capped (the exfiltration guard): at most export_cap() people, page after page; beyond, narrow
+    # the filters.
+    cap = risk_services.export_cap()
+    shown = list(people[: cap + 1].values_list("pk", flat=True))
+    capped = len(shown) > cap
+    page = Paginator(people.filter(pk__in=shown[:cap]) if capped else people, PAGE_SIZE) \
+        .get_page(request.GET.get("page"))
     query: dict[str, str] = {k: str(v) for k, v in request.GET.items() if k != "page" and v}
     return render(request, "backoffice/staff_list.html", {
         "filters": filters, "people": [_row(p) for p in page.object_list], "page": page,
-        "query": urlencode(query), "can_manage": _is_security_admin(request)})
+        "query": urlencode(query), "can_manage": _is_security_admin(request), "capped": capped, "cap": cap})
 
 
 @require_http_methods(["GET"])

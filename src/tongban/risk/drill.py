@@ -1,19 +1,27 @@
 """The attack drill (攻防演练): replays the shipped attack patterns against a running platform and reports
 which rules fired, what was blocked, and that each block took effect and was reversed by a security admin.
 
-Login attacks go over HTTP to `base_url` (the platform's own pages, CSRF and all). The other patterns —
-partner-API enumeration, one identity from many apps, an officer's bulk reads, reads at night, a large
-export, a staff login from a new network, an audit-chain failure — are replayed as the audit entries the
-platform writes for them, marked `drill`, into the platform's database (the drill runs where `tongban`
-runs, with its settings), so they exercise the same rules and responses without touching real people's
-data. Password spraying needs many client addresses: the drill sends them in X-Forwarded-For, which the
-platform believes only when the drill's host is one of TONGBAN_TRUSTED_PROXIES.
+Over HTTP to `base_url`: the citizen logins (credential stuffing, password spraying — its many client
+addresses sent in X-Forwarded-For, believed only when the drill's host is one of TONGBAN_TRUSTED_PROXIES),
+the partner API (signed calls from the drill's own partner apps, whose credentials an operator made
+beforehand with `tongban drill --make-partner-credentials FILE`), a staff sign-in to the back office from a
+new network (password and TOTP code of the drill's own staff account), and every lift (the drill's security
+admin in the console, /backoffice/risk/).
+
+Replayed as the audit entries the platform writes for them, marked `drill`, in the platform's database (the
+drill runs where `tongban` runs, with its settings) — because over HTTP they would mean reading or exporting
+real people's records, or breaking the audit chain: an officer's bulk personal-data reads (z-score) and the
+same reads after hours, and an `audit.verify` failure. The export above the size calls the export guard
+(`services.export_authorise`) the export views call: no export endpoint holds a thousand personal rows the
+drill could pull without pulling real data.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,8 +49,13 @@ class Finding:
 
 
 class Drill:
-    def __init__(self, base_url: str, *, secadmin: Any, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, *, secadmin: Any, partners: list[PartnerCredential] | None = None,
+                 timeout: float = 10.0) -> None:
         self.base = base_url.rstrip("/")
+        self.partners = list(partners or [])
+        self._clients: dict[str, Any] = {}
+        self._admin: requests.Session | bool | None = None
+        self._probes = 0
         self.secadmin = secadmin
         self.timeout = timeout
         self.tag = secrets.token_hex(3)
@@ -71,8 +84,21 @@ class Drill:
         return list(Alert.objects.filter(rule__code=code, pk__gt=since).order_by("pk"))
 
     def _lift(self, finding: Finding, blocks: list[Block]) -> None:
+        """The security admin lifts each block in the console (/backoffice/risk/), over HTTP — so the lift runs
+        in the platform's process and clears what that process caches; through the service only when the
+        drill cannot sign in to the back office (noted)."""
+        console = self._console() if blocks else None
         for block in blocks:
-            services.response_lift(block=block, actor=self.secadmin, reason=REASON)
+            if console is not None:
+                page = console.get(f"{self.base}/backoffice/risk/", timeout=self.timeout)
+                url = f"{self.base}/backoffice/risk/blocks/{block.pk}/lift/"
+                console.post(url, data={"csrfmiddlewaretoken": _csrf(page.text), "reason": REASON},
+                             headers={"Referer": f"{self.base}/backoffice/risk/"}, timeout=self.timeout,
+                             allow_redirects=False)
+            else:
+                services.response_lift(block=block, actor=self.secadmin, reason=REASON)
+                if "lifted_by_service" not in finding.notes:
+                    finding.notes.append("lifted_by_service")
         finding.reversed = bool(blocks) and all(
             Block.objects.get(pk=b.pk).status == BlockStatus.LIFTED for b in blocks)
 
@@ -134,47 +160,92 @@ class Drill:
                 finding.reversed = after()
         return finding
 
+    # -- the partner API, signed, over HTTP --------------------------------------------------------------
+
+    def _partner(self, credential: PartnerCredential) -> Any:
+        from tongban.client import PartnerClient
+
+        client = self._clients.get(credential.app_id)
+        if client is None:  # one per app: the platform's keys are fetched once and pinned
+            client = self._clients[credential.app_id] = PartnerClient(
+                self.base, credential.app_id, credential.private_key, timeout=self.timeout)
+        return client
+
+    def _verify_many(self, credential: PartnerCredential, numbers: list[str]) -> int:
+        """One signed batch call (1–100 people) from `credential`'s app; its HTTP status."""
+        return self._partner(credential).verify_batch(
+            [{"id_number": n, "name": "演练"} for n in numbers], level="l1", purpose=credential.purpose).status
+
+    def _call_status(self, credential: PartnerCredential) -> int:
+        """One signed verification from `credential`'s app: 200 served, 429 paused, 403 suspended … A new
+        number each time: one app asking about one identity again and again is throttled on its own."""
+        self._probes += 1
+        return self._partner(credential).verify(id_number=_resident_number(self.tag, 9000 + self._probes),
+                                                name="演练", purpose=credential.purpose).status
+
+    def _until(self, check: Any) -> bool:
+        """`check()` until true, for at most the partner app cache's lifetime (another process's server
+        re-reads an app's status that often)."""
+        from django.conf import settings
+
+        deadline = time.monotonic() + float(settings.TONGBAN_PARTNERS.app_cache_seconds) + 1
+        while True:
+            if check():
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
+
     def id_many_apps(self) -> Finding:
-        since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-        rule = engine.rule("id_many_apps")
-        ref = f"drill-ref-{self.tag}"
-        for i in range(int(rule.threshold) if rule else 5):
-            app = f"drill-{self.tag}-{i}"
-            self._event(Action.VERIFICATION_REQUEST, actor=Actor.partner_app(app), subject=Subject("identity", ref),
-                        details={"app": app, "passed": True, "verdicts": ["id_number=consistent"]})
-        return self._replayed(Finding("id_many_apps", response=ResponseKind.NONE), since)
+        finding = Finding("id_many_apps", response=ResponseKind.NONE)
+        since = _last_alert()
+        rule = engine.rule(finding.rule)
+        wanted = int(rule.threshold) if rule else 5
+        apps = self.partners[:-1] if len(self.partners) > wanted else self.partners
+        if len(apps) < wanted:
+            finding.notes.append(f"需要 {wanted} 个接入应用凭据（--partner-credentials），只有 {len(apps)} 个")
+        number = _resident_number(self.tag, 0)
+        for credential in apps[:wanted]:
+            self._verify_many(credential, [number])
+        alerts = self._alerts(finding.rule, since)
+        finding.fired = bool(alerts)
+        Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(drill=True)
+        return finding
 
     def inconsistent_ratio(self) -> Finding:
-        """Enumeration twice: the first time the app is paused (throttle), the second its key suspended."""
-        from tongban.partners import abuse
-        from tongban.partners.models import PartnerApp
-
-        app = _drill_app()
+        """Enumeration twice from one app, as signed batch calls: the first time the app is paused
+        (throttle: its calls answered 429), the second its key suspended (refused); each lifted, and the
+        app served again."""
+        finding = Finding("inconsistent_ratio", response="throttle→suspend_app")
+        if not self.partners:
+            finding.notes.append("没有接入应用凭据（--partner-credentials），无法演练")
+            return finding
+        credential = self.partners[-1]
         rule = engine.rule("inconsistent_ratio")
         sample = int((rule.params if rule else {}).get("min_sample", 50))
         rounds = max(1, int((rule.params if rule else {}).get("suspend_after", 2)))
-        finding = Finding("inconsistent_ratio", via="event", response="throttle→suspend_app")
         effects: list[bool] = []
         gone: list[bool] = []
         for n in range(rounds):
-            since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-            for i in range(sample):
-                self._event(Action.VERIFICATION_REQUEST, actor=Actor.partner_app(app.app_id),
-                            subject=Subject("identity", f"drill-{self.tag}-{n}-{i}"),
-                            details={"app": app.app_id, "passed": False, "verdicts": ["name=inconsistent"]})
+            since = _last_alert()
+            numbers = [_resident_number(self.tag, 1000 * (n + 1) + i) for i in range(sample)]
+            for start in range(0, sample, 100):
+                self._verify_many(credential, numbers[start:start + 100])
             alerts = self._alerts(finding.rule, since)
             finding.fired = finding.fired or bool(alerts)
+            Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(drill=True)
             blocks = list(Block.objects.filter(alert__in=alerts, status=BlockStatus.ACTIVE))
-            suspended = PartnerApp.objects.get(pk=app.pk).status == "suspended"
-            # The first round pauses the app (or, for an app already caught today, suspends it); the last
-            # round must have suspended its key.
-            paused = abuse.app_throttled_for(app.app_id) > 0
-            effects.append(bool(blocks) and (suspended if n == rounds - 1 else (paused or suspended)))
+            # The first round pauses the app (429); the last must have suspended its key (a refusal other
+            # than a pause). Seen by the app itself, over HTTP.
+            last = n == rounds - 1
+            effects.append(bool(blocks) and self._until(
+                lambda last=last: self._call_status(credential) not in ((200, 429) if last else (200,))))
             self._lift(finding, blocks)
-            gone.append(bool(finding.reversed) and abuse.app_throttled_for(app.app_id) == 0
-                        and PartnerApp.objects.get(pk=app.pk).status == "active")
+            gone.append(bool(finding.reversed) and self._until(lambda: self._call_status(credential) == 200))
         finding.blocked = all(effects)
         finding.reversed = all(gone)
+        if not finding.fired and _sources_unavailable(credential.app_id):
+            finding.notes.append("核验答复为“数据源不可用”，不计入不一致比例：请先加载人口库（tongban registry generate）")
         return finding
 
     def officer_reads(self, officer: Any) -> Finding:
@@ -240,12 +311,53 @@ class Drill:
             finding.reversed = services.export_authorise(user=user, export=f"drill.{self.tag}", rows=rows) is not None
         return finding
 
+    def _staff_login(self, username: str, password: str, token: str, forwarded: str,
+                     session: requests.Session | None = None) -> bool:
+        """The back office's two steps over HTTP (password, then the authenticator's code) from `forwarded`."""
+        session = session if session is not None else requests.Session()
+        session.headers["X-Forwarded-For"] = forwarded
+        url = f"{self.base}/backoffice/login/"
+        page = session.get(url, timeout=self.timeout)
+        csrf = _csrf(page.text)
+        first = session.post(url, data={"csrfmiddlewaretoken": csrf, "username": username, "password": password},
+                             headers={"Referer": url}, timeout=self.timeout, allow_redirects=False)
+        if first.status_code not in (301, 302):
+            return False
+        totp_url = f"{self.base}/backoffice/login/totp/"
+        page = session.get(totp_url, timeout=self.timeout)
+        second = session.post(totp_url, data={"csrfmiddlewaretoken": _csrf(page.text) or csrf, "token": token},
+                              headers={"Referer": totp_url}, timeout=self.timeout, allow_redirects=False)
+        return second.status_code in (301, 302) and "login" not in second.headers.get("Location", "login")
+
+    def _console(self) -> requests.Session | None:
+        """The security admin's back-office session (signed in once, over HTTP), or None when it cannot be."""
+        if self._admin is None:
+            addresses = _two_staff_networks()
+            session = requests.Session()
+            password, tokens = _staff_credentials(self.secadmin)
+            signed = bool(addresses) and self._staff_login(self.secadmin.get_username(), password, tokens[2],
+                                                           addresses[0] if addresses else "", session)
+            self._admin = session if signed else False
+        return self._admin if isinstance(self._admin, requests.Session) else None
+
     def staff_new_network(self, staff: Any) -> Finding:
-        since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-        for ip in ("10.250.1.1", f"10.{200 + secrets.randbelow(50)}.{secrets.randbelow(250)}.1"):
-            self._event(Action.AUTH_LOGIN_SUCCESS, actor=Actor.user(staff), subject=Subject("accounts.user", staff.pk),
-                        ip=ip, details={"kind": "staff"})
-        return self._replayed(Finding("staff_new_network", response=ResponseKind.NONE), since)
+        """The drill's staff account signs in to the back office over HTTP (password and TOTP code, the
+        account's authenticator held by the drill) from a known network, then from a new one."""
+        finding = Finding("staff_new_network", response=ResponseKind.NONE)
+        since = _last_alert()
+        password, tokens = _staff_credentials(staff)
+        addresses = _two_staff_networks()
+        if not addresses:
+            finding.notes.append("TONGBAN_BACKOFFICE_NETWORKS 中找不到两个不同的 /24 网段，无法演练")
+            return finding
+        signed = [self._staff_login(staff.username, password, token, ip)
+                  for token, ip in zip(tokens[:2], addresses, strict=True)]
+        if not all(signed):
+            finding.notes.append("演练工作人员账号未能登录后台（需把演练主机列入 TONGBAN_TRUSTED_PROXIES）")
+        alerts = self._alerts(finding.rule, since)
+        finding.fired = bool(alerts)
+        Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(drill=True)
+        return finding
 
     def audit_chain(self) -> Finding:
         since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
@@ -254,28 +366,119 @@ class Drill:
         return self._replayed(Finding("audit_chain_failure", response=ResponseKind.NONE), since)
 
 
-def _drill_app() -> Any:
-    """A partner app of the drill's own (suspended and restored by the drill; never a real partner's)."""
-    from tongban.partners.models import AppStatus, PartnerApp
+def _staff_credentials(staff: Any) -> tuple[str, list[str]]:
+    """A fresh password for the drill's own staff account and two authenticator codes for it (one time step
+    apart, within the device's tolerance: a code is accepted once), and a third for the next step. The drill holds its accounts' TOTP
+    secrets as the demo holds its staff's; never a real officer's account."""
+    from tongban.accounts.models import StaffTOTPDevice
+
+    password = f"Drill-{secrets.token_urlsafe(12)}-9a"
+    staff.set_password(password)
+    staff.must_change_password = False
+    staff.save()
+    device = StaffTOTPDevice.objects.filter(user=staff, confirmed=True).order_by("pk").first()
+    if device is None:
+        device = StaffTOTPDevice.objects.create(user=staff, name="攻防演练", confirmed=True)
+    from django_otp.oath import hotp
+
+    now = int((time.time() - device.t0) // device.step) + device.drift
+    return password, [f"{hotp(device.bin_key, step, device.digits):0{device.digits}d}" for step in (now - 1, now, now + 1)]
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    return found.group(1) if found else ""
+
+
+def _two_staff_networks() -> tuple[str, str] | None:
+    """Two addresses in different /24 networks from which the back office may be reached
+    (TONGBAN_BACKOFFICE_NETWORKS): the first a fixed one, the second new on every drill."""
+    import ipaddress
+
+    from django.conf import settings
+
+    nets = [ipaddress.ip_network(n, strict=False) for n in settings.TONGBAN_SECURITY.backoffice_networks]
+    v4 = [n for n in nets if n.version == 4]
+    for net in v4:
+        if net.prefixlen <= 22:
+            subnets = 1 << (24 - net.prefixlen)
+            first = net.network_address + (subnets - 1) * 256 + 1
+            second = net.network_address + secrets.randbelow(subnets - 1) * 256 + 1
+            return str(first), str(second)
+    if len(v4) >= 2 and engine.network_of(str(v4[0].network_address + 1)) != engine.network_of(
+            str(v4[1].network_address + 1)):
+        return str(v4[0].network_address + 1), str(v4[1].network_address + 1)
+    return None
+
+
+def _sources_unavailable(app_id: str) -> bool:
+    from tongban.audit.models import AuditEntry
+
+    last = AuditEntry.objects.filter(action=Action.VERIFICATION_REQUEST, actor_type="partner_app",
+                                     actor_id=app_id).order_by("-pk").first()
+    return last is not None and (last.details or {}).get("reason") == "source_unavailable"
+
+
+def _last_alert() -> int:
+    return Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def _resident_number(tag: str, n: int) -> str:
+    """A well-formed resident ID number (GB 11643 check digit) no one in the registry holds — born in 1900 —
+    so every answer is "inconsistent", what an enumerating app gets. Distinct per drill and per `n`."""
+    import datetime as dt
+
+    from stdnum.cn import ric
+
+    born = dt.date(1900, 1, 1) + dt.timedelta(days=(int(tag, 16) + n // 1000) % 3650)
+    body = f"110101{born:%Y%m%d}{n % 1000:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+@dataclass
+class PartnerCredential:
+    """A partner app the drill attacks as: its id, its SM2 private key (PEM), a purpose it may use."""
+
+    app_id: str
+    private_key: str
+    purpose: str = "gov_service"
+
+
+def partner_credentials_load(path: str) -> list[PartnerCredential]:
+    """The file `tongban drill --make-partner-credentials` writes (JSON: {"apps": [{app_id, private_key,
+    purpose}]})."""
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    return [PartnerCredential(str(a["app_id"]), str(a["private_key"]), str(a.get("purpose") or "gov_service"))
+            for a in data.get("apps", [])]
+
+
+def partner_credentials_make(path: str, *, apps: int = 6) -> list[PartnerCredential]:
+    """Register `apps` partner apps of the drill's own organisation (攻防演练; never a real partner's),
+    each with a generated key pair, and write their credentials to `path` (mode 0600): the operator's
+    step before a drill. The platform keeps only the public keys."""
+    import os
+
+    from tongban.partners.models import PurposeCode
     from tongban.partners.services import organisation_get_or_create, partner_app_create
 
-    existing = PartnerApp.objects.filter(name="攻防演练应用").first()
-    if existing is not None:
-        if existing.status != AppStatus.ACTIVE:
-            PartnerApp.objects.filter(pk=existing.pk).update(status=AppStatus.ACTIVE)
-        return existing
-    from tongban.crypto.sm2 import SM2PrivateKey
-    from tongban.partners.models import PurposeCode
-
+    actor = Actor.cli()
     purpose, _ = PurposeCode.objects.get_or_create(code="gov_service", defaults={"name": "政务服务办理"})
-    key = SM2PrivateKey.generate()
-    org = organisation_get_or_create(name="攻防演练", kind="province", region_code="330000",
-                                     actor=Actor.system("risk.drill"))
-    return partner_app_create(organisation=org, name="攻防演练应用", levels=("l1",), purposes=(purpose.code,),
-                              public_key=key.public_key().to_raw(), actor=Actor.system("risk.drill")).app
+    org = organisation_get_or_create(name="攻防演练", kind="other", region_code="", actor=actor)
+    made: list[PartnerCredential] = []
+    stamp = secrets.token_hex(2)
+    for i in range(apps):
+        new = partner_app_create(organisation=org, name=f"攻防演练应用-{stamp}-{i + 1}", levels=("l1",),
+                                 purposes=(purpose.code,), actor=actor)
+        made.append(PartnerCredential(new.app.app_id, new.private_key_pem or "", purpose.code))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"apps": [c.__dict__ for c in made]}, fh, ensure_ascii=False, indent=1)
+    return made
 
 
-def drill_run(base_url: str, *, victim: str, victim_password: str) -> list[Finding]:
+def drill_run(base_url: str, *, victim: str, victim_password: str,
+              partners: list[PartnerCredential] | None = None) -> list[Finding]:
     """Run every pattern; the drill's own staff accounts are made (or reused) for it."""
     from tongban.accounts.models import User, UserKind
 
@@ -286,7 +489,7 @@ def drill_run(base_url: str, *, victim: str, victim_password: str) -> list[Findi
 
     services.rules_ensure()
     secadmin = staff("drill-secadmin", role_security_admin=True, department="", region_code="")
-    drill = Drill(base_url, secadmin=secadmin)
+    drill = Drill(base_url, secadmin=secadmin, partners=partners)
     peers = [staff(f"drill-officer-{i}", role_officer=True) for i in range(4)]
     for n, peer in enumerate(peers):
         for _ in range(n + 1):
@@ -297,6 +500,7 @@ def drill_run(base_url: str, *, victim: str, victim_password: str) -> list[Findi
     drill.findings.append(drill.inconsistent_ratio())
     drill.findings.append(drill.officer_reads(staff(f"drill-officer-greedy-{drill.tag}", role_officer=True)))
     drill.findings.append(drill.export(peers[0]))
-    drill.findings.append(drill.staff_new_network(peers[1]))
+    drill.findings.append(drill.staff_new_network(staff(f"drill-staff-{drill.tag}", role_officer=True,
+                                                        department="traffic")))
     drill.findings.append(drill.audit_chain())
     return drill.findings
