@@ -137,10 +137,10 @@ def bulk_accept(request: HttpRequest) -> HttpResponse:
         else:
             accepted += 1
     if accepted:
-        messages.success(request, f"已批量受理 {accepted} 件。")
+        messages.success(request, _("已批量受理 %(count)s 件。") % {"count": accepted})
     if skipped or not accepted:
-        messages.warning(request, f"{skipped} 件未受理（已被他人处理、状态已变化或该事项不支持批量受理）。"
-                         if skipped else "请先勾选要受理的办件。")
+        messages.warning(request, _("%(count)s 件未受理（已被他人处理、状态已变化或该事项不支持批量受理）。")
+                         % {"count": skipped} if skipped else _("请先勾选要受理的办件。"))
     return HttpResponseRedirect(reverse("backoffice:inbox"))
 
 
@@ -231,7 +231,8 @@ def case_act(request: HttpRequest, case_id: int) -> HttpResponse:
         field = next((d.get("field") for d in exc.details or [] if isinstance(d, dict) and d.get("field")), "")
         target = f"id_{action}_{field}" if field in ("missing", "reason") else f"act-{action}"
         return _refused(request, officer, case_id, exc, target, posted)
-    messages.success(request, f"已办理：办件现为“{casework.state_label(case.workflow, case.state)}”。")
+    messages.success(request, _("已办理：办件现为“%(state)s”。") % {
+        "state": casework.state_label(case.workflow, case.state)})
     return HttpResponseRedirect(reverse("backoffice:case_detail", args=[case.pk]))
 
 
@@ -251,7 +252,8 @@ def case_assign(request: HttpRequest, case_id: int) -> HttpResponse:
     except TongbanError as exc:
         return _refused(request, officer, case_id, exc, "id_assignee" if how == "assign" else "assign-form")
     who = case.assigned_to.username if case.assigned_to else ""
-    messages.success(request, "已认领。" if how == "claim" else (f"已分派给 {who}。" if who else "已释放。"))
+    messages.success(request, _("已认领。") if how == "claim" else (
+        _("已分派给 %(who)s。") % {"who": who} if who else _("已释放。")))
     return HttpResponseRedirect(reverse("backoffice:case_detail", args=[case.pk]))
 
 

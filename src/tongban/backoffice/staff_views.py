@@ -21,6 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tongban.accounts import services
@@ -103,7 +104,7 @@ def staff_unlock(request: HttpRequest, username: str) -> HttpResponse:
     actor = _require_security_admin(request)
     person = _visible(request, username)
     services.account_unlock(actor=actor, user=person, request=request)
-    messages.success(request, f"已解锁 {person.username}。")
+    messages.success(request, _("已解锁 %(username)s。") % {"username": person.username})
     return HttpResponseRedirect(reverse("backoffice:staff_detail", args=[person.username]))
 
 
@@ -124,7 +125,7 @@ def staff_create(request: HttpRequest) -> HttpResponse:
             return render(request, "backoffice/staff_password.html", {
                 "person": _row(person), "password": password, "created": True})
     return render(request, "backoffice/staff_form.html", {
-        "form": form, "title": "新建工作人员账号", "submit": "创建账号", "person": None},
+        "form": form, "title": _("新建工作人员账号"), "submit": _("创建账号"), "person": None},
         status=422 if form.errors else 200)
 
 
@@ -143,7 +144,7 @@ def staff_roles(request: HttpRequest, username: str) -> HttpResponse:
         except TongbanError as exc:
             _service_error(form, exc, "roles")
         else:
-            messages.success(request, f"已更新 {person.username} 的角色与辖区。")
+            messages.success(request, _("已更新 %(username)s 的角色与辖区。") % {"username": person.username})
             return HttpResponseRedirect(reverse("backoffice:staff_detail", args=[person.username]))
     return render(request, "backoffice/staff_form.html", {
         "form": form, "title": f"角色与辖区：{person.username}", "submit": "保存", "person": _row(person)},
@@ -181,10 +182,11 @@ def staff_action(request: HttpRequest, username: str, action: str) -> HttpRespon
         try:
             if action in ("disable", "enable"):
                 services.account_active_set(actor=actor, user=person, active=action == "enable", request=request)
-                messages.success(request, f"已{'启用' if action == 'enable' else '停用'} {person.username}。")
+                messages.success(request, (_("已启用 %(username)s。") if action == "enable" else _("已停用 %(username)s。"))
+                                 % {"username": person.username})
             elif action == "totp":
                 services.totp_reset(actor=actor, user=person, request=request)
-                messages.success(request, f"已重置 {person.username} 的动态口令。")
+                messages.success(request, _("已重置 %(username)s 的动态口令。") % {"username": person.username})
             else:
                 password = temporary_password()
                 services.password_reset(actor=actor, user=person, new_password=password, request=request)

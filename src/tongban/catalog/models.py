@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from tongban.accounts.roles import Department
 from tongban.core import clock
@@ -98,9 +99,9 @@ class Organisation(models.Model):
     name = models.CharField("机构名称", max_length=100)
     level = models.CharField("层级", max_length=16, choices=OrgLevel.choices)
     region_code = models.CharField("行政区划代码", max_length=6, blank=True,
-                                   help_text="部级为空；省 330000、市 330100、区县 330106。")
+                                   help_text=_("部级为空；省 330000、市 330100、区县 330106。"))
     department = models.CharField("部门警种", max_length=32, choices=Department.choices, blank=True,
-                                  help_text="机关本身为空；内设业务部门填写警种。")
+                                  help_text=_("机关本身为空；内设业务部门填写警种。"))
     parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children",
                                verbose_name="上级机构")
     phone = models.CharField("咨询电话", max_length=40, blank=True)
@@ -210,7 +211,7 @@ class ImplementationVersion(models.Model):
     fee_basis = models.TextField("收费依据", blank=True)
     fee_standard_fen = models.PositiveIntegerField("收费标准（分）", null=True, blank=True)
     fee_items = models.JSONField("收费项目", default=list, blank=True,
-                                 help_text='[{"name": "居民身份证工本费", "fen": 2000}]')
+                                 help_text=_('[{"name": "居民身份证工本费", "fen": 2000}]'))
     online_payment = models.BooleanField("支持网上支付", default=False)
     # -- materials, result, contacts
     materials = models.JSONField("申请材料", default=list, blank=True)
@@ -234,7 +235,7 @@ class ImplementationVersion(models.Model):
     assurance_level = models.PositiveSmallIntegerField("申请所需认证等级", choices=AssuranceLevel.choices,
                                                        default=AssuranceLevel.L1)
     workflow = models.CharField("办理流程配置", max_length=40, blank=True,
-                                help_text="如 immediate、one_review、two_review；空表示不支持网上申请。")
+                                help_text=_("如 immediate、one_review、two_review；空表示不支持网上申请。"))
     application_form = models.JSONField("申请表单", default=dict, blank=True)
     enterprise_applicable = models.BooleanField("企业可申请", default=False)
 

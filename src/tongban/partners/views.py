@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from tongban.accounts.roles import StaffRole
@@ -63,5 +64,5 @@ def alert_ack(request: HttpRequest, pk: int) -> HttpResponse:
     alert = get_object_or_404(AbuseAlert, pk=pk)
     abuse_alert_acknowledge(alert=alert, actor=Actor.user(request.user), username=request.user.get_username(),
                             request=request)
-    messages.success(request, f"告警 #{alert.pk} 已标记为已处理。")
+    messages.success(request, _("告警 #%(id)s 已标记为已处理。") % {"id": alert.pk})
     return HttpResponseRedirect(reverse("backoffice:partner_alerts"))

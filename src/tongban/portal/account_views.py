@@ -293,7 +293,7 @@ def session_revoke(request: HttpRequest, session_id: int) -> HttpResponse:
 @require_POST
 def sessions_revoke_others(request: HttpRequest) -> HttpResponse:
     count = sessions.sessions_revoke_others(user=request.user, request=request)  # type: ignore[arg-type]
-    messages.success(request, f"已退出其他 {count} 个设备的登录。")
+    messages.success(request, _("已退出其他 %(count)s 个设备的登录。") % {"count": count})
     return redirect("portal:sessions")
 
 

@@ -24,6 +24,8 @@ from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -320,7 +322,7 @@ def authorize_continue(request: HttpRequest) -> HttpResponse:
     credentials = {key: data[key] for key in ("client_id", "redirect_uri", "response_type", "state",
                                               "code_challenge", "code_challenge_method", "nonce") if data.get(key)}
     try:
-        uri, _, _, _ = oauthlib_core().create_authorization_response(
+        uri, _headers, _body, _status = oauthlib_core().create_authorization_response(
             request=request, scopes=scopes, credentials=credentials, allow=True)
     except OAuthToolkitError as error:
         return _oauth_error(request, error)
@@ -408,7 +410,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
 
 
 class ReauthForm(forms.Form):
-    password = forms.CharField(label="登录密码", max_length=128, strip=False,
+    password = forms.CharField(label=_("登录密码"), max_length=128, strip=False,
                                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 
 
@@ -559,7 +561,7 @@ def token(request: HttpRequest) -> HttpResponse:
         fast = refresh_token_grant(request)
     if fast is not None:
         return fast
-    _, headers, body, status = oauthlib_core().create_token_response(request)
+    _uri, headers, body, status = oauthlib_core().create_token_response(request)
     return _oauth_response(headers, body, status)
 
 
@@ -606,7 +608,7 @@ def userinfo(request: HttpRequest) -> HttpResponse:
     if bearer is None:
         response = _oauth_response({"WWW-Authenticate": _USERINFO_REALM}, "", 401)
     else:
-        _, headers, body, status = oauthlib_core().create_userinfo_response(request)
+        _uri, headers, body, status = oauthlib_core().create_userinfo_response(request)
         if status == 401 and _valid_without_openid(bearer):
             headers = {"WWW-Authenticate": f'{_USERINFO_REALM}, error="insufficient_scope", scope="openid"'}
             body, status = json.dumps({"error": "insufficient_scope",
@@ -623,7 +625,7 @@ def userinfo(request: HttpRequest) -> HttpResponse:
 @_body_checked
 def revoke(request: HttpRequest) -> HttpResponse:
     _bind(request)
-    _, headers, body, status = oauthlib_core().create_revocation_response(request)
+    _uri, headers, body, status = oauthlib_core().create_revocation_response(request)
     return _oauth_response(headers, body, status)
 
 
@@ -690,7 +692,7 @@ def authorization_revoke(request: HttpRequest, consent_id: int) -> HttpResponse:
         return gate
     if not services.consent_revoke(user=request.user, consent_id=consent_id, request=request):
         raise Http404
-    messages.success(request, "已撤销授权，该应用已不能再获取您的信息，需重新授权。")
+    messages.success(request, gettext("已撤销授权，该应用已不能再获取您的信息，需重新授权。"))
     return redirect("sso:authorizations")
 
 
