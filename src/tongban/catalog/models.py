@@ -18,78 +18,78 @@ from tongban.core import clock
 
 
 class OrgLevel(models.TextChoices):
-    MINISTRY = "ministry", "部级"
-    PROVINCE = "province", "省级"
-    CITY = "city", "市级"
-    COUNTY = "county", "县级"
+    MINISTRY = "ministry", _("部级")
+    PROVINCE = "province", _("省级")
+    CITY = "city", _("市级")
+    COUNTY = "county", _("县级")
 
 
 class ItemType(models.TextChoices):
-    LICENSE = "license", "行政许可"
-    CONFIRMATION = "confirmation", "行政确认"
-    PUBLIC_SERVICE = "public_service", "公共服务"
-    PENALTY = "penalty", "行政处罚"
-    COLLECTION = "collection", "行政征收"
-    REGISTRATION = "registration", "行政登记"
-    OTHER = "other", "其他行政权力"
+    LICENSE = "license", _("行政许可")
+    CONFIRMATION = "confirmation", _("行政确认")
+    PUBLIC_SERVICE = "public_service", _("公共服务")
+    PENALTY = "penalty", _("行政处罚")
+    COLLECTION = "collection", _("行政征收")
+    REGISTRATION = "registration", _("行政登记")
+    OTHER = "other", _("其他行政权力")
 
 
 class ExerciseLevel(models.TextChoices):
-    NATIONAL = "national", "国家级"
-    PROVINCE = "province", "省级"
-    CITY = "city", "市级"
-    COUNTY = "county", "县级"
+    NATIONAL = "national", _("国家级")
+    PROVINCE = "province", _("省级")
+    CITY = "city", _("市级")
+    COUNTY = "county", _("县级")
 
 
 class CaseType(models.TextChoices):
-    IMMEDIATE = "immediate", "即办件"
-    PROMISED = "promised", "承诺件"
+    IMMEDIATE = "immediate", _("即办件")
+    PROMISED = "promised", _("承诺件")
 
 
 class OnlineDepth(models.IntegerChoices):
     """网上办理深度, the national four levels."""
 
-    GUIDE = 1, "一级：网上办事指南"
-    DOWNLOAD = 2, "二级：在线咨询、表格下载、预约"
-    PRE_REVIEW = 3, "三级：网上预审、窗口办结"
-    FULL_ONLINE = 4, "四级：全程网办"
+    GUIDE = 1, _("一级：网上办事指南")
+    DOWNLOAD = 2, _("二级：在线咨询、表格下载、预约")
+    PRE_REVIEW = 3, _("三级：网上预审、窗口办结")
+    FULL_ONLINE = 4, _("四级：全程网办")
 
 
 class Audience(models.TextChoices):
-    MAINLAND = "mainland", "内地居民"
-    HK_MACAO = "hk_macao", "港澳居民"
-    ENTERPRISE = "enterprise", "企业"
+    MAINLAND = "mainland", _("内地居民")
+    HK_MACAO = "hk_macao", _("港澳居民")
+    ENTERPRISE = "enterprise", _("企业")
 
 
 class LifeEvent(models.TextChoices):
-    BIRTH = "birth", "出生"
-    SCHOOL = "school", "入学"
-    TRAVEL = "travel", "出行"
-    DRIVING = "driving", "驾车"
-    EMPLOYMENT = "employment", "就业"
-    EXIT = "exit", "出境"
+    BIRTH = "birth", _("出生")
+    SCHOOL = "school", _("入学")
+    TRAVEL = "travel", _("出行")
+    DRIVING = "driving", _("驾车")
+    EMPLOYMENT = "employment", _("就业")
+    EXIT = "exit", _("出境")
 
 
 class MaterialSource(models.TextChoices):
-    APPLICANT = "applicant", "申请人自备"
-    GOVERNMENT = "government", "政府部门核发"
-    INTERMEDIARY = "intermediary", "中介机构或其他单位出具"
-    PLATFORM = "platform", "窗口现场制作"
+    APPLICANT = "applicant", _("申请人自备")
+    GOVERNMENT = "government", _("政府部门核发")
+    INTERMEDIARY = "intermediary", _("中介机构或其他单位出具")
+    PLATFORM = "platform", _("窗口现场制作")
 
 
 class VersionStatus(models.TextChoices):
-    DRAFT = "draft", "草稿"
-    SUBMITTED = "submitted", "待审核"
-    PUBLISHED = "published", "已发布"
-    RETIRED = "retired", "已停用"
+    DRAFT = "draft", _("草稿")
+    SUBMITTED = "submitted", _("待审核")
+    PUBLISHED = "published", _("已发布")
+    RETIRED = "retired", _("已停用")
 
 
 class AssuranceLevel(models.IntegerChoices):
     """The identity assurance an applicant needs (as tongban.verification names them)."""
 
-    L1 = 1, "实名（L1）"
-    L2 = 2, "实证（L2）"
-    L3 = 3, "实人（L3）"
+    L1 = 1, _("实名（L1）")
+    L2 = 2, _("实证（L2）")
+    L3 = 3, _("实人（L3）")
 
 
 class Organisation(models.Model):
@@ -308,8 +308,8 @@ class ImplementationVersion(models.Model):
 
 
 class ChangeKind(models.TextChoices):
-    PUBLISHED = "published", "发布"
-    RETIRED = "retired", "停用"
+    PUBLISHED = "published", _("发布")
+    RETIRED = "retired", _("停用")
 
 
 class CatalogChange(models.Model):

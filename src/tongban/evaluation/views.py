@@ -286,6 +286,6 @@ def stats(request: HttpRequest) -> HttpResponse:
         "chart_items": charts.bar_chart("chart-items", f"{month:%Y 年 %m 月}各事项满意率",
                                         [(f.label, f.satisfaction_rate) for f in by_item[:15]]),
         "chart_levels": charts.bar_chart("chart-levels", f"{month:%Y 年 %m 月}评价等级分布",
-                                         [(Level(v).label, float(n)) for v, n in levels.items()],
+                                         [(str(Level(v).label), float(n)) for v, n in levels.items()],
                                          maximum=float(max(levels.values()) or 1), unit="件"),
     })
