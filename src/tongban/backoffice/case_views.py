@@ -19,6 +19,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -48,7 +49,7 @@ class InboxFilterForm(forms.Form):
     state = forms.ChoiceField(label=_("状态"), required=False)
     item = forms.CharField(label=_("事项编码"), required=False, max_length=64)
     assigned = forms.ChoiceField(label=_("经办"), required=False, choices=[
-        ("", "全部"), ("mine", "我经办的"), ("unassigned", "未认领"), ("others", "他人经办")])
+        ("", _("全部")), ("mine", _("我经办的")), ("unassigned", _("未认领")), ("others", _("他人经办"))])
     submitted_from = forms.DateField(label=_("提交日期自"), required=False,
                                      widget=forms.DateInput(attrs={"type": "date"}))
     submitted_to = forms.DateField(label=_("提交日期至"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -56,9 +57,9 @@ class InboxFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["state"].choices = [("", "全部"), *casework.all_states()]  # type: ignore[attr-defined]
+        self.fields["state"].choices = [("", _("全部")), *casework.all_states()]  # type: ignore[attr-defined]
         for name in ("submitted_from", "submitted_to"):
-            self.fields[name].error_messages["invalid"] = "请填写有效的日期，如 2026-10-08。"
+            self.fields[name].error_messages["invalid"] = _("请填写有效的日期，如 2026-10-08。")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -158,7 +159,7 @@ def _answers(case: Case) -> list[tuple[str, str]]:
         choices = {str(c[0]): str(c[1]) for c in field.get("choices", []) if isinstance(c, list | tuple) and len(c) == 2}
         text = choices.get(str(value), str(value)) if not isinstance(value, list) else "、".join(
             choices.get(str(v), str(v)) for v in value)
-        mark = "（平台获取）" if name in (case.prefilled or []) else ""
+        mark = _("（平台获取）") if name in (case.prefilled or []) else ""
         shown.append((str(field.get("label", name)), f"{text}{mark}"))
     return shown
 
@@ -295,9 +296,9 @@ def statistics(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/cases/stats.html", {
         "stats": stats, "scope": region_name(officer.region_code), "department": officer.get_department_display(),
         "now": timezone.localtime(),
-        "chart_item": casework.bar_chart(stats.by_item, title="按事项统计办件量"),
-        "chart_state": casework.bar_chart(stats.by_state, title="按状态统计办件量"),
-        "chart_region": casework.bar_chart(stats.by_region, title="按地区统计办件量"),
-        "chart_month": casework.column_chart(stats.by_month, title="近 12 个月每月提交的办件量"),
-        "chart_overdue": casework.share_chart(stats.overdue_share, title="在办件超期占比"),
-        "chart_late": casework.share_chart(stats.late_share, title="已办结件超期办结占比")})
+        "chart_item": casework.bar_chart(stats.by_item, title=gettext("按事项统计办件量")),
+        "chart_state": casework.bar_chart(stats.by_state, title=gettext("按状态统计办件量")),
+        "chart_region": casework.bar_chart(stats.by_region, title=gettext("按地区统计办件量")),
+        "chart_month": casework.column_chart(stats.by_month, title=gettext("近 12 个月每月提交的办件量")),
+        "chart_overdue": casework.share_chart(stats.overdue_share, title=gettext("在办件超期占比")),
+        "chart_late": casework.share_chart(stats.late_share, title=gettext("已办结件超期办结占比"))})

@@ -45,7 +45,7 @@ def stats(request: HttpRequest) -> HttpResponse:
     summary = usage_summary(start=start, end=end)
     return render(request, "partners/stats.html", {
         "summary": summary, "chart": bar_chart(summary.days[-60:]), "period": period,
-        "periods": [("7", "近 7 天"), ("30", "近 30 天"), ("365", "近一年"), ("all", "全部")],
+        "periods": [("7", _("近 7 天")), ("30", _("近 30 天")), ("365", _("近一年")), ("all", _("全部"))],
         "can_ack": request.user.has_role(StaffRole.SECURITY_ADMIN),  # type: ignore[union-attr]
     })
 

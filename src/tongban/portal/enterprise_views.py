@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -49,10 +50,10 @@ def register(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("企业账号已登记：%(name)s。") % {"name": enterprise.name})
             return redirect("portal:enterprise_detail", enterprise_id=enterprise.pk)
-    return _form_page(request, form, title="登记企业账号", submit="登记",
-                      intro="由法定代表人本人登记（须已完成实证 L2 认证）。目前平台尚未接入市场监管部门的企业登记数据，"
-                            "法定代表人身份以本人声明为准并留存记录。",
-                      links=[(reverse("portal:enterprise"), "返回企业账号")])
+    return _form_page(request, form, title=gettext("登记企业账号"), submit=gettext("登记"),
+                      intro=gettext("由法定代表人本人登记（须已完成实证 L2 认证）。目前平台尚未接入市场监管部门的企业登记数据，"
+                            "法定代表人身份以本人声明为准并留存记录。"),
+                      links=[(reverse("portal:enterprise"), gettext("返回企业账号"))])
 
 
 @citizen_required
