@@ -98,7 +98,7 @@ class DeliveryForm(forms.Form):
         field.choices = choices
         stations = list(item.pickup_stations) or ["受理地公安机关办证窗口"]
         station: Any = self.fields["delivery_station"]
-        station.choices = [("", "请选择"), *[(s, s) for s in stations]]
+        station.choices = [("", _("请选择")), *[(s, s) for s in stations]]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -106,7 +106,7 @@ class DeliveryForm(forms.Form):
         if method == DeliveryMethod.POST:
             for name in ("delivery_recipient", "delivery_phone", "delivery_address"):
                 if not data.get(name) and name not in self.errors:
-                    self.add_error(name, f"邮寄送达请填写{self.fields[name].label}。")
+                    self.add_error(name, _("邮寄送达请填写%(field)s。") % {"field": self.fields[name].label})
         if method == DeliveryMethod.PICKUP and not data.get("delivery_station"):
             self.add_error("delivery_station", _("请选择领取地点。"))
         return data

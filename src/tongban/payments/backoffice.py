@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -181,7 +181,7 @@ def document(request: HttpRequest, number: str) -> HttpResponse:
 def _qr(url: str) -> str:
     import segno
 
-    return segno.make(url, error="m").svg_inline(scale=3, border=2, title="扫码缴款的二维码")
+    return segno.make(url, error="m").svg_inline(scale=3, border=2, title=gettext("扫码缴款的二维码"))
 
 
 @require_GET
