@@ -82,6 +82,7 @@ def test_a_bad_signature_is_refused_and_logged(client, national, simple_item, ci
            "personal": {"applicant_id_number": "330106199001011234", "applicant_name": "张三"}}
     response, _, _ = post(client, national, [app], tamper=True)
     assert response.status_code == 401 and response.json()["code"] == "exchange_bad_signature"
+    assert "bound method" not in response.json()["message"] and response.json()["message"]  # a sentence, in Chinese
     assert not InMessage.objects.exists() and not Case.objects.exists()
     assert MessageLog.objects.filter(direction="in", outcome="bad_signature").count() == 1
 

@@ -13,6 +13,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
 from tongban.accounts import services
 from tongban.accounts.models import User
@@ -21,8 +23,8 @@ from tongban.core.errors import TongbanError
 
 
 class StaffForm(forms.ModelForm):
-    password1 = forms.CharField(label="初始密码", required=False, widget=forms.PasswordInput,
-                                help_text="仅新建账号时填写；首次登录须修改并绑定动态口令。")
+    password1 = forms.CharField(label=_("初始密码"), required=False, widget=forms.PasswordInput,
+                                help_text=_("仅新建账号时填写；首次登录须修改并绑定动态口令。"))
 
     class Meta:
         model = User
@@ -86,16 +88,16 @@ class UserAdmin(admin.ModelAdmin):
                 # Disabling ends the account's sessions and single sign-on, audited (the service).
                 services.account_active_set(actor=request.user, user=current, active=obj.is_active, request=request)
         except TongbanError as exc:
-            messages.error(request, exc.message("zh"))
+            messages.error(request, exc.message(get_language()))
 
     @admin.action(description="解锁所选账号")
     def unlock_accounts(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
             services.account_unlock(actor=request.user, user=user, request=request)
-        messages.success(request, f"已解锁 {queryset.count()} 个账号。")
+        messages.success(request, _("已解锁 %(count)s 个账号。") % {"count": queryset.count()})
 
     @admin.action(description="重置动态口令（下次登录重新绑定）")
     def reset_second_factor(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
             services.totp_reset(actor=request.user, user=user, request=request)
-        messages.success(request, f"已重置 {queryset.count()} 个账号的动态口令。")
+        messages.success(request, _("已重置 %(count)s 个账号的动态口令。") % {"count": queryset.count()})

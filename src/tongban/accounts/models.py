@@ -20,6 +20,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 from django_otp.oath import TOTP
 
@@ -90,7 +91,7 @@ def _role_constraints() -> list[models.BaseConstraint]:
 
 class User(AbstractBaseUser, PermissionsMixin):
     username = models.CharField("用户名", max_length=150, unique=True, validators=[UnicodeUsernameValidator()],
-                                help_text="工作人员使用警号等工号，不使用身份证号、手机号等个人信息。")
+                                help_text=_("工作人员使用警号等工号，不使用身份证号、手机号等个人信息。"))
     kind = models.CharField("账号类型", max_length=16, choices=UserKind.choices, default=UserKind.CITIZEN)
     is_active = models.BooleanField("启用", default=True)
     date_joined = models.DateTimeField("创建时间", default=timezone.now)
@@ -110,7 +111,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     role_finance = models.BooleanField(StaffRole.FINANCE.label, default=False)
     department = models.CharField("部门警种", max_length=32, choices=Department.choices, blank=True)
     region_code = models.CharField("辖区代码", max_length=6, blank=True,
-                                   help_text="GB/T 2260 行政区划代码：省 330000、市 330100、区县 330106")
+                                   help_text=_("GB/T 2260 行政区划代码：省 330000、市 330100、区县 330106"))
 
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
@@ -417,7 +418,7 @@ class StaffTOTPDevice(EncryptedModel, TimestampMixin, ThrottlingMixin, Device):
         return totp
 
     def verify_token(self, token: Any) -> bool:
-        allowed, _ = self.verify_is_allowed()
+        allowed, _reason = self.verify_is_allowed()
         if not allowed:
             return False
         try:

@@ -97,7 +97,8 @@ class HistoryValidator:
         if user.password and user.has_usable_password():
             hashes.append(user.password)
         if any(check_password(password, encoded) for encoded in hashes):
-            raise ValidationError(f"新密码不能与最近 {self.count} 次使用过的密码相同。", code="password_reused")
+            raise ValidationError(_("新密码不能与最近 %(count)s 次使用过的密码相同。") % {"count": self.count},
+                                  code="password_reused")
 
     def password_changed(self, password: str, user: Any = None) -> None:
         """Called by Django after a new password is saved: remember its hash, forget the oldest."""
@@ -111,7 +112,7 @@ class HistoryValidator:
         PasswordHistory.objects.filter(user_id=user.pk).exclude(pk__in=keep).delete()
 
     def get_help_text(self) -> str:
-        return f"新密码不能与最近 {self.count} 次使用过的密码相同。"
+        return _("新密码不能与最近 %(count)s 次使用过的密码相同。") % {"count": self.count}
 
 
 def password_expires_at(user: Any) -> dt.datetime | None:

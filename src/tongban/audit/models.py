@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from tongban.audit.actions import ActorType, Outcome, action_label
 
@@ -25,7 +26,7 @@ class AuditChain(models.Model):
 
     id = models.CharField("链标识", max_length=32, primary_key=True)
     opened_at = models.DateTimeField("开启时间")
-    label = models.CharField("写入者", max_length=200, help_text="主机:进程:线程，不含个人信息")
+    label = models.CharField("写入者", max_length=200, help_text=_("主机:进程:线程，不含个人信息"))
     anchor_seq = models.BigIntegerField("锚定检查点序号")
     anchor_hash = models.CharField("锚定检查点摘要", max_length=64)
     genesis_hash = models.CharField("起始摘要", max_length=64)

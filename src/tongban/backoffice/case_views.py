@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.http import urlencode
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -50,7 +51,7 @@ class InboxFilterForm(forms.Form):
     state = forms.ChoiceField(label=_("状态"), required=False)
     item = forms.CharField(label=_("事项编码"), required=False, max_length=64)
     assigned = forms.ChoiceField(label=_("经办"), required=False, choices=[
-        ("", "全部"), ("mine", "我经办的"), ("unassigned", "未认领"), ("others", "他人经办")])
+        ("", _("全部")), ("mine", _("我经办的")), ("unassigned", _("未认领")), ("others", _("他人经办"))])
     submitted_from = forms.DateField(label=_("提交日期自"), required=False,
                                      widget=forms.DateInput(attrs={"type": "date"}))
     submitted_to = forms.DateField(label=_("提交日期至"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -58,9 +59,9 @@ class InboxFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["state"].choices = [("", "全部"), *casework.all_states()]  # type: ignore[attr-defined]
+        self.fields["state"].choices = [("", _("全部")), *casework.all_states()]  # type: ignore[attr-defined]
         for name in ("submitted_from", "submitted_to"):
-            self.fields[name].error_messages["invalid"] = "请填写有效的日期，如 2026-10-08。"
+            self.fields[name].error_messages["invalid"] = _("请填写有效的日期，如 2026-10-08。")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -161,10 +162,10 @@ def bulk_accept(request: HttpRequest) -> HttpResponse:
         else:
             accepted += 1
     if accepted:
-        messages.success(request, f"已批量受理 {accepted} 件。")
+        messages.success(request, _("已批量受理 %(count)s 件。") % {"count": accepted})
     if skipped or not accepted:
-        messages.warning(request, f"{skipped} 件未受理（已被他人处理、状态已变化或该事项不支持批量受理）。"
-                         if skipped else "请先勾选要受理的办件。")
+        messages.warning(request, _("%(count)s 件未受理（已被他人处理、状态已变化或该事项不支持批量受理）。")
+                         % {"count": skipped} if skipped else _("请先勾选要受理的办件。"))
     return HttpResponseRedirect(reverse("backoffice:inbox"))
 
 
@@ -182,7 +183,7 @@ def _answers(case: Case) -> list[tuple[str, str]]:
         choices = {str(c[0]): str(c[1]) for c in field.get("choices", []) if isinstance(c, list | tuple) and len(c) == 2}
         text = choices.get(str(value), str(value)) if not isinstance(value, list) else "、".join(
             choices.get(str(v), str(v)) for v in value)
-        mark = "（平台获取）" if name in (case.prefilled or []) else ""
+        mark = _("（平台获取）") if name in (case.prefilled or []) else ""
         shown.append((str(field.get("label", name)), f"{text}{mark}"))
     return shown
 
@@ -255,7 +256,8 @@ def case_act(request: HttpRequest, case_id: int) -> HttpResponse:
         field = next((d.get("field") for d in exc.details or [] if isinstance(d, dict) and d.get("field")), "")
         target = f"id_{action}_{field}" if field in ("missing", "reason") else f"act-{action}"
         return _refused(request, officer, case_id, exc, target, posted)
-    messages.success(request, f"已办理：办件现为“{casework.state_label(case.workflow, case.state)}”。")
+    messages.success(request, _("已办理：办件现为“%(state)s”。") % {
+        "state": casework.state_label(case.workflow, case.state)})
     return HttpResponseRedirect(reverse("backoffice:case_detail", args=[case.pk]))
 
 
@@ -275,7 +277,8 @@ def case_assign(request: HttpRequest, case_id: int) -> HttpResponse:
     except TongbanError as exc:
         return _refused(request, officer, case_id, exc, "id_assignee" if how == "assign" else "assign-form")
     who = case.assigned_to.username if case.assigned_to else ""
-    messages.success(request, "已认领。" if how == "claim" else (f"已分派给 {who}。" if who else "已释放。"))
+    messages.success(request, _("已认领。") if how == "claim" else (
+        _("已分派给 %(who)s。") % {"who": who} if who else _("已释放。")))
     return HttpResponseRedirect(reverse("backoffice:case_detail", args=[case.pk]))
 
 
@@ -317,9 +320,9 @@ def statistics(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/cases/stats.html", {
         "stats": stats, "scope": region_name(officer.region_code), "department": officer.get_department_display(),
         "now": timezone.localtime(),
-        "chart_item": casework.bar_chart(stats.by_item, title="按事项统计办件量"),
-        "chart_state": casework.bar_chart(stats.by_state, title="按状态统计办件量"),
-        "chart_region": casework.bar_chart(stats.by_region, title="按地区统计办件量"),
-        "chart_month": casework.column_chart(stats.by_month, title="近 12 个月每月提交的办件量"),
-        "chart_overdue": casework.share_chart(stats.overdue_share, title="在办件超期占比"),
-        "chart_late": casework.share_chart(stats.late_share, title="已办结件超期办结占比")})
+        "chart_item": casework.bar_chart(stats.by_item, title=gettext("按事项统计办件量")),
+        "chart_state": casework.bar_chart(stats.by_state, title=gettext("按状态统计办件量")),
+        "chart_region": casework.bar_chart(stats.by_region, title=gettext("按地区统计办件量")),
+        "chart_month": casework.column_chart(stats.by_month, title=gettext("近 12 个月每月提交的办件量")),
+        "chart_overdue": casework.share_chart(stats.overdue_share, title=gettext("在办件超期占比")),
+        "chart_late": casework.share_chart(stats.late_share, title=gettext("已办结件超期办结占比"))})

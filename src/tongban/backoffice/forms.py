@@ -11,9 +11,9 @@ from django.utils.translation import gettext_lazy as _
 from tongban.accounts.regions import region_exists, region_name
 from tongban.accounts.roles import SCOPED_ROLES, Department, StaffRole
 
-REGION_HELP = "GB/T 2260 六位行政区划代码：省 330000、市 330100、区县 330106。辖区含其下级区划。"
-ROLE_HELP = ("三权分立：系统管理员、安全管理员、审计管理员三者不得兼任；密钥管理员不兼审计管理员；"
-             "业务民警、事项编辑、事项审核不兼任管理员角色；事项编辑与事项审核不得兼任。")
+REGION_HELP = _("GB/T 2260 六位行政区划代码：省 330000、市 330100、区县 330106。辖区含其下级区划。")
+ROLE_HELP = (_("三权分立：系统管理员、安全管理员、审计管理员三者不得兼任；密钥管理员不兼审计管理员；"
+             "业务民警、事项编辑、事项审核不兼任管理员角色；事项编辑与事项审核不得兼任。"))
 
 
 def _region_clean(value: str) -> str:
@@ -27,12 +27,12 @@ class StaffFilterForm(forms.Form):
     """The staff list's filters (a GET form: every field optional, a bad value just filters nothing)."""
 
     department = forms.ChoiceField(label=_("部门警种"), required=False,
-                                   choices=[("", "全部"), *Department.choices])
+                                   choices=[("", _("全部")), *Department.choices])
     region = forms.CharField(label=_("辖区代码"), required=False, max_length=6,
                              help_text=_("如 330100：含其下级区划。"))
-    role = forms.ChoiceField(label=_("角色"), required=False, choices=[("", "全部"), *StaffRole.choices])
+    role = forms.ChoiceField(label=_("角色"), required=False, choices=[("", _("全部")), *StaffRole.choices])
     active = forms.ChoiceField(label=_("状态"), required=False,
-                               choices=[("", "全部"), ("1", "启用"), ("0", "停用")])
+                               choices=[("", _("全部")), ("1", _("启用")), ("0", _("停用"))])
 
     def clean_region(self) -> str:
         return _region_clean(self.cleaned_data.get("region", ""))
@@ -49,7 +49,7 @@ class StaffRolesForm(forms.Form):
 
     roles = forms.MultipleChoiceField(label=_("角色"), choices=StaffRole.choices, widget=forms.CheckboxSelectMultiple,
                                       help_text=ROLE_HELP, error_messages={"required": _("请至少选择一个角色。")})
-    department = forms.ChoiceField(label=_("部门警种"), required=False, choices=[("", "（无）"), *Department.choices],
+    department = forms.ChoiceField(label=_("部门警种"), required=False, choices=[("", _("（无）")), *Department.choices],
                                    help_text=_("业务民警、事项编辑、事项审核必填。"))
     region_code = forms.CharField(label=_("辖区代码"), required=False, max_length=6, help_text=REGION_HELP,
                                   widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))

@@ -20,7 +20,9 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tongban.accounts import services
@@ -110,7 +112,7 @@ def staff_unlock(request: HttpRequest, username: str) -> HttpResponse:
     actor = _require_security_admin(request)
     person = _visible(request, username)
     services.account_unlock(actor=actor, user=person, request=request)
-    messages.success(request, f"已解锁 {person.username}。")
+    messages.success(request, _("已解锁 %(username)s。") % {"username": person.username})
     return HttpResponseRedirect(reverse("backoffice:staff_detail", args=[person.username]))
 
 
@@ -131,7 +133,7 @@ def staff_create(request: HttpRequest) -> HttpResponse:
             return render(request, "backoffice/staff_password.html", {
                 "person": _row(person), "password": password, "created": True})
     return render(request, "backoffice/staff_form.html", {
-        "form": form, "title": "新建工作人员账号", "submit": "创建账号", "person": None},
+        "form": form, "title": _("新建工作人员账号"), "submit": _("创建账号"), "person": None},
         status=422 if form.errors else 200)
 
 
@@ -150,28 +152,28 @@ def staff_roles(request: HttpRequest, username: str) -> HttpResponse:
         except TongbanError as exc:
             _service_error(form, exc, "roles")
         else:
-            messages.success(request, f"已更新 {person.username} 的角色与辖区。")
+            messages.success(request, _("已更新 %(username)s 的角色与辖区。") % {"username": person.username})
             return HttpResponseRedirect(reverse("backoffice:staff_detail", args=[person.username]))
     return render(request, "backoffice/staff_form.html", {
-        "form": form, "title": f"角色与辖区：{person.username}", "submit": "保存", "person": _row(person)},
+        "form": form, "title": _("角色与辖区：%(username)s") % {"username": person.username}, "submit": _("保存"), "person": _row(person)},
         status=422 if form.errors else 200)
 
 
 @dataclass(frozen=True)
 class _Action:
-    title: str
-    explain: str
-    submit: str
+    title: str | Promise
+    explain: str | Promise
+    submit: str | Promise
 
 
 ACTIONS: dict[str, _Action] = {
-    "disable": _Action("停用账号", "停用后该账号不能登录，其所有会话（含单点登录）立即结束。账号不会删除，操作记录保留。",
-                       "停用账号"),
-    "enable": _Action("启用账号", "启用后该账号可以再次登录。", "启用账号"),
-    "password": _Action("重置密码", "将生成一个临时密码，仅显示一次；本人下次登录须修改。该账号现有的会话立即结束。",
-                        "重置密码"),
-    "totp": _Action("重置动态口令", "删除该账号绑定的身份验证器（如手机丢失）；本人下次登录时重新绑定。该账号现有的会话立即结束。",
-                    "重置动态口令"),
+    "disable": _Action(_("停用账号"), _("停用后该账号不能登录，其所有会话（含单点登录）立即结束。账号不会删除，操作记录保留。"),
+                       _("停用账号")),
+    "enable": _Action(_("启用账号"), _("启用后该账号可以再次登录。"), _("启用账号")),
+    "password": _Action(_("重置密码"), _("将生成一个临时密码，仅显示一次；本人下次登录须修改。该账号现有的会话立即结束。"),
+                        _("重置密码")),
+    "totp": _Action(_("重置动态口令"), _("删除该账号绑定的身份验证器（如手机丢失）；本人下次登录时重新绑定。该账号现有的会话立即结束。"),
+                    _("重置动态口令")),
 }
 
 
@@ -188,10 +190,11 @@ def staff_action(request: HttpRequest, username: str, action: str) -> HttpRespon
         try:
             if action in ("disable", "enable"):
                 services.account_active_set(actor=actor, user=person, active=action == "enable", request=request)
-                messages.success(request, f"已{'启用' if action == 'enable' else '停用'} {person.username}。")
+                messages.success(request, (_("已启用 %(username)s。") if action == "enable" else _("已停用 %(username)s。"))
+                                 % {"username": person.username})
             elif action == "totp":
                 services.totp_reset(actor=actor, user=person, request=request)
-                messages.success(request, f"已重置 {person.username} 的动态口令。")
+                messages.success(request, _("已重置 %(username)s 的动态口令。") % {"username": person.username})
             else:
                 password = temporary_password()
                 services.password_reset(actor=actor, user=person, new_password=password, request=request)

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
@@ -41,10 +42,10 @@ PENDING_KEY = "_tongban_staff_pending"
 PENDING_SECONDS = 300
 LOGIN_RATE = (30, 60)  # password posts per client address per minute
 
-MSG_BAD = "用户名或密码不正确。"
+MSG_BAD = _("用户名或密码不正确。")
 MSG_LOCKED = STAFF_LOCKED_MESSAGE
-MSG_RATE = "请求过于频繁，请稍后再试。"
-MSG_TOTP = "动态口令不正确或已使用过，请输入身份验证器上最新的 6 位口令。"
+MSG_RATE = _("请求过于频繁，请稍后再试。")
+MSG_TOTP = _("动态口令不正确或已使用过，请输入身份验证器上最新的 6 位口令。")
 
 
 def _safe_next(request: HttpRequest, value: str | None) -> str:
@@ -71,9 +72,9 @@ def login_password(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(next_url)
     context: dict[str, Any] = {"next": next_url, "username": ""}
     if request.session.pop(IDLE_LOGOUT_KEY, False):
-        context["notice"] = "由于长时间未操作，您已自动退出，请重新登录。"
+        context["notice"] = _("由于长时间未操作，您已自动退出，请重新登录。")
     elif request.session.pop(CAP_LOGOUT_KEY, False):
-        context["notice"] = "登录已达最长时限，您已自动退出，请重新登录。"
+        context["notice"] = _("登录已达最长时限，您已自动退出，请重新登录。")
     status = 200
     if request.method == "POST":
         username = request.POST.get("username", "").strip()[:150]
@@ -151,7 +152,7 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         new1, new2 = request.POST.get("new_password1", ""), request.POST.get("new_password2", "")
         if new1 != new2:
-            errors.append("两次输入的新密码不一致。")
+            errors.append(gettext("两次输入的新密码不一致。"))
             error_target = "id_new_password2"
         else:
             try:

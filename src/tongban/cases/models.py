@@ -11,25 +11,26 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from tongban.crypto.fields import EncryptedBinaryField, EncryptedModel, EncryptedTextField
 
 
 class ApplicantKind(models.TextChoices):
-    CITIZEN = "citizen", "个人"
-    ENTERPRISE = "enterprise", "企业"
+    CITIZEN = "citizen", _("个人")
+    ENTERPRISE = "enterprise", _("企业")
 
 
 class DeliveryMethod(models.TextChoices):
-    PICKUP = "pickup", "窗口领取"
-    POST = "post", "邮政寄递（EMS）"
-    ELECTRONIC = "electronic", "电子证照/电子结果"
+    PICKUP = "pickup", _("窗口领取")
+    POST = "post", _("邮政寄递（EMS）")
+    ELECTRONIC = "electronic", _("电子证照/电子结果")
 
 
 class ActorKind(models.TextChoices):
-    APPLICANT = "applicant", "申请人"
-    OFFICER = "officer", "民警"
-    SYSTEM = "system", "系统"
+    APPLICANT = "applicant", _("申请人")
+    OFFICER = "officer", _("民警")
+    SYSTEM = "system", _("系统")
 
 
 class Case(EncryptedModel):
@@ -159,9 +160,9 @@ class CaseEvent(EncryptedModel):
 
 
 class AttachmentSource(models.TextChoices):
-    UPLOADED = "uploaded", "申请人上传"
-    PLATFORM = "platform", "平台获取（免提交）"
-    RESULT = "result", "办理结果"
+    UPLOADED = "uploaded", _("申请人上传")
+    PLATFORM = "platform", _("平台获取（免提交）")
+    RESULT = "result", _("办理结果")
 
 
 class CaseAttachment(EncryptedModel):
@@ -186,19 +187,19 @@ class CaseAttachment(EncryptedModel):
 
 
 class ParcelStatus(models.TextChoices):
-    PENDING = "pending", "待下单"
-    ORDERED = "ordered", "已下单"
-    COLLECTED = "collected", "已揽收"
-    IN_TRANSIT = "in_transit", "运输中"
-    OUT_FOR_DELIVERY = "out_for_delivery", "派送中"
-    SIGNED = "signed", "已签收"
-    DELAYED = "delayed", "延误"
-    LOST = "lost", "丢失"
+    PENDING = "pending", _("待下单")
+    ORDERED = "ordered", _("已下单")
+    COLLECTED = "collected", _("已揽收")
+    IN_TRANSIT = "in_transit", _("运输中")
+    OUT_FOR_DELIVERY = "out_for_delivery", _("派送中")
+    SIGNED = "signed", _("已签收")
+    DELAYED = "delayed", _("延误")
+    LOST = "lost", _("丢失")
 
 
 class ParcelDirection(models.TextChoices):
-    OUTBOUND = "outbound", "寄给申请人"  # the result (and originals) back to the applicant
-    INBOUND = "inbound", "申请人寄来原件"  # two-way post: the applicant's originals to the office
+    OUTBOUND = "outbound", _("寄给申请人")  # the result (and originals) back to the applicant
+    INBOUND = "inbound", _("申请人寄来原件")  # two-way post: the applicant's originals to the office
 
 
 class Parcel(models.Model):

@@ -98,7 +98,7 @@ class DeliveryForm(forms.Form):
         field.choices = choices
         stations = list(item.pickup_stations) or ["受理地公安机关办证窗口"]
         station: Any = self.fields["delivery_station"]
-        station.choices = [("", "请选择"), *[(s, s) for s in stations]]
+        station.choices = [("", _("请选择")), *[(s, s) for s in stations]]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -106,7 +106,7 @@ class DeliveryForm(forms.Form):
         if method == DeliveryMethod.POST:
             for name in ("delivery_recipient", "delivery_phone", "delivery_address"):
                 if not data.get(name) and name not in self.errors:
-                    self.add_error(name, f"邮寄送达请填写{self.fields[name].label}。")
+                    self.add_error(name, _("邮寄送达请填写%(field)s。") % {"field": self.fields[name].label})
         if method == DeliveryMethod.PICKUP and not data.get("delivery_station"):
             self.add_error("delivery_station", _("请选择领取地点。"))
         return data
@@ -125,7 +125,8 @@ def _materials_form(item: ItemSpec, data: Any = None, files: Any = None) -> form
             continue
         form.fields[f"material_{material.code}"] = forms.FileField(
             label=material.name, required=False,
-            help_text="JPEG、PNG 图片或 PDF 文件，不超过 5 MB。" + ("（必需）" if material.required else "（选填）"),
+            help_text=_("JPEG、PNG 图片或 PDF 文件，不超过 5 MB。（必需）") if material.required
+            else _("JPEG、PNG 图片或 PDF 文件，不超过 5 MB。（选填）"),
             widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,application/pdf"}))
     return form
 
@@ -169,7 +170,8 @@ def edit(request: HttpRequest, case_id: int) -> HttpResponse:
                         materials_form.add_error(name, _message(request, exc))
             missing = materials_fetch(user=request.user, case=case, request=request)
             if missing:
-                messages.warning(request, "以下材料平台暂未能获取，请稍后再试或联系受理机关：" + "、".join(missing))
+                messages.warning(request, _("以下材料平台暂未能获取，请稍后再试或联系受理机关：%(materials)s") % {
+                    "materials": "、".join(missing)})
         except TongbanError as exc:
             form_error(request, delivery_form, exc, "delivery_method")
         if not materials_form.errors and not delivery_form.errors:
@@ -205,7 +207,7 @@ def review(request: HttpRequest, case_id: int) -> HttpResponse:
                 messages.success(request, _("补正材料已提交，办理时限恢复计时。"))
             else:
                 case = services.case_submit(user=request.user, case_id=case.pk, request=request)
-                messages.success(request, f"申请已提交，受理编号 {case.display_number}。")
+                messages.success(request, _("申请已提交，受理编号 %(number)s。") % {"number": case.display_number})
             return redirect("cases:detail", case_id=case.pk)
         except TongbanError as exc:
             problem = _message(request, exc)

@@ -88,19 +88,19 @@ class VersionForm(forms.Form):
     fee_standard_fen = forms.IntegerField(label=_label("fee_standard_fen"), min_value=0, required=False,
                                           help_text=_("以分计：20 元填 2000。"))
     fee_items = JSONTextField(label=_label("fee_items"), required=False, empty=[],
-                              help_text='例如 [{"name": "居民身份证工本费", "fen": 2000}]')
+                              help_text=_('例如 [{"name": "居民身份证工本费", "fen": 2000}]'))
     online_payment = forms.BooleanField(label=_label("online_payment"), required=False)
     materials = JSONTextField(label=_label("materials"), required=False, empty=[],
-                              help_text='每项：{"name", "required", "source", "sample", "platform_fetched", "fetched_from", "note"}')
+                              help_text=_('每项：{"name", "required", "source", "sample", "platform_fetched", "fetched_from", "note"}'))
     result_name = forms.CharField(label=_label("result_name"), max_length=200, required=False)
     result_sample = forms.CharField(label=_label("result_sample"), max_length=200, required=False)
     enquiry_phone = forms.CharField(label=_label("enquiry_phone"), max_length=80, required=False)
     supervision_phone = forms.CharField(label=_label("supervision_phone"), max_length=80, required=False)
     conditions = LinesField(label=_label("conditions"), required=False, help_text=_("每行一条。"))
     process_steps = JSONTextField(label=_label("process_steps"), required=False, empty=[],
-                                  help_text='每步：{"name": "受理", "description": "…"}')
+                                  help_text=_('每步：{"name": "受理", "description": "…"}'))
     locations = JSONTextField(label=_label("locations"), required=False, empty=[],
-                              help_text='每处：{"name": "…", "address": "…", "hours": "…"}')
+                              help_text=_('每处：{"name": "…", "address": "…", "hours": "…"}'))
     audience_mainland = forms.BooleanField(label=_label("audience_mainland"), required=False)
     audience_hk_macao = forms.BooleanField(label=_label("audience_hk_macao"), required=False)
     audience_enterprise = forms.BooleanField(label=_label("audience_enterprise"), required=False)
@@ -114,7 +114,7 @@ class VersionForm(forms.Form):
     workflow = forms.CharField(label=_label("workflow"), max_length=40, required=False,
                                help_text=_("immediate（即办）、one_review（一级审核）、two_review（两级审核）；留空表示不能网上申请。"))
     application_form = JSONTextField(label=_label("application_form"), required=False, empty={},
-                                     help_text='{"fields": [{"name": "reason", "type": "choice", "label": "…", "choices": [["k", "标签"]]}]}')
+                                     help_text=_('{"fields": [{"name": "reason", "type": "choice", "label": "…", "choices": [["k", "标签"]]}]}'))
     enterprise_applicable = forms.BooleanField(label=_label("enterprise_applicable"), required=False)
 
     def content(self) -> dict[str, Any]:

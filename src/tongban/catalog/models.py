@@ -11,84 +11,85 @@ from typing import Any, ClassVar
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from tongban.accounts.roles import Department
 from tongban.core import clock
 
 
 class OrgLevel(models.TextChoices):
-    MINISTRY = "ministry", "部级"
-    PROVINCE = "province", "省级"
-    CITY = "city", "市级"
-    COUNTY = "county", "县级"
+    MINISTRY = "ministry", _("部级")
+    PROVINCE = "province", _("省级")
+    CITY = "city", _("市级")
+    COUNTY = "county", _("县级")
 
 
 class ItemType(models.TextChoices):
-    LICENSE = "license", "行政许可"
-    CONFIRMATION = "confirmation", "行政确认"
-    PUBLIC_SERVICE = "public_service", "公共服务"
-    PENALTY = "penalty", "行政处罚"
-    COLLECTION = "collection", "行政征收"
-    REGISTRATION = "registration", "行政登记"
-    OTHER = "other", "其他行政权力"
+    LICENSE = "license", _("行政许可")
+    CONFIRMATION = "confirmation", _("行政确认")
+    PUBLIC_SERVICE = "public_service", _("公共服务")
+    PENALTY = "penalty", _("行政处罚")
+    COLLECTION = "collection", _("行政征收")
+    REGISTRATION = "registration", _("行政登记")
+    OTHER = "other", _("其他行政权力")
 
 
 class ExerciseLevel(models.TextChoices):
-    NATIONAL = "national", "国家级"
-    PROVINCE = "province", "省级"
-    CITY = "city", "市级"
-    COUNTY = "county", "县级"
+    NATIONAL = "national", _("国家级")
+    PROVINCE = "province", _("省级")
+    CITY = "city", _("市级")
+    COUNTY = "county", _("县级")
 
 
 class CaseType(models.TextChoices):
-    IMMEDIATE = "immediate", "即办件"
-    PROMISED = "promised", "承诺件"
+    IMMEDIATE = "immediate", _("即办件")
+    PROMISED = "promised", _("承诺件")
 
 
 class OnlineDepth(models.IntegerChoices):
     """网上办理深度, the national four levels."""
 
-    GUIDE = 1, "一级：网上办事指南"
-    DOWNLOAD = 2, "二级：在线咨询、表格下载、预约"
-    PRE_REVIEW = 3, "三级：网上预审、窗口办结"
-    FULL_ONLINE = 4, "四级：全程网办"
+    GUIDE = 1, _("一级：网上办事指南")
+    DOWNLOAD = 2, _("二级：在线咨询、表格下载、预约")
+    PRE_REVIEW = 3, _("三级：网上预审、窗口办结")
+    FULL_ONLINE = 4, _("四级：全程网办")
 
 
 class Audience(models.TextChoices):
-    MAINLAND = "mainland", "内地居民"
-    HK_MACAO = "hk_macao", "港澳居民"
-    ENTERPRISE = "enterprise", "企业"
+    MAINLAND = "mainland", _("内地居民")
+    HK_MACAO = "hk_macao", _("港澳居民")
+    ENTERPRISE = "enterprise", _("企业")
 
 
 class LifeEvent(models.TextChoices):
-    BIRTH = "birth", "出生"
-    SCHOOL = "school", "入学"
-    TRAVEL = "travel", "出行"
-    DRIVING = "driving", "驾车"
-    EMPLOYMENT = "employment", "就业"
-    EXIT = "exit", "出境"
+    BIRTH = "birth", _("出生")
+    SCHOOL = "school", _("入学")
+    TRAVEL = "travel", _("出行")
+    DRIVING = "driving", _("驾车")
+    EMPLOYMENT = "employment", _("就业")
+    EXIT = "exit", _("出境")
 
 
 class MaterialSource(models.TextChoices):
-    APPLICANT = "applicant", "申请人自备"
-    GOVERNMENT = "government", "政府部门核发"
-    INTERMEDIARY = "intermediary", "中介机构或其他单位出具"
-    PLATFORM = "platform", "窗口现场制作"
+    APPLICANT = "applicant", _("申请人自备")
+    GOVERNMENT = "government", _("政府部门核发")
+    INTERMEDIARY = "intermediary", _("中介机构或其他单位出具")
+    PLATFORM = "platform", _("窗口现场制作")
 
 
 class VersionStatus(models.TextChoices):
-    DRAFT = "draft", "草稿"
-    SUBMITTED = "submitted", "待审核"
-    PUBLISHED = "published", "已发布"
-    RETIRED = "retired", "已停用"
+    DRAFT = "draft", _("草稿")
+    SUBMITTED = "submitted", _("待审核")
+    PUBLISHED = "published", _("已发布")
+    RETIRED = "retired", _("已停用")
 
 
 class AssuranceLevel(models.IntegerChoices):
     """The identity assurance an applicant needs (as tongban.verification names them)."""
 
-    L1 = 1, "实名（L1）"
-    L2 = 2, "实证（L2）"
-    L3 = 3, "实人（L3）"
+    L1 = 1, _("实名（L1）")
+    L2 = 2, _("实证（L2）")
+    L3 = 3, _("实人（L3）")
 
 
 class Organisation(models.Model):
@@ -98,9 +99,9 @@ class Organisation(models.Model):
     name = models.CharField("机构名称", max_length=100)
     level = models.CharField("层级", max_length=16, choices=OrgLevel.choices)
     region_code = models.CharField("行政区划代码", max_length=6, blank=True,
-                                   help_text="部级为空；省 330000、市 330100、区县 330106。")
+                                   help_text=_("部级为空；省 330000、市 330100、区县 330106。"))
     department = models.CharField("部门警种", max_length=32, choices=Department.choices, blank=True,
-                                  help_text="机关本身为空；内设业务部门填写警种。")
+                                  help_text=_("机关本身为空；内设业务部门填写警种。"))
     parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children",
                                verbose_name="上级机构")
     phone = models.CharField("咨询电话", max_length=40, blank=True)
@@ -210,7 +211,7 @@ class ImplementationVersion(models.Model):
     fee_basis = models.TextField("收费依据", blank=True)
     fee_standard_fen = models.PositiveIntegerField("收费标准（分）", null=True, blank=True)
     fee_items = models.JSONField("收费项目", default=list, blank=True,
-                                 help_text='[{"name": "居民身份证工本费", "fen": 2000}]')
+                                 help_text=_('[{"name": "居民身份证工本费", "fen": 2000}]'))
     online_payment = models.BooleanField("支持网上支付", default=False)
     # -- materials, result, contacts
     materials = models.JSONField("申请材料", default=list, blank=True)
@@ -234,7 +235,7 @@ class ImplementationVersion(models.Model):
     assurance_level = models.PositiveSmallIntegerField("申请所需认证等级", choices=AssuranceLevel.choices,
                                                        default=AssuranceLevel.L1)
     workflow = models.CharField("办理流程配置", max_length=40, blank=True,
-                                help_text="如 immediate、one_review、two_review；空表示不支持网上申请。")
+                                help_text=_("如 immediate、one_review、two_review；空表示不支持网上申请。"))
     application_form = models.JSONField("申请表单", default=dict, blank=True)
     enterprise_applicable = models.BooleanField("企业可申请", default=False)
 
@@ -307,8 +308,8 @@ class ImplementationVersion(models.Model):
 
 
 class ChangeKind(models.TextChoices):
-    PUBLISHED = "published", "发布"
-    RETIRED = "retired", "停用"
+    PUBLISHED = "published", _("发布")
+    RETIRED = "retired", _("停用")
 
 
 class CatalogChange(models.Model):

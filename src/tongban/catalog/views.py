@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -99,9 +100,9 @@ def catalog_draft_new(request: HttpRequest, code: str) -> HttpResponse:
     try:
         version = services.version_draft_new(actor=request.user, implementation=impl, request=request)
     except TongbanError as exc:
-        messages.error(request, exc.message("zh"))
+        messages.error(request, exc.message(get_language()))
         return HttpResponseRedirect(reverse("backoffice:catalog_item", args=[code]))
-    messages.success(request, f"已新建第 {version.number} 版草稿。")
+    messages.success(request, _("已新建第 %(number)s 版草稿。") % {"number": version.number})
     return HttpResponseRedirect(reverse("backoffice:catalog_edit", args=[code, version.number]))
 
 
@@ -109,7 +110,7 @@ def _show(value: Any) -> str:
     import json
 
     if isinstance(value, bool):
-        return "是" if value else "否"
+        return str(_("是") if value else _("否"))
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False, indent=1) if value else "—"
     return "—" if value in (None, "") else str(value)
@@ -158,7 +159,7 @@ def catalog_edit(request: HttpRequest, code: str, number: int) -> HttpResponse:
             except services.CatalogValidationError as exc:
                 _put_errors(form, exc)
             except TongbanError as exc:
-                form.add_error(None, exc.message("zh"))
+                form.add_error(None, exc.message(get_language()))
             else:
                 messages.success(request, _("已保存。"))
                 return HttpResponseRedirect(_url(version))
@@ -173,10 +174,10 @@ def catalog_edit(request: HttpRequest, code: str, number: int) -> HttpResponse:
 def catalog_transition(request: HttpRequest, code: str, number: int, action: str) -> HttpResponse:
     version = _version(request, code, number)
     note = request.POST.get("note", "")[:500]
-    steps: dict[str, tuple[Callable[..., Any], str]] = {"submit": (services.version_submit, "已提交审核。"),
-             "publish": (services.version_publish, "已发布，群众看到的是这一版。"),
-             "reject": (services.version_reject, "已退回编辑。"),
-             "retire": (services.version_retire, "已停用，该事项不再对外提供。")}
+    steps: dict[str, tuple[Callable[..., Any], Any]] = {"submit": (services.version_submit, _("已提交审核。")),
+             "publish": (services.version_publish, _("已发布，群众看到的是这一版。")),
+             "reject": (services.version_reject, _("已退回编辑。")),
+             "retire": (services.version_retire, _("已停用，该事项不再对外提供。"))}
     if action not in steps:
         raise Http404
     service, done = steps[action]
@@ -188,11 +189,12 @@ def catalog_transition(request: HttpRequest, code: str, number: int, action: str
     except services.CatalogValidationError as exc:
         for field, texts in exc.field_errors.items():
             for text in texts:
-                messages.error(request, f"{selectors.field_label(field) if field in version.content() else field}：{text}")
+                messages.error(request, _("%(field)s：%(text)s") % {
+                    "field": selectors.field_label(field) if field in version.content() else field, "text": text})
     except TongbanError as exc:
         if exc.code == "not_found":
             raise Http404 from exc
-        messages.error(request, exc.message("zh"))
+        messages.error(request, exc.message(get_language()))
     else:
         messages.success(request, done)
     return HttpResponseRedirect(_url(version))
@@ -207,7 +209,7 @@ def catalog_import(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         upload = request.FILES.get("file")
         if upload is None:
-            context["error"] = "请选择要导入的 JSON 或 CSV 文件。"
+            context["error"] = _("请选择要导入的 JSON 或 CSV 文件。")
         else:
             name = (upload.name or "").lower()
             fmt = "csv" if name.endswith(".csv") else "json" if name.endswith(".json") else ""
@@ -216,10 +218,12 @@ def catalog_import(request: HttpRequest) -> HttpResponse:
                                                 fmt=fmt, request=request)
             except ImportRejected as exc:
                 context["problems"] = [p.as_dict() for p in exc.problems]
-                context["error"] = f"文件有 {len(exc.problems)} 处问题，未导入任何内容。请按下表修改后重新导入。"
+                context["error"] = _("文件有 %(count)s 处问题，未导入任何内容。请按下表修改后重新导入。") % {
+                    "count": len(exc.problems)}
             else:
-                messages.success(request, f"已导入：新建 {result.created} 项、生成草稿 {result.drafted} 项、"
-                                          f"内容未变 {result.unchanged} 项。草稿须提交审核并发布后才对外生效。")
+                messages.success(request, _("已导入：新建 %(created)s 项、生成草稿 %(drafted)s 项、"
+                                            "内容未变 %(unchanged)s 项。草稿须提交审核并发布后才对外生效。") % {
+                    "created": result.created, "drafted": result.drafted, "unchanged": result.unchanged})
                 return HttpResponseRedirect(reverse("backoffice:catalog_list"))
         status = 422
     return render(request, "catalog/backoffice/import.html", context, status=status)

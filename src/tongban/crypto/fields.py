@@ -39,6 +39,7 @@ from django.db.models import signals
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.lookups import IsNull
 from django.db.models.query_utils import DeferredAttribute
+from django.utils.translation import gettext_lazy as _
 
 from tongban.core import masking
 from tongban.core.ids import new_id
@@ -143,7 +144,7 @@ def unseal(sealed: Sealed, *, table: str, column: str, pk: Any) -> bytes:
     data = sealed.data
     header = data[:HEADER_SIZE]
     try:
-        _, cipher = keys.field_cipher(sealed.version)
+        _version, cipher = keys.field_cipher(sealed.version)
     except keys.KeyUnavailableError:
         raise DecryptionError("field key version unavailable") from None
     plaintext = cipher.decrypt(data[HEADER_SIZE:], _aad(table, column, pk, header))
@@ -433,7 +434,7 @@ class EncryptedBinaryField(EncryptedField):
             return bytes(value)
         if isinstance(value, str) and value.startswith(_SERIAL_PREFIX):
             return Sealed(base64.b64decode(value[len(_SERIAL_PREFIX):], validate=True))
-        raise ValidationError("需要二进制数据。", code="invalid")
+        raise ValidationError(_("需要二进制数据。"), code="invalid")
 
     def to_plaintext_bytes(self, value: Any) -> bytes:
         return bytes(value)
@@ -455,7 +456,7 @@ class EncryptedDateField(EncryptedField):
         if value is None or isinstance(value, Sealed):
             return value
         if isinstance(value, dt.datetime):
-            raise ValidationError("需要日期，而不是日期时间。", code="invalid")
+            raise ValidationError(_("需要日期，而不是日期时间。"), code="invalid")
         if isinstance(value, dt.date):
             return value
         if isinstance(value, str):
@@ -464,8 +465,8 @@ class EncryptedDateField(EncryptedField):
             try:
                 return dt.date.fromisoformat(value)
             except ValueError:
-                raise ValidationError("日期格式应为 YYYY-MM-DD。", code="invalid") from None
-        raise ValidationError("日期不正确。", code="invalid")
+                raise ValidationError(_("日期格式应为 YYYY-MM-DD。"), code="invalid") from None
+        raise ValidationError(_("日期不正确。"), code="invalid")
 
     def to_plaintext_bytes(self, value: Any) -> bytes:
         return value.isoformat().encode("ascii")  # type: ignore[no-any-return]

@@ -12,16 +12,17 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.signals import post_migrate
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 MAX_KEY_VERSION = 0xFFFF  # the version travels in two bytes inside every ciphertext and blind index
 
 
 class KeyPurpose(models.TextChoices):
-    FIELD_ENCRYPTION = "field_encryption", "字段加密（SM4-GCM）"
-    BLIND_INDEX = "blind_index", "盲索引（HMAC-SM3）"
-    AUDIT_SIGNING = "audit_signing", "审计签名（SM2）"
-    API_SIGNING = "api_signing", "接口签名（SM2）"
-    DOCUMENT_SIGNING = "document_signing", "文书签章（SM2）"  # electronic results (tongban.cases.results)
+    FIELD_ENCRYPTION = "field_encryption", _("字段加密（SM4-GCM）")
+    BLIND_INDEX = "blind_index", _("盲索引（HMAC-SM3）")
+    AUDIT_SIGNING = "audit_signing", _("审计签名（SM2）")
+    API_SIGNING = "api_signing", _("接口签名（SM2）")
+    DOCUMENT_SIGNING = "document_signing", _("文书签章（SM2）")  # electronic results (tongban.cases.results)
 
 
 # Purposes whose keys protect rows in the database: rotating them re-encrypts / re-indexes rows.
@@ -31,15 +32,15 @@ SIGNING_PURPOSES = (KeyPurpose.AUDIT_SIGNING, KeyPurpose.API_SIGNING, KeyPurpose
 
 class KeyState(models.TextChoices):
     # Encrypts / indexes / signs everything new. Exactly one per purpose.
-    CURRENT = "current", "当前"
+    CURRENT = "current", _("当前")
     # Older, still read and still searched; no rotation job is moving data off it (rotated with
     # --no-reencrypt: rows move to the current version when next saved).
-    ACTIVE = "active", "可用"
+    ACTIVE = "active", _("可用")
     # Older; a rotation job is moving its data to the current version. Read and searched meanwhile.
-    RETIRING = "retiring", "退役中"
+    RETIRING = "retiring", _("退役中")
     # No data is expected under it any more. Kept so that old backups stay readable; never used
     # to encrypt, and blind-index look-ups no longer search it.
-    RETIRED = "retired", "已退役"
+    RETIRED = "retired", _("已退役")
 
 
 READABLE_STATES = (KeyState.CURRENT, KeyState.ACTIVE, KeyState.RETIRING)
@@ -88,15 +89,15 @@ class DataKey(models.Model):
 
 
 class RotationState(models.TextChoices):
-    PENDING = "pending", "待开始"
-    RUNNING = "running", "进行中"
-    DONE = "done", "已完成"
-    FAILED = "failed", "已失败"
+    PENDING = "pending", _("待开始")
+    RUNNING = "running", _("进行中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("已失败")
 
 
 class RotationPhase(models.TextChoices):
-    REWRITE = "rewrite", "重新加密"
-    VERIFY = "verify", "复查"
+    REWRITE = "rewrite", _("重新加密")
+    VERIFY = "verify", _("复查")
 
 
 UNFINISHED_ROTATION_STATES = (RotationState.PENDING, RotationState.RUNNING)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from tongban.evaluation.models import TAGS, FixLevel, Level
 from tongban.evaluation.services import APPEAL_KINDS, MAX_COMMENT, MAX_NOTE
 
-NO_PERSONAL = "请勿填写身份证号、手机号等个人信息。"
+NO_PERSONAL = _("请勿填写身份证号、手机号等个人信息。")
 
 
 def _tag_choices() -> list[tuple[str, str]]:
@@ -35,7 +37,7 @@ class FixRatingForm(forms.Form):
                                   error_messages={"required": _("请选择对整改结果的评价。")})
 
 
-def _note(label: str, help_text: str = "") -> forms.CharField:
+def _note(label: Any, help_text: Any = "") -> forms.CharField:
     return forms.CharField(label=label, max_length=MAX_NOTE, help_text=help_text,
                            widget=forms.Textarea(attrs={"rows": 4}),
                            error_messages={"required": f"请填写{label}。", "max_length": f"{label}不超过 {MAX_NOTE} 字。"})
@@ -43,29 +45,29 @@ def _note(label: str, help_text: str = "") -> forms.CharField:
 
 class VisitForm(forms.Form):
     prefix = "visit"
-    note = _note("回访核实情况", "回访评价人（匿名差评则调阅办件）后核实的情况。确认后开始计算整改期限。")
+    note = _note(_("回访核实情况"), _("回访评价人（匿名差评则调阅办件）后核实的情况。确认后开始计算整改期限。"))
 
 
 class RectifyForm(forms.Form):
     prefix = "rectify"
-    note = _note("整改情况", "整改的具体措施和结果。")
+    note = _note(_("整改情况"), _("整改的具体措施和结果。"))
 
 
 class FeedbackForm(forms.Form):
     prefix = "feedback"
-    text = _note("反馈内容", "将以短信和站内消息发送给评价人，请评价人对整改结果作出评价。" + NO_PERSONAL)
+    text = _note(_("反馈内容"), "将以短信和站内消息发送给评价人，请评价人对整改结果作出评价。" + NO_PERSONAL)
 
 
 class AppealForm(forms.Form):
     prefix = "appeal"
     kind = forms.ChoiceField(label=_("申诉理由类型"), choices=list(APPEAL_KINDS.items()), widget=forms.RadioSelect,
                              error_messages={"required": _("请选择申诉理由类型。")})
-    reason = _note("申诉理由", "写明事实和依据；须由另一名监督员复核。")
+    reason = _note(_("申诉理由"), _("写明事实和依据；须由另一名监督员复核。"))
 
 
 class DecideForm(forms.Form):
     prefix = "decide"
     decision = forms.ChoiceField(label=_("复核结论"), widget=forms.RadioSelect,
-                                 choices=[("approve", "申诉成立，撤销该差评"), ("reject", "申诉不成立，继续整改")],
+                                 choices=[("approve", _("申诉成立，撤销该差评")), ("reject", _("申诉不成立，继续整改"))],
                                  error_messages={"required": _("请选择复核结论。")})
-    note = _note("复核意见")
+    note = _note(_("复核意见"))

@@ -14,16 +14,17 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from tongban.crypto.fields import EncryptedModel, EncryptedTextField
 
 
 class Level(models.IntegerChoices):
-    VERY_SATISFIED = 5, "非常满意"
-    SATISFIED = 4, "满意"
-    BASIC = 3, "基本满意"
-    DISSATISFIED = 2, "不满意"
-    VERY_DISSATISFIED = 1, "非常不满意"
+    VERY_SATISFIED = 5, _("非常满意")
+    SATISFIED = 4, _("满意")
+    BASIC = 3, _("基本满意")
+    DISSATISFIED = 2, _("不满意")
+    VERY_DISSATISFIED = 1, _("非常不满意")
 
 
 BAD_LEVELS = frozenset({Level.DISSATISFIED.value, Level.VERY_DISSATISFIED.value})  # 差评
@@ -39,10 +40,10 @@ TAGS: dict[int, tuple[str, ...]] = {
 
 
 class Channel(models.TextChoices):
-    WEB = "web", "网站（我的办件）"
-    SMS = "sms", "短信评价链接"
-    ONSITE = "onsite", "窗口评价器（一次一评）"
-    NATIONAL = "national", "国家政务服务平台"
+    WEB = "web", _("网站（我的办件）")
+    SMS = "sms", _("短信评价链接")
+    ONSITE = "onsite", _("窗口评价器（一次一评）")
+    NATIONAL = "national", _("国家政务服务平台")
 
 
 class Rating(EncryptedModel):
@@ -91,29 +92,29 @@ class Rating(EncryptedModel):
 
 
 class ReviewStatus(models.TextChoices):
-    ACCEPTED = "accepted", "已受理，待回访核实"
-    RECTIFYING = "rectifying", "已核实，整改中"
-    RECTIFIED = "rectified", "已整改，待反馈"
-    FED_BACK = "fed_back", "已反馈，待评价人评价整改"
-    CLOSED = "closed", "已办结"
-    REMOVED = "removed", "经申诉复核已撤销"
-    SUPERSEDED = "superseded", "评价人已改为非差评"
+    ACCEPTED = "accepted", _("已受理，待回访核实")
+    RECTIFYING = "rectifying", _("已核实，整改中")
+    RECTIFIED = "rectified", _("已整改，待反馈")
+    FED_BACK = "fed_back", _("已反馈，待评价人评价整改")
+    CLOSED = "closed", _("已办结")
+    REMOVED = "removed", _("经申诉复核已撤销")
+    SUPERSEDED = "superseded", _("评价人已改为非差评")
 
 
 OPEN_STATUSES = (ReviewStatus.ACCEPTED, ReviewStatus.RECTIFYING, ReviewStatus.RECTIFIED, ReviewStatus.FED_BACK)
 
 
 class FixLevel(models.TextChoices):
-    SATISFIED = "satisfied", "满意"
-    BASIC = "basic", "基本满意"
-    DISSATISFIED = "dissatisfied", "不满意"
+    SATISFIED = "satisfied", _("满意")
+    BASIC = "basic", _("基本满意")
+    DISSATISFIED = "dissatisfied", _("不满意")
 
 
 class AppealStatus(models.TextChoices):
-    NONE = "", "无"
-    PENDING = "pending", "待复核"
-    APPROVED = "approved", "复核通过（差评撤销）"
-    REJECTED = "rejected", "复核未通过"
+    NONE = "", _("无")
+    PENDING = "pending", _("待复核")
+    APPROVED = "approved", _("复核通过（差评撤销）")
+    REJECTED = "rejected", _("复核未通过")
 
 
 class BadReview(EncryptedModel):

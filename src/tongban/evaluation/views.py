@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from tongban.cases.models import Case
@@ -55,7 +56,7 @@ def _rate_page(request: HttpRequest, case: Case, actor: Any, *, channel: str, he
                 except TongbanError as exc:
                     form_error(request, fix_form, exc, "fix_level")
                 else:
-                    messages.success(request, "感谢您对整改结果的评价。")
+                    messages.success(request, _("感谢您对整改结果的评价。"))
                     return HttpResponseRedirect(here)
         else:
             form = RatingForm(request.POST)
@@ -65,18 +66,18 @@ def _rate_page(request: HttpRequest, case: Case, actor: Any, *, channel: str, he
                     if rating is None:
                         services.rating_submit(user=actor, case_id=case.pk, level=data["level"], tags=data["tags"],
                                                comment=data["comment"], channel=channel, request=request)
-                        done = "感谢您的评价。"
+                        done = str(_("感谢您的评价。"))
                     else:
                         services.rating_change(user=actor, case_id=case.pk, level=data["level"], tags=data["tags"],
                                                comment=data["comment"], request=request)
-                        done = "评价已修改（每件只能修改一次）。"
+                        done = str(_("评价已修改（每件只能修改一次）。"))
                 except TongbanError as exc:
                     if exc.code == "not_found":
                         raise Http404 from exc
                     form_error(request, form, exc, "level")
                 else:
                     if data["level"] in BAD_LEVELS:
-                        done += "您的差评已受理，监督员将回访核实并督促整改，整改结果会反馈给您。"
+                        done += str(_("您的差评已受理，监督员将回访核实并督促整改，整改结果会反馈给您。"))
                     messages.success(request, done)
                     return HttpResponseRedirect(here)
         status = 422
@@ -132,7 +133,7 @@ def _month(value: str | None) -> dt.date:
 
 def _months_back(month: dt.date, n: int) -> list[dt.date]:
     out = []
-    for _ in range(n):
+    for _i in range(n):
         out.append(month)
         month = (month - dt.timedelta(days=1)).replace(day=1)
     return out
@@ -182,14 +183,15 @@ def review_list(request: HttpRequest) -> HttpResponse:
     rows = [{"review": r, "overdue": selectors.is_overdue(r, today)} for r in reviews[:100]]
     return render(request, "evaluation/backoffice/list.html", {
         "rows": rows, "shown": shown, "counts": selectors.loop_counts(user),
-        "filters": [("open", "办理中"), ("overdue", "整改超期"), ("appeal", "待复核申诉"), ("closed", "已办结"),
-                    ("removed", "已撤销"), ("all", "全部")]})
+        "filters": [("open", _("办理中")), ("overdue", _("整改超期")), ("appeal", _("待复核申诉")),
+                    ("closed", _("已办结")), ("removed", _("已撤销")), ("all", _("全部"))]})
 
 
 _STEPS: dict[str, type[forms.Form]] = {"visit": VisitForm, "rectify": RectifyForm, "feedback": FeedbackForm,
                                        "appeal": AppealForm, "decide": DecideForm}
-_DONE = {"visit": "已记录回访核实情况，整改期限开始计算。", "rectify": "已记录整改情况。",
-         "feedback": "已向评价人反馈整改结果。", "appeal": "已提交申诉，待另一名监督员复核。", "decide": "已作出复核结论。"}
+_DONE = {"visit": _("已记录回访核实情况，整改期限开始计算。"), "rectify": _("已记录整改情况。"),
+         "feedback": _("已向评价人反馈整改结果。"), "appeal": _("已提交申诉，待另一名监督员复核。"),
+         "decide": _("已作出复核结论。")}
 
 
 def _run_step(request: HttpRequest, user: Any, review_id: int, step: str, form: forms.Form) -> None:
@@ -284,6 +286,6 @@ def stats(request: HttpRequest) -> HttpResponse:
         "chart_items": charts.bar_chart("chart-items", f"{month:%Y 年 %m 月}各事项满意率",
                                         [(f.label, f.satisfaction_rate) for f in by_item[:15]]),
         "chart_levels": charts.bar_chart("chart-levels", f"{month:%Y 年 %m 月}评价等级分布",
-                                         [(Level(v).label, float(n)) for v, n in levels.items()],
+                                         [(str(Level(v).label), float(n)) for v, n in levels.items()],
                                          maximum=float(max(levels.values()) or 1), unit="件"),
     })

@@ -109,7 +109,7 @@ def _one(message: dict[str, Any], personal_block: dict[str, Any], batch_id: str)
         if isinstance(exc, Refused):
             code, text = exc.code, exc.message
         elif isinstance(exc, TongbanError):
-            code, text = exc.code, str(exc.message)
+            code, text = exc.code, exc.message("zh-hans")
         elif isinstance(exc, ValidationError):
             code, text = "schema_invalid", "消息不符合模式：" + "; ".join(
                 f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors()[:5])

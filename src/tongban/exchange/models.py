@@ -11,16 +11,17 @@ from typing import ClassVar
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from tongban.crypto.fields import EncryptedBinaryField, EncryptedModel, EncryptedTextField
 
 
 class MessageStatus(models.TextChoices):
-    PENDING = "pending", "待发送"
-    RETRYING = "retrying", "被拒待重试"
-    SENT = "sent", "已送达"
-    DEAD = "dead", "死信（不再重试）"
-    DISCARDED = "discarded", "已由运维人员放弃"
+    PENDING = "pending", _("待发送")
+    RETRYING = "retrying", _("被拒待重试")
+    SENT = "sent", _("已送达")
+    DEAD = "dead", _("死信（不再重试）")
+    DISCARDED = "discarded", _("已由运维人员放弃")
 
 
 class OutMessage(models.Model):
@@ -127,8 +128,8 @@ class EnvelopeKey(EncryptedModel):
 
 
 class LogDirection(models.TextChoices):
-    OUT = "out", "发出"
-    IN = "in", "收到"
+    OUT = "out", _("发出")
+    IN = "in", _("收到")
 
 
 class MessageLog(models.Model):
@@ -170,8 +171,8 @@ class LogHead(models.Model):
 
 
 class InStatus(models.TextChoices):
-    APPLIED = "applied", "已处理"
-    REJECTED = "rejected", "已拒绝"
+    APPLIED = "applied", _("已处理")
+    REJECTED = "rejected", _("已拒绝")
 
 
 class InMessage(EncryptedModel):

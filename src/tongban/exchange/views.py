@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -36,7 +37,7 @@ def inbound(request: HttpRequest) -> JsonResponse:
         answer = inbound_batch(body=request.body, signature=request.headers.get(wire.SIGNATURE_HEADER, ""),
                                signer=request.headers.get(wire.SIGNER_HEADER, ""))
     except TongbanError as exc:
-        return JsonResponse({"code": exc.code, "message": str(exc.message)}, status=exc.status)
+        return JsonResponse({"code": exc.code, "message": exc.message("zh-hans")}, status=exc.status)
     return JsonResponse(answer, json_dumps_params={"ensure_ascii": False})
 
 
@@ -74,7 +75,7 @@ def message_replay(request: HttpRequest, message_id: int) -> HttpResponse:
     try:
         services.message_replay(message_id=message_id, actor=user, request=request)
     except TongbanError as exc:
-        messages.error(request, str(exc.message))
+        messages.error(request, exc.message(get_language()))
     else:
         messages.success(request, _("已重新排队发送。"))
     return redirect("exchange_bo:message", message_id=message_id)
@@ -86,7 +87,7 @@ def message_discard(request: HttpRequest, message_id: int) -> HttpResponse:
     try:
         services.message_discard(message_id=message_id, actor=user, request=request)
     except TongbanError as exc:
-        messages.error(request, str(exc.message))
+        messages.error(request, exc.message(get_language()))
     else:
         messages.success(request, _("已放弃该消息，同一实体的后续消息将继续发送。"))
     return redirect("exchange_bo:message", message_id=message_id)

@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -143,7 +144,7 @@ def review_detail(request: HttpRequest, check_id: int) -> HttpResponse:
             check = services.face_review_decide(actor=user, check_id=check_id,
                                                 decision=request.POST.get("decision", ""), request=request)
         except TongbanError as exc:
-            messages.error(request, exc.message("zh"))
+            messages.error(request, exc.message(get_language()))
             return redirect("face:review_list")
         if check.status == CheckStatus.REVIEW:
             messages.success(request, _("已记录您的意见，待另一名工作人员复核。"))

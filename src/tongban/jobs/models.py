@@ -12,20 +12,21 @@ from typing import TYPE_CHECKING
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
     from django.db.models.query import QuerySet
 
 
 class JobStatus(models.TextChoices):
-    PENDING = "pending", "待执行"
-    RUNNING = "running", "执行中"
-    RETRYING = "retrying", "失败待重试"
-    SUCCEEDED = "succeeded", "已成功"
-    DEAD = "dead", "已失败（不再重试）"
-    CANCELLED = "cancelled", "已取消"
+    PENDING = "pending", _("待执行")
+    RUNNING = "running", _("执行中")
+    RETRYING = "retrying", _("失败待重试")
+    SUCCEEDED = "succeeded", _("已成功")
+    DEAD = "dead", _("已失败（不再重试）")
+    CANCELLED = "cancelled", _("已取消")
     # Its useful life (expires_at) ran out before it ran: a login code past its lifetime is not sent.
-    EXPIRED = "expired", "已过期（未执行）"
+    EXPIRED = "expired", _("已过期（未执行）")
 
 
 # A worker may pick these up once run_after has passed.

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from tongban.crypto.fields import EncryptedModel, EncryptedTextField
 
 
 class SmsStatus(models.TextChoices):
-    QUEUED = "queued", "待发送"
-    SENT = "sent", "已发送"
-    FAILED = "failed", "发送失败"
-    EXPIRED = "expired", "已过期未发送"  # its useful life (a code's five minutes) passed before it went out
+    QUEUED = "queued", _("待发送")
+    SENT = "sent", _("已发送")
+    FAILED = "failed", _("发送失败")
+    EXPIRED = "expired", _("已过期未发送")  # its useful life (a code's five minutes) passed before it went out
 
 
 class SmsMessage(EncryptedModel):

@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from tongban.audit.actions import Action
 from tongban.audit.admin_deletes import AuditedDeletes
@@ -67,11 +68,11 @@ class PurposeCodeAdmin(_Audited):
 
 class PartnerAppForm(forms.ModelForm):  # type: ignore[type-arg]
     public_key_text = forms.CharField(
-        label="SM2 公钥", widget=forms.Textarea(attrs={"rows": 4, "cols": 70}),
-        help_text="PEM（-----BEGIN PUBLIC KEY-----）或 130 位十六进制（04||X||Y）。", required=False)
-    allowed_levels = forms.MultipleChoiceField(label="允许的认证等级", choices=[(c, c) for c in LEVEL_CODES],
+        label=_("SM2 公钥"), widget=forms.Textarea(attrs={"rows": 4, "cols": 70}),
+        help_text=_("PEM（-----BEGIN PUBLIC KEY-----）或 130 位十六进制（04||X||Y）。"), required=False)
+    allowed_levels = forms.MultipleChoiceField(label=_("允许的认证等级"), choices=[(c, c) for c in LEVEL_CODES],
                                                widget=forms.CheckboxSelectMultiple)
-    purposes = forms.MultipleChoiceField(label="允许的用途", choices=(), widget=forms.CheckboxSelectMultiple)
+    purposes = forms.MultipleChoiceField(label=_("允许的用途"), choices=(), widget=forms.CheckboxSelectMultiple)
 
     class Meta:
         model = PartnerApp
@@ -89,12 +90,12 @@ class PartnerAppForm(forms.ModelForm):  # type: ignore[type-arg]
         text = self.cleaned_data.get("public_key_text", "").strip()
         if not text:
             if not (self.instance.pk and self.instance.public_key):
-                raise forms.ValidationError("请填写应用的 SM2 公钥。")
+                raise forms.ValidationError(_("请填写应用的 SM2 公钥。"))
             return None
         try:
             return parse_public_key(text)
         except TongbanError:
-            raise forms.ValidationError("不是有效的 SM2 公钥。") from None
+            raise forms.ValidationError(_("不是有效的 SM2 公钥。")) from None
 
     def save(self, commit: bool = True) -> PartnerApp:
         key = self.cleaned_data.get("public_key_text")

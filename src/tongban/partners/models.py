@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from tongban.core import clock
 
@@ -33,7 +34,7 @@ LEVEL_CODES = ("l1", "l2", "l3")  # l3: the face call (/partner/v1/face/…, doc
 def new_app_id() -> str:
     """A public, unguessable app identifier: `pa_` + 20 lowercase base32 characters."""
     alphabet = "abcdefghijklmnopqrstuvwxyz234567"
-    return "pa_" + "".join(secrets.choice(alphabet) for _ in range(20))
+    return "pa_" + "".join(secrets.choice(alphabet) for _i in range(20))
 
 
 def _validate_public_key(value: bytes) -> None:
@@ -43,14 +44,14 @@ def _validate_public_key(value: bytes) -> None:
     try:
         SM2PublicKey.from_raw(bytes(value))
     except KeyFormatError as exc:
-        raise ValidationError("不是有效的 SM2 公钥（65 字节 04||X||Y）。") from exc
+        raise ValidationError(_("不是有效的 SM2 公钥（65 字节 04||X||Y）。")) from exc
 
 
 class PartnerOrganisation(models.Model):
     name = models.CharField("单位名称", max_length=100, unique=True)
     kind = models.CharField("类别", max_length=16, choices=OrganisationKind.choices)
     region_code = models.CharField("行政区划代码", max_length=6, blank=True,
-                                   help_text="省区市填写 6 位行政区划代码，如 330000。")
+                                   help_text=_("省区市填写 6 位行政区划代码，如 330000。"))
     created_at = models.DateTimeField("创建时间", default=clock.now)
 
     class Meta:
@@ -75,7 +76,7 @@ class PurposeCode(models.Model):
     # The levels a call under this purpose may ask, whatever the app may: a courier or an internet café
     # needs real-name (l1) only, a bank real-credential (l2). Empty: any level the app may ask.
     allowed_levels = models.JSONField("该用途可请求的认证等级", default=list, blank=True,
-                                      help_text='如 ["l1"]；留空表示不限（以应用允许的等级为准）')
+                                      help_text=_('如 ["l1"]；留空表示不限（以应用允许的等级为准）'))
 
     class Meta:
         verbose_name = "用途代码"
@@ -92,14 +93,14 @@ class PartnerApp(models.Model):
                                      verbose_name="接入单位")
     name = models.CharField("应用名称", max_length=100)
     public_key = models.BinaryField("SM2 公钥", max_length=65, validators=[_validate_public_key], editable=True,
-                                    help_text="应用的 SM2 公钥，65 字节 04||X||Y（管理端可粘贴 PEM）。")
-    allowed_levels = models.JSONField("允许的认证等级", default=list, help_text='如 ["l1", "l2"]')
-    purposes = models.JSONField("允许的用途代码", default=list, help_text='如 ["gov_service"]')
+                                    help_text=_("应用的 SM2 公钥，65 字节 04||X||Y（管理端可粘贴 PEM）。"))
+    allowed_levels = models.JSONField("允许的认证等级", default=list, help_text=_('如 ["l1", "l2"]'))
+    purposes = models.JSONField("允许的用途代码", default=list, help_text=_('如 ["gov_service"]'))
     daily_quota = models.PositiveIntegerField("每日配额（次）", default=100_000)
     rate_per_second = models.PositiveIntegerField("每秒限流（次）", default=50)
     rate_per_minute = models.PositiveIntegerField("每分钟限流（次）", default=1_500)
     status = models.CharField("状态", max_length=16, choices=AppStatus.choices, default=AppStatus.ACTIVE)
-    contacts = models.TextField("联系人", blank=True, help_text="联系人姓名与办公电话（工作联系方式）。")
+    contacts = models.TextField("联系人", blank=True, help_text=_("联系人姓名与办公电话（工作联系方式）。"))
     created_at = models.DateTimeField("创建时间", default=clock.now)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
@@ -133,7 +134,7 @@ class UsageCounter(models.Model):
     """Calls per app, day (Asia/Shanghai), level and outcome; added to with an UPSERT (metering.py)."""
 
     day = models.DateField("日期")
-    app_key = models.CharField("应用标识", max_length=32, help_text="接入应用的 app_id；平台自身渠道为 channel:<名称>")
+    app_key = models.CharField("应用标识", max_length=32, help_text=_("接入应用的 app_id；平台自身渠道为 channel:<名称>"))
     organisation = models.ForeignKey(PartnerOrganisation, on_delete=models.PROTECT, null=True, blank=True,
                                      related_name="+", verbose_name="接入单位", db_constraint=False)
     level = models.CharField("认证等级", max_length=8)
@@ -160,9 +161,9 @@ class IdempotencyRecord(models.Model):
     request_hash = models.CharField(max_length=64)
     status = models.PositiveSmallIntegerField()
     body = models.BinaryField()
-    signature = models.CharField(max_length=128, blank=True, help_text="首次应答的平台签名（base64）")
+    signature = models.CharField(max_length=128, blank=True, help_text=_("首次应答的平台签名（base64）"))
     key_id = models.CharField(max_length=32, blank=True)
-    nonce = models.CharField(max_length=64, blank=True, help_text="首次请求的随机数（首次签名所绑定的）")
+    nonce = models.CharField(max_length=64, blank=True, help_text=_("首次请求的随机数（首次签名所绑定的）"))
     created_at = models.DateTimeField(default=clock.now, db_index=True)
 
     class Meta:

@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from tongban.accounts.roles import StaffRole
@@ -44,7 +45,7 @@ def stats(request: HttpRequest) -> HttpResponse:
     summary = usage_summary(start=start, end=end)
     return render(request, "partners/stats.html", {
         "summary": summary, "chart": bar_chart(summary.days[-60:]), "period": period,
-        "periods": [("7", "近 7 天"), ("30", "近 30 天"), ("365", "近一年"), ("all", "全部")],
+        "periods": [("7", _("近 7 天")), ("30", _("近 30 天")), ("365", _("近一年")), ("all", _("全部"))],
         "can_ack": request.user.has_role(StaffRole.SECURITY_ADMIN),  # type: ignore[union-attr]
     })
 
@@ -63,5 +64,5 @@ def alert_ack(request: HttpRequest, pk: int) -> HttpResponse:
     alert = get_object_or_404(AbuseAlert, pk=pk)
     abuse_alert_acknowledge(alert=alert, actor=Actor.user(request.user), username=request.user.get_username(),
                             request=request)
-    messages.success(request, f"告警 #{alert.pk} 已标记为已处理。")
+    messages.success(request, _("告警 #%(id)s 已标记为已处理。") % {"id": alert.pk})
     return HttpResponseRedirect(reverse("backoffice:partner_alerts"))

@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -124,9 +125,9 @@ def notice_new(request: HttpRequest) -> HttpResponse:
         except TongbanError as exc:
             form_error(request, form, exc)
         else:
-            messages.success(request, f"已签发缴款通知书，缴款码 {document.number}。")
+            messages.success(request, _("已签发缴款通知书，缴款码 %(number)s。") % {"number": document.number})
             return redirect("payments_bo:document", number=document.number)
-    return render(request, "payments/bo_form.html", {"form": form, "title": "签发缴款通知书", "submit": "签发"},
+    return render(request, "payments/bo_form.html", {"form": form, "title": _("签发缴款通知书"), "submit": _("签发")},
                   status=422 if form.errors else 200)
 
 
@@ -144,9 +145,9 @@ def decision_new(request: HttpRequest) -> HttpResponse:
         except TongbanError as exc:
             form_error(request, form, exc)
         else:
-            messages.success(request, f"已登记处罚决定书 {document.number}。")
+            messages.success(request, _("已登记处罚决定书 %(number)s。") % {"number": document.number})
             return redirect("payments_bo:document", number=document.number)
-    return render(request, "payments/bo_form.html", {"form": form, "title": "登记处罚决定书", "submit": "登记"},
+    return render(request, "payments/bo_form.html", {"form": form, "title": _("登记处罚决定书"), "submit": _("登记")},
                   status=422 if form.errors else 200)
 
 
@@ -180,7 +181,7 @@ def document(request: HttpRequest, number: str) -> HttpResponse:
 def _qr(url: str) -> str:
     import segno
 
-    return segno.make(url, error="m").svg_inline(scale=3, border=2, title="扫码缴款的二维码")
+    return segno.make(url, error="m").svg_inline(scale=3, border=2, title=gettext("扫码缴款的二维码"))
 
 
 @require_GET
@@ -196,7 +197,7 @@ def refund_decide(request: HttpRequest, refund_id: int) -> HttpResponse:
     try:
         services.refund_decide(refund_id=refund_id, approve=request.POST.get("decision") == "approve", actor=user)
     except TongbanError as exc:
-        messages.error(request, exc.message("zh-hans"))
+        messages.error(request, exc.message(get_language()))
     else:
         messages.success(request, _("已处理退款申请。"))
     return redirect("payments_bo:refunds")
@@ -214,7 +215,8 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
         except (GatewayError, reconcile.SettlementFileError):
             form.add_error(None, _("未能取得或读取该日对账文件，请稍后再试。"))
         else:
-            messages.success(request, f"{run.day:%Y-%m-%d} 对账完成：差异 {run.differences} 笔。")
+            messages.success(request, _("%(day)s 对账完成：差异 %(count)s 笔。") % {
+                "day": f"{run.day:%Y-%m-%d}", "count": run.differences})
             return redirect("payments_bo:reconciliation")
     return render(request, "payments/bo_reconciliation.html", {
         "form": form, "runs": selectors.reconciliations_recent(), "differences": selectors.differences_open(),

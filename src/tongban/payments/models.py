@@ -11,24 +11,25 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from tongban.crypto.fields import EncryptedBinaryField, EncryptedModel, EncryptedTextField
 
 
 class DocumentKind(models.TextChoices):
-    NOTICE = "notice", "缴款通知书"
-    DECISION = "decision", "处罚决定书"
+    NOTICE = "notice", _("缴款通知书")
+    DECISION = "decision", _("处罚决定书")
 
 
 class DocumentStatus(models.TextChoices):
-    UNPAID = "unpaid", "待缴款"
-    PAID = "paid", "已缴款"
-    CANCELLED = "cancelled", "已作废"
+    UNPAID = "unpaid", _("待缴款")
+    PAID = "paid", _("已缴款")
+    CANCELLED = "cancelled", _("已作废")
 
 
 class PayerKind(models.TextChoices):
-    PERSON = "person", "个人"
-    ENTERPRISE = "enterprise", "单位"
+    PERSON = "person", _("个人")
+    ENTERPRISE = "enterprise", _("单位")
 
 
 class PayableDocument(EncryptedModel):
@@ -67,12 +68,12 @@ class PayableDocument(EncryptedModel):
 
 
 class PaymentStatus(models.TextChoices):
-    CREATED = "created", "已创建"
-    STARTED = "started", "支付中"
-    SUCCESS = "success", "支付成功"
-    FAILED = "failed", "支付失败"
-    CANCELLED = "cancelled", "已取消"
-    EXPIRED = "expired", "已过期"
+    CREATED = "created", _("已创建")
+    STARTED = "started", _("支付中")
+    SUCCESS = "success", _("支付成功")
+    FAILED = "failed", _("支付失败")
+    CANCELLED = "cancelled", _("已取消")
+    EXPIRED = "expired", _("已过期")
 
 
 FINAL_STATUSES = frozenset({PaymentStatus.SUCCESS, PaymentStatus.FAILED, PaymentStatus.CANCELLED,
@@ -173,11 +174,11 @@ class Receipt(EncryptedModel):
 
 
 class RefundStatus(models.TextChoices):
-    REQUESTED = "requested", "待审批"
-    APPROVED = "approved", "已批准，退款中"
-    REJECTED = "rejected", "已驳回"
-    SUCCEEDED = "succeeded", "退款成功"
-    FAILED = "failed", "退款失败"
+    REQUESTED = "requested", _("待审批")
+    APPROVED = "approved", _("已批准，退款中")
+    REJECTED = "rejected", _("已驳回")
+    SUCCEEDED = "succeeded", _("退款成功")
+    FAILED = "failed", _("退款失败")
 
 
 class Refund(models.Model):
@@ -232,9 +233,9 @@ class Reconciliation(models.Model):
 
 
 class DifferenceKind(models.TextChoices):
-    MISSING = "missing", "平台有、对账文件无（长款待查）"
-    EXTRA = "extra", "对账文件有、平台无（短款待查）"
-    AMOUNT = "amount", "金额不符"
+    MISSING = "missing", _("平台有、对账文件无（长款待查）")
+    EXTRA = "extra", _("对账文件有、平台无（短款待查）")
+    AMOUNT = "amount", _("金额不符")
 
 
 class ReconciliationDifference(models.Model):

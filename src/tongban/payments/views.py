@@ -14,6 +14,7 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -149,7 +150,7 @@ def document(request: HttpRequest, number: str) -> HttpResponse:
         "principal_yuan": fees.yuan(due.principal_fen), "surcharge_yuan": fees.yuan(due.surcharge_fen),
         "total_yuan": fees.yuan(due.total_fen),
         "items": [{**i, "yuan": fees.yuan(int(i["fen"]) * int(i.get("quantity", 1)))} for i in doc.items],
-        "qr_svg": _qr_svg(pay_url_for(doc), "扫码缴款的二维码") if doc.status == DocumentStatus.UNPAID else "",
+        "qr_svg": _qr_svg(pay_url_for(doc), gettext("扫码缴款的二维码")) if doc.status == DocumentStatus.UNPAID else "",
         "payer_masked": doc.masked("payer_name")},
         status=error_status))
 
@@ -161,7 +162,7 @@ def qr(request: HttpRequest, order_id: str) -> HttpResponse:
     if payment is None or not _may_see(request, payment.document) or not payment.pay_url:
         raise Http404
     return render(request, "payments/qr.html", {"payment": payment, "total_yuan": fees.yuan(payment.total_fen),
-                                                "qr_svg": _qr_svg(payment.pay_url, "支付平台收银台二维码")})
+                                                "qr_svg": _qr_svg(payment.pay_url, gettext("支付平台收银台二维码"))})
 
 
 @require_GET

@@ -99,7 +99,7 @@ def _forget(request: HttpRequest, purpose: str) -> None:
 
 
 def _sent_intro(masked: str) -> str:
-    return f"验证码已发送至 {masked}（如该号码可用），5 分钟内有效。" if masked else "请先获取验证码。"
+    return f"验证码已发送至 {masked}（如该号码可用），5 分钟内有效。" if masked else gettext("请先获取验证码。")
 
 
 # -- login ---------------------------------------------------------------------------------------------
@@ -137,14 +137,14 @@ def _send_step(request: HttpRequest, purpose: str, *, title: str, next_url: str,
         else:
             _remember(request, ticket)
             return redirect(next_url)
-    return _form_page(request, form, title=title, submit="获取验证码", intro=intro, links=links, step="phone")
+    return _form_page(request, form, title=title, submit=gettext("获取验证码"), intro=intro, links=links, step="phone")
 
 
 @require_http_methods(["GET", "POST"])
 def login_code(request: HttpRequest) -> HttpResponse:
-    return _send_step(request, OtpPurpose.LOGIN, title="验证码登录", next_url=reverse("portal:login_code_verify"),
-                      intro="输入注册时使用的手机号码，我们将发送登录验证码。",
-                      links=[(reverse("portal:login"), "密码登录"), (reverse("portal:register"), "注册账号")])
+    return _send_step(request, OtpPurpose.LOGIN, title=gettext("验证码登录"), next_url=reverse("portal:login_code_verify"),
+                      intro=gettext("输入注册时使用的手机号码，我们将发送登录验证码。"),
+                      links=[(reverse("portal:login"), gettext("密码登录")), (reverse("portal:register"), gettext("注册账号"))])
 
 
 @require_http_methods(["GET", "POST"])
@@ -158,8 +158,8 @@ def login_code_verify(request: HttpRequest) -> HttpResponse:
             form_error(request, form, exc, "code")
         else:
             return redirect(_safe_next(request))
-    return _form_page(request, form, title="验证码登录", submit="登录", intro=_sent_intro(masked),
-                      links=[(reverse("portal:login_code"), "重新获取验证码")], step="code")
+    return _form_page(request, form, title=gettext("验证码登录"), submit=gettext("登录"), intro=_sent_intro(masked),
+                      links=[(reverse("portal:login_code"), gettext("重新获取验证码"))], step="code")
 
 
 @require_POST
@@ -175,9 +175,9 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("/me/")
-    return _send_step(request, OtpPurpose.REGISTER, title="注册账号", next_url=reverse("portal:register_verify"),
-                      intro="一人一号：使用本人手机号码注册，注册后完成实名认证即可办理业务。",
-                      links=[(reverse("portal:login"), "已有账号，去登录")])
+    return _send_step(request, OtpPurpose.REGISTER, title=gettext("注册账号"), next_url=reverse("portal:register_verify"),
+                      intro=gettext("一人一号：使用本人手机号码注册，注册后完成实名认证即可办理业务。"),
+                      links=[(reverse("portal:login"), gettext("已有账号，去登录"))])
 
 
 @require_http_methods(["GET", "POST"])
@@ -195,15 +195,15 @@ def register_verify(request: HttpRequest) -> HttpResponse:
             citizens._finish_login(request, user, user.username, "register")
             messages.success(request, _("注册成功。请完成实名认证，以便办理业务。"))
             return redirect("portal:identity")
-    return _form_page(request, form, title="注册账号", submit="注册", intro=_sent_intro(masked),
-                      links=[(reverse("portal:register"), "重新获取验证码")], step="code")
+    return _form_page(request, form, title=gettext("注册账号"), submit=gettext("注册"), intro=_sent_intro(masked),
+                      links=[(reverse("portal:register"), gettext("重新获取验证码"))], step="code")
 
 
 @require_http_methods(["GET", "POST"])
 def recover(request: HttpRequest) -> HttpResponse:
-    return _send_step(request, OtpPurpose.RECOVER, title="找回密码", next_url=reverse("portal:recover_verify"),
-                      intro="输入账号绑定的手机号码，通过短信验证码重新设置密码。",
-                      links=[(reverse("portal:login"), "返回登录")])
+    return _send_step(request, OtpPurpose.RECOVER, title=gettext("找回密码"), next_url=reverse("portal:recover_verify"),
+                      intro=gettext("输入账号绑定的手机号码，通过短信验证码重新设置密码。"),
+                      links=[(reverse("portal:login"), gettext("返回登录"))])
 
 
 @require_http_methods(["GET", "POST"])
@@ -221,8 +221,8 @@ def recover_verify(request: HttpRequest) -> HttpResponse:
             _forget(request, OtpPurpose.RECOVER)
             messages.success(request, _("密码已重新设置，请用新密码登录。"))
             return redirect("portal:login")
-    return _form_page(request, form, title="找回密码", submit="重设密码", intro=_sent_intro(masked),
-                      links=[(reverse("portal:recover"), "重新获取验证码")], step="code")
+    return _form_page(request, form, title=gettext("找回密码"), submit=gettext("重设密码"), intro=_sent_intro(masked),
+                      links=[(reverse("portal:recover"), gettext("重新获取验证码"))], step="code")
 
 
 # -- the account -----------------------------------------------------------------------------------------
@@ -233,7 +233,7 @@ def me(request: HttpRequest) -> HttpResponse:
     try:
         account = citizens.citizen_account_view(user=request.user, request=request)  # type: ignore[arg-type]
     except TongbanError:
-        account = {"username": request.user.get_username(), "level": 0, "level_label": "未认证", "phone": ""}
+        account = {"username": request.user.get_username(), "level": 0, "level_label": _("未认证"), "phone": ""}
     from tongban.accounts.enterprises import acting_enterprise, invitations_for
     from tongban.risk.selectors import citizen_verifications
 
@@ -293,7 +293,7 @@ def session_revoke(request: HttpRequest, session_id: int) -> HttpResponse:
 @require_POST
 def sessions_revoke_others(request: HttpRequest) -> HttpResponse:
     count = sessions.sessions_revoke_others(user=request.user, request=request)  # type: ignore[arg-type]
-    messages.success(request, f"已退出其他 {count} 个设备的登录。")
+    messages.success(request, _("已退出其他 %(count)s 个设备的登录。") % {"count": count})
     return redirect("portal:sessions")
 
 
@@ -311,9 +311,9 @@ def change_phone(request: HttpRequest) -> HttpResponse:
         else:
             _remember(request, ticket)
             return redirect("portal:change_phone_verify")
-    return _form_page(request, form, title="更换手机号", submit="获取验证码",
-                      intro="为保障账号安全，请输入登录密码；验证码将发送到新手机号码。",
-                      links=[(reverse("portal:me"), "返回我的")], step="phone")
+    return _form_page(request, form, title=gettext("更换手机号"), submit=gettext("获取验证码"),
+                      intro=gettext("为保障账号安全，请输入登录密码；验证码将发送到新手机号码。"),
+                      links=[(reverse("portal:me"), gettext("返回我的"))], step="phone")
 
 
 @citizen_required
@@ -331,8 +331,8 @@ def change_phone_verify(request: HttpRequest) -> HttpResponse:
             _forget(request, OtpPurpose.CHANGE_PHONE)
             messages.success(request, _("手机号已更换。"))
             return redirect("portal:me")
-    return _form_page(request, form, title="更换手机号", submit="确认更换", intro=_sent_intro(masked),
-                      links=[(reverse("portal:change_phone"), "重新获取验证码")], step="code")
+    return _form_page(request, form, title=gettext("更换手机号"), submit=gettext("确认更换"), intro=_sent_intro(masked),
+                      links=[(reverse("portal:change_phone"), gettext("重新获取验证码"))], step="code")
 
 
 @citizen_required
@@ -355,7 +355,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
             update_session_auth_hash(request, request.user)  # type: ignore[arg-type]
             messages.success(request, _("密码已修改。"))
             return redirect("portal:me")
-    return _form_page(request, form, title="修改密码", submit="修改密码", links=[(reverse("portal:me"), "返回我的")])
+    return _form_page(request, form, title=gettext("修改密码"), submit=gettext("修改密码"), links=[(reverse("portal:me"), gettext("返回我的"))])
 
 
 @citizen_required
@@ -370,9 +370,9 @@ def close_account(request: HttpRequest) -> HttpResponse:
             form_error(request, form, exc, "password")
         else:
             logout(request)
-            return _page(request, "portal/error.html", {"title": "账号已注销",
-                                                        "message": "您的账号已注销，个人信息已删除。感谢使用。"})
-    return _form_page(request, form, title="注销账号", submit="确认注销",
-                      intro="注销后，您的手机号、证件号码、姓名等个人信息将被删除，登录设备全部退出，企业经办授权同时终止。"
-                            "办件记录按档案规定保存。",
-                      links=[(reverse("portal:me"), "返回我的")])
+            return _page(request, "portal/error.html", {"title": _("账号已注销"),
+                                                        "message": _("您的账号已注销，个人信息已删除。感谢使用。")})
+    return _form_page(request, form, title=gettext("注销账号"), submit=gettext("确认注销"),
+                      intro=gettext("注销后，您的手机号、证件号码、姓名等个人信息将被删除，登录设备全部退出，企业经办授权同时终止。"
+                            "办件记录按档案规定保存。"),
+                      links=[(reverse("portal:me"), gettext("返回我的"))])

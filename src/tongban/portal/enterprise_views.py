@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -47,12 +48,12 @@ def register(request: HttpRequest) -> HttpResponse:
         except TongbanError as exc:
             form_error(request, form, exc, "uscc")
         else:
-            messages.success(request, f"企业账号已登记：{enterprise.name}。")
+            messages.success(request, _("企业账号已登记：%(name)s。") % {"name": enterprise.name})
             return redirect("portal:enterprise_detail", enterprise_id=enterprise.pk)
-    return _form_page(request, form, title="登记企业账号", submit="登记",
-                      intro="由法定代表人本人登记（须已完成实证 L2 认证）。目前平台尚未接入市场监管部门的企业登记数据，"
-                            "法定代表人身份以本人声明为准并留存记录。",
-                      links=[(reverse("portal:enterprise"), "返回企业账号")])
+    return _form_page(request, form, title=gettext("登记企业账号"), submit=gettext("登记"),
+                      intro=gettext("由法定代表人本人登记（须已完成实证 L2 认证）。目前平台尚未接入市场监管部门的企业登记数据，"
+                            "法定代表人身份以本人声明为准并留存记录。"),
+                      links=[(reverse("portal:enterprise"), gettext("返回企业账号"))])
 
 
 @citizen_required
@@ -76,8 +77,9 @@ def detail(request: HttpRequest, enterprise_id: int) -> HttpResponse:
                 form_error(request, form, exc, "agent_phone")
             else:
                 # The same answer for every number: whether it has an account is not ours to tell.
-                messages.success(request, f"已向 {invitation.masked('phone')} 发送经办人邀请。对方登录一网通办、"
-                                          "在“企业账号”中确认后即成为经办人；邀请 7 天内有效。")
+                messages.success(request, _("已向 %(phone)s 发送经办人邀请。对方登录一网通办、"
+                                            "在“企业账号”中确认后即成为经办人；邀请 7 天内有效。") % {
+                    "phone": invitation.masked("phone")})
                 return redirect("portal:enterprise_detail", enterprise_id=enterprise.pk)
         status = 422
     return render(request, "portal/enterprise/detail.html", {
@@ -120,7 +122,7 @@ def invitation_accept(request: HttpRequest, invitation_id: int) -> HttpResponse:
             raise Http404 from exc
         messages.error(request, exc.message(getattr(request, "LANGUAGE_CODE", "zh-hans")))
         return redirect("portal:enterprise_invitations")
-    messages.success(request, f"您已成为“{agent.enterprise.name}”的经办人。")
+    messages.success(request, _("您已成为“%(name)s”的经办人。") % {"name": agent.enterprise.name})
     return redirect("portal:enterprise")
 
 
@@ -156,7 +158,7 @@ def act(request: HttpRequest, enterprise_id: int) -> HttpResponse:
     except TongbanError as exc:
         raise Http404 from exc
     assert enterprise is not None
-    messages.success(request, f"您正在以“{enterprise.name}”的身份办理业务。")
+    messages.success(request, _("您正在以“%(name)s”的身份办理业务。") % {"name": enterprise.name})
     return redirect("portal:enterprise")
 
 

@@ -4,27 +4,28 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from tongban.core.middleware import error_response, is_json_path
 
 # The services the seed article names, as the home page lists them (each comes with its issue).
 SERVICES = [
-    ("统一身份认证", "实名、实证、实人三级身份核验，身份双源认证", "identity"),
-    ("单点登录", "一次认证、全网通办，对接国家政务服务平台", "sso"),
-    ("办事指南", "公安政务服务事项目录与办事指南", "catalog"),
-    ("在线申请", "网上申请、网上受理、证照远程寄递", "cases"),
-    ("好差评", "办件评价与差评整改", "evaluation"),
-    ("一键挪车", "联系挪车，双方号码互不可见", "carmove"),
-    ("驾驶人考试预约", "科目考试在线预约", "exams"),
-    ("交通违法处理", "违法查询、处理与罚款缴纳", "violations"),
-    ("粤港澳直通车", "港澳居民批文延期、驾驶人变更登记", "gba"),
-    ("警务非税缴款", "凭缴款通知书或处罚决定书扫码缴款", "payments"),
+    (_("统一身份认证"), _("实名、实证、实人三级身份核验，身份双源认证"), "identity"),
+    (_("单点登录"), _("一次认证、全网通办，对接国家政务服务平台"), "sso"),
+    (_("办事指南"), _("公安政务服务事项目录与办事指南"), "catalog"),
+    (_("在线申请"), _("网上申请、网上受理、证照远程寄递"), "cases"),
+    (_("好差评"), _("办件评价与差评整改"), "evaluation"),
+    (_("一键挪车"), _("联系挪车，双方号码互不可见"), "carmove"),
+    (_("驾驶人考试预约"), _("科目考试在线预约"), "exams"),
+    (_("交通违法处理"), _("违法查询、处理与罚款缴纳"), "violations"),
+    (_("粤港澳直通车"), _("港澳居民批文延期、驾驶人变更登记"), "gba"),
+    (_("警务非税缴款"), _("凭缴款通知书或处罚决定书扫码缴款"), "payments"),
 ]
 
 
-LIFE_EVENTS = [("birth", "出生"), ("school", "入学"), ("travel", "出行"), ("driving", "驾车"), ("employment", "就业"),
-               ("exit", "出境")]
+LIFE_EVENTS = [("birth", _("出生")), ("school", _("入学")), ("travel", _("出行")), ("driving", _("驾车")), ("employment", _("就业")),
+               ("exit", _("出境"))]
 
 
 @require_GET
@@ -51,7 +52,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if is_json_path(request.path):
         return error_response(request, "not_found")
-    return render(request, "portal/error.html", {"title": "页面不存在", "message": "您访问的页面不存在或已被移除。"},
+    return render(request, "portal/error.html", {"title": _("页面不存在"), "message": _("您访问的页面不存在或已被移除。")},
                   status=404)
 
 
@@ -66,5 +67,5 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return unavailable
     if is_json_path(request.path):
         return error_response(request, "internal_error")
-    return render(request, "portal/error.html", {"title": "系统繁忙", "message": "系统暂时无法处理您的请求，请稍后再试。"},
+    return render(request, "portal/error.html", {"title": _("系统繁忙"), "message": _("系统暂时无法处理您的请求，请稍后再试。")},
                   status=500)

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -43,7 +44,7 @@ def block_lift(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.response_lift(block=block, actor=request.user, reason=request.POST.get("reason", ""), request=request)
     except TongbanError as exc:
-        messages.error(request, exc.message("zh"))
+        messages.error(request, exc.message(get_language()))
     else:
         messages.success(request, _("已解除自动响应 #%(pk)s。") % {"pk": block.pk})
     return _back()
@@ -72,5 +73,5 @@ def incident_advance(request: HttpRequest, pk: int) -> HttpResponse:
         services.incident_advance(incident=get_object_or_404(Incident, pk=pk), actor=request.user,
                                   note=request.POST.get("note", ""), request=request)
     except TongbanError as exc:
-        messages.error(request, exc.message("zh"))
+        messages.error(request, exc.message(get_language()))
     return _back()

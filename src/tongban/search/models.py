@@ -14,12 +14,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class SearchTitle(models.Model):
     """A distinct (name, keywords) pair as matched by search (tongban.search.engine.index_fields)."""
 
-    signature = models.CharField("签名", max_length=64, unique=True, help_text="名称与关键词的 SHA-256")
+    signature = models.CharField("签名", max_length=64, unique=True, help_text=_("名称与关键词的 SHA-256"))
     title = models.CharField("规范化名称", max_length=200)
     keywords = models.TextField("规范化关键词", blank=True)
     pinyin = models.CharField("名称全拼", max_length=600, blank=True)
@@ -57,7 +58,7 @@ class SearchDocument(models.Model):
     audience_enterprise = models.BooleanField("面向企业")
     hooked_national = models.BooleanField("对接国家政务服务平台")
     high_frequency = models.BooleanField("高频事项")
-    life_events = models.CharField("人生事件", max_length=200, blank=True, help_text="以逗号包围，如 ,birth,school,")
+    life_events = models.CharField("人生事件", max_length=200, blank=True, help_text=_("以逗号包围，如 ,birth,school,"))
     # -- matching (tongban.search.engine.index_fields)
     title_ref = models.ForeignKey(SearchTitle, on_delete=models.PROTECT, related_name="documents",
                                   verbose_name="搜索名称")

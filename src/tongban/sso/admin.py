@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from tongban.audit.actions import Action
 from tongban.audit.admin_deletes import AuditedDeletes
@@ -22,10 +23,10 @@ class ClientForm(forms.ModelForm):  # type: ignore[type-arg]
     choices also list the implicit, password, hybrid and device-code grants, which tongban does not serve."""
 
     authorization_grant_type = forms.ChoiceField(
-        label="授权方式", choices=GRANT_CHOICES, initial=Client.GRANT_AUTHORIZATION_CODE,
-        help_text="授权码模式：用户经本平台登录后回到应用（PKCE，含刷新令牌）。客户端凭证模式：仅系统间调用，无用户登录。"
-                  "授权码模式的应用如还需系统间调用，勾选下方“允许客户端凭证模式”。")
-    client_type = forms.ChoiceField(label="客户端类型", choices=CLIENT_TYPE_CHOICES, initial=Client.CLIENT_CONFIDENTIAL)
+        label=_("授权方式"), choices=GRANT_CHOICES, initial=Client.GRANT_AUTHORIZATION_CODE,
+        help_text=_("授权码模式：用户经本平台登录后回到应用（PKCE，含刷新令牌）。客户端凭证模式：仅系统间调用，无用户登录。"
+                  "授权码模式的应用如还需系统间调用，勾选下方“允许客户端凭证模式”。"))
+    client_type = forms.ChoiceField(label=_("客户端类型"), choices=CLIENT_TYPE_CHOICES, initial=Client.CLIENT_CONFIDENTIAL)
 
     class Meta:
         model = Client

@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from tongban.accounts.roles import StaffRole
@@ -42,7 +43,7 @@ def stats(request: HttpRequest) -> HttpResponse:
     rows = client_login_stats(days=PERIODS[period])
     return render(request, "sso/stats.html", {
         "rows": rows, "period": period, "total": sum(int(r["logins"]) for r in rows),  # type: ignore[call-overload]
-        "periods": [("1", "近 24 小时"), ("7", "近 7 天"), ("30", "近 30 天")]})
+        "periods": [("1", _("近 24 小时")), ("7", _("近 7 天")), ("30", _("近 30 天"))]})
 
 
 app_name = "sso_backoffice"

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import AbstractApplication
 
 from tongban.crypto.fields import EncryptedBinaryField, EncryptedModel
@@ -70,24 +71,24 @@ class Client(AbstractApplication):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                              related_name="+", verbose_name="登记人")
     client_secret = ClientSecretHmacField("客户端密钥", max_length=255, blank=True, default=_new_client_secret,
-                                          help_text="仅保存 HMAC-SM3 摘要；明文只在创建时显示一次。")
+                                          help_text=_("仅保存 HMAC-SM3 摘要；明文只在创建时显示一次。"))
     algorithm = models.CharField("ID Token 签名算法", max_length=8, choices=IdTokenAlg.choices,
                                  default=IdTokenAlg.ES256)
     organisation = models.CharField("所属单位", max_length=200, blank=True)
     sector_identifier = models.CharField(
         "扇区标识", max_length=200, blank=True,
-        help_text="同一扇区的应用得到同一个 sub；留空则取第一个回调地址的主机名。")
+        help_text=_("同一扇区的应用得到同一个 sub；留空则取第一个回调地址的主机名。"))
     allowed_levels = models.CharField("允许请求的认证等级", max_length=20, default="1,2",
-                                      help_text="逗号分隔：1 实名、2 实证、3 实人")
+                                      help_text=_("逗号分隔：1 实名、2 实证、3 实人"))
     allowed_scopes = models.CharField("允许的权限范围", max_length=300, default="openid",
-                                      help_text="空格分隔，如 openid realname idcard_masked phone")
+                                      help_text=_("空格分隔，如 openid realname idcard_masked phone"))
     allow_client_credentials = models.BooleanField("允许客户端凭证模式（系统间调用）", default=False)
     token_endpoint_auth_method = models.CharField("客户端认证方式", max_length=32, choices=ClientAuthMethod.choices,
                                                   default=ClientAuthMethod.SECRET_BASIC)
     jwks = models.JSONField("客户端公钥（JWKS）", null=True, blank=True,
-                            help_text="private_key_jwt 使用：{\"keys\": [...]}，只含公钥")
+                            help_text=_("private_key_jwt 使用：{\"keys\": [...]}，只含公钥"))
     backchannel_logout_uri = models.URLField("后端通道退出地址", max_length=500, blank=True)
-    contacts = models.TextField("联系人", blank=True, help_text="姓名（职务）与联系电话或邮箱，每行一位")
+    contacts = models.TextField("联系人", blank=True, help_text=_("姓名（职务）与联系电话或邮箱，每行一位"))
     is_active = models.BooleanField("启用", default=True)
 
     class Meta(AbstractApplication.Meta):

@@ -24,6 +24,8 @@ from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -274,10 +276,10 @@ def authorize_continue(request: HttpRequest) -> HttpResponse:
     _bind(request)
     txn, data = _txn(request)
     if data is None:
-        return _error_page(request, "登录请求已过期或无效，请返回应用重新登录。")
+        return _error_page(request, gettext("登录请求已过期或无效，请返回应用重新登录。"))
     client = Client.objects.filter(client_id=data["client_id"], is_active=True).first()
     if client is None:
-        return _error_page(request, "该应用已停用。")
+        return _error_page(request, gettext("该应用已停用。"))
     prompt = set(data["prompt"])
     here = _txn_url("sso:authorize_continue", txn)
 
@@ -320,7 +322,7 @@ def authorize_continue(request: HttpRequest) -> HttpResponse:
     credentials = {key: data[key] for key in ("client_id", "redirect_uri", "response_type", "state",
                                               "code_challenge", "code_challenge_method", "nonce") if data.get(key)}
     try:
-        uri, _, _, _ = oauthlib_core().create_authorization_response(
+        uri, _headers, _body, _status = oauthlib_core().create_authorization_response(
             request=request, scopes=scopes, credentials=credentials, allow=True)
     except OAuthToolkitError as error:
         return _oauth_error(request, error)
@@ -345,7 +347,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
 
     txn, data = _txn(request)
     if data is None:
-        return _error_page(request, "登录请求已过期或无效，请返回应用重新登录。")
+        return _error_page(request, gettext("登录请求已过期或无效，请返回应用重新登录。"))
     back, here = _txn_url("sso:authorize_continue", txn), _txn_url("sso:reauthenticate", txn)
     user = _citizen(request)
     if user is None or _fresh_enough(request, user, data):
@@ -385,7 +387,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
                 remember(sms_ticket=None)
                 return HttpResponseRedirect(back)
     elif posted and action == "code":
-        sms_error = "请先获取短信验证码。"
+        sms_error = gettext("请先获取短信验证码。")
     form = None
     if user.has_usable_password():
         form = ReauthForm(request.POST if posted and action == "password" else None)
@@ -408,7 +410,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
 
 
 class ReauthForm(forms.Form):
-    password = forms.CharField(label="登录密码", max_length=128, strip=False,
+    password = forms.CharField(label=_("登录密码"), max_length=128, strip=False,
                                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 
 
@@ -423,7 +425,7 @@ def step_up(request: HttpRequest) -> HttpResponse:
 
     txn, data = _txn(request)
     if data is None:
-        return _error_page(request, "登录请求已过期或无效，请返回应用重新登录。")
+        return _error_page(request, gettext("登录请求已过期或无效，请返回应用重新登录。"))
     back, here = _txn_url("sso:authorize_continue", txn), _txn_url("sso:step_up", txn)
     user = _citizen(request)
     if user is None:
@@ -441,7 +443,7 @@ def step_up(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(f"{reverse('face:camera')}?{urlencode({'next': here})}")
     form = IdentityForm(request.POST if request.method == "POST" else None, initial={"level": wanted})
     if wanted >= 2:
-        form.fields["level"].choices = [(2, "实证 L2")]  # type: ignore[attr-defined]
+        form.fields["level"].choices = [(2, _("实证 L2"))]  # type: ignore[attr-defined]
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
@@ -457,7 +459,8 @@ def step_up(request: HttpRequest) -> HttpResponse:
                 return HttpResponseRedirect(back)
             if wanted >= 3 and profile.level >= 2:
                 return HttpResponseRedirect(here)  # now the face check
-            form.add_error(None, f"认证未达到应用要求的等级：{citizens.reason_label(outcome) or '请核对后重试'}。")
+            form.add_error(None, _("认证未达到应用要求的等级：%(reason)s。") % {
+                "reason": citizens.reason_label(outcome) or _("请核对后重试")})
     client = Client.objects.filter(client_id=data["client_id"]).first()
     return render(request, "sso/step_up.html", {"form": form, "client": client, "txn": txn,
                                                 "wanted": AssuranceLevel(wanted)},
@@ -559,7 +562,7 @@ def token(request: HttpRequest) -> HttpResponse:
         fast = refresh_token_grant(request)
     if fast is not None:
         return fast
-    _, headers, body, status = oauthlib_core().create_token_response(request)
+    _uri, headers, body, status = oauthlib_core().create_token_response(request)
     return _oauth_response(headers, body, status)
 
 
@@ -606,7 +609,7 @@ def userinfo(request: HttpRequest) -> HttpResponse:
     if bearer is None:
         response = _oauth_response({"WWW-Authenticate": _USERINFO_REALM}, "", 401)
     else:
-        _, headers, body, status = oauthlib_core().create_userinfo_response(request)
+        _uri, headers, body, status = oauthlib_core().create_userinfo_response(request)
         if status == 401 and _valid_without_openid(bearer):
             headers = {"WWW-Authenticate": f'{_USERINFO_REALM}, error="insufficient_scope", scope="openid"'}
             body, status = json.dumps({"error": "insufficient_scope",
@@ -623,7 +626,7 @@ def userinfo(request: HttpRequest) -> HttpResponse:
 @_body_checked
 def revoke(request: HttpRequest) -> HttpResponse:
     _bind(request)
-    _, headers, body, status = oauthlib_core().create_revocation_response(request)
+    _uri, headers, body, status = oauthlib_core().create_revocation_response(request)
     return _oauth_response(headers, body, status)
 
 
@@ -641,12 +644,12 @@ def end_session(request: HttpRequest) -> HttpResponse:
     if params.get("id_token_hint") and hint is None:
         # RP-Initiated Logout 1.0 §4: a hint that is not an ID token of ours fails validation — no logout on
         # its say-so and no redirection; the person is told.
-        return _error_page(request, "退出请求无效（invalid_request）：id_token_hint 不是本平台签发的 ID Token。")
+        return _error_page(request, gettext("退出请求无效（invalid_request）：id_token_hint 不是本平台签发的 ID Token。"))
     client_id = params.get("client_id") or (hint or {}).get("aud")
     client = Client.objects.filter(client_id=client_id).first() if usable_id(client_id) else None
     target = params.get("post_logout_redirect_uri", "")
     if target and (client is None or target not in client.post_logout_redirect_uris.split()):
-        return _error_page(request, "退出后的返回地址未登记。")
+        return _error_page(request, gettext("退出后的返回地址未登记。"))
     state = params.get("state", "")
     back = f"{target}{'&' if '?' in target else '?'}{urlencode({'state': state})}" if target and state else target
     user = _citizen(request)
@@ -690,7 +693,7 @@ def authorization_revoke(request: HttpRequest, consent_id: int) -> HttpResponse:
         return gate
     if not services.consent_revoke(user=request.user, consent_id=consent_id, request=request):
         raise Http404
-    messages.success(request, "已撤销授权，该应用已不能再获取您的信息，需重新授权。")
+    messages.success(request, gettext("已撤销授权，该应用已不能再获取您的信息，需重新授权。"))
     return redirect("sso:authorizations")
 
 
