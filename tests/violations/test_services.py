@@ -45,6 +45,17 @@ def test_recorded_violation_is_visible_to_the_owner_the_same_day_and_notified_ch
         selectors.violation_for(world["other"], violation.number)
 
 
+def test_every_look_up_of_a_plates_owner_is_audited_as_a_personal_data_read(world):
+    from tongban.audit.actions import Action
+    from tongban.audit.models import AuditEntry
+
+    record()
+    services.driven_vehicle_register(user=world["driver"], plate="粤A00501")
+    reads = AuditEntry.objects.filter(action=Action.PERSONAL_DATA_READ, subject_type="violations.plate_owner")
+    assert sorted(e.details["purpose"] for e in reads) == ["violation_driven_vehicle_consent", "violation_notify"]
+    assert all(e.details["source"] == "traffic" and e.details["found"] for e in reads)
+
+
 def test_a_named_driver_sees_it_on_their_licence_the_same_day_chuli_guiding_art20(world):
     violation = record(plate="粤A00502", driver_licence=DRIVER_ID)
     assert [v.number for v in selectors.overview(world["driver"]).violations] == [violation.number]

@@ -100,6 +100,21 @@ def _message(user: Any, title: str, body: str, key: str, link: str = "") -> None
 # -- recording ---------------------------------------------------------------------------------------------
 
 
+def _owner_contact(plate: str, *, actor: Actor, purpose: str) -> Any:
+    """The plate's owner (ID number and phone) from the traffic source, for `purpose`: a read of personal data,
+    audited as such in the caller's transaction (DESIGN §3, invariant 3); never stored here."""
+    try:
+        contact = interfaces.traffic().owner_contact_for_plate(plate)
+    except SourceUnavailable as exc:
+        raise TongbanError("source_unavailable") from exc
+    audit_record(action=Action.PERSONAL_DATA_READ, actor=actor, subject=Subject("violations.plate_owner"),
+                 details={"source": "traffic", "field": "owner_contact", "purpose": purpose,
+                          "found": contact is not None})
+    if contact is None:
+        raise invalid(_("该号牌未登记。"), "plate")
+    return contact
+
+
 def _number(region_code: str, day: dt.date) -> str:
     return f"{region_code}{day:%Y%m%d}{secrets.randbelow(10**8):08d}"
 
@@ -128,12 +143,7 @@ def violation_record(*, plate: str, occurred_at: dt.datetime, place: str, code: 
     std = rules.standard(code, region_code[:2])
     if std is None:
         raise invalid(_("违法代码不存在。"), "code")
-    try:
-        contact = interfaces.traffic().owner_contact_for_plate(plate)
-    except SourceUnavailable as exc:
-        raise TongbanError("source_unavailable") from exc
-    if contact is None:
-        raise invalid(_("该号牌未登记。"), "plate")
+    contact = _owner_contact(plate, actor=_actor(actor, component), purpose="violation_notify")
     today = clock.today_local()
     violation = None
     for _attempt in range(5):
@@ -473,12 +483,7 @@ def driven_vehicle_register(*, user: Any, plate: str) -> DrivenVehicle:
     plate = normalize("plate", plate or "")
     if not 7 <= len(plate) <= 8:
         raise invalid(_("号牌号码不正确。"), "plate")
-    try:
-        contact = interfaces.traffic().owner_contact_for_plate(plate)
-    except SourceUnavailable as exc:
-        raise TongbanError("source_unavailable") from exc
-    if contact is None:
-        raise invalid(_("该号牌未登记。"), "plate")
+    contact = _owner_contact(plate, actor=_actor(user), purpose="violation_driven_vehicle_consent")
     if contact.owner_id_number.upper() == identity.id_number.upper():
         raise invalid(_("这是您本人名下的机动车，无须备案。"), "plate")
     live = DrivenVehicle.objects.select_for_update().filter(
