@@ -118,7 +118,7 @@ def makemessages(into: Path) -> None:
     os.chdir(APP)
     try:
         with override_settings(LOCALE_PATHS=[into]):
-            call_command("makemessages", locale=list(LANGS), no_location=True, no_obsolete=True,
+            call_command("makemessages", locale=list(LANGS), no_location=True, no_obsolete=True, no_wrap=True,
                          ignore_patterns=["migrations/*", "locale/*"], verbosity=0)
     finally:
         os.chdir(here)
