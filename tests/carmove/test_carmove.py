@@ -229,3 +229,41 @@ def test_three_confirmed_malicious_requests_ban_for_a_year(vehicles, sms_sim, se
     assert caught.value.code == "carmove_banned"
     _later(monkeypatch, 366 * 24 * 60)
     assert services.active_ban(requester) is None
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_limits_hold_when_requests_race(vehicles, sms_sim, settings):  # noqa: F811
+    """Requests at the same instant are counted one after the other (the requester's row and, on PostgreSQL,
+    the plate's advisory lock): neither the per-plate nor the monthly limit can be overrun by racing."""
+    import threading
+
+    from django.db import connections
+
+    settings.TONGBAN_CARMOVE = {"MONTHLY_LIMIT": 1, "PLATE_DAILY_LIMIT": 2}
+    askers = [make_citizen(phone=f"1390000770{n}") for n in range(5)]
+    one = make_citizen(phone="13900007799")
+    results: list[str] = []
+    start = threading.Barrier(5 + 3)
+
+    def ask(user, vehicle):
+        try:
+            start.wait(10)
+            _request(user, vehicle)
+            results.append("created")
+        except TongbanError as exc:
+            results.append(exc.code)
+        finally:
+            for connection in connections.all():
+                connection.close()
+
+    threads = [threading.Thread(target=ask, args=(user, vehicles[6])) for user in askers]
+    threads += [threading.Thread(target=ask, args=(one, vehicle)) for vehicle in vehicles[7:10]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    plate_rows = MoveRequest.objects.filter(requester__in=askers).count()
+    assert plate_rows == 2 and MoveRequest.objects.filter(requester=one).count() == 1, results
+    assert sorted(results).count("created") == 3
+    assert results.count("carmove_plate_limit") == 3 and results.count("carmove_monthly_limit") == 2
+    assert AuditEntry.objects.filter(action="carmove.refused").count() == 5  # every refusal audited

@@ -152,6 +152,10 @@ def _owner_account(id_number: str) -> int | None:
 
 
 def _refused(user: Any, request: HttpRequest | None, exc: TongbanError) -> TongbanError:
+    return _refused_audited(user, request, exc)
+
+
+def _refused_audited(user: Any, request: HttpRequest | None, exc: TongbanError) -> TongbanError:
     audit_record(action=Action.CARMOVE_REFUSED, outcome=Outcome.DENIED, actor=Actor.user(user), request=request,
                  subject=Subject("accounts.user", user.pk), details={"code": exc.code})
     return exc
@@ -187,6 +191,68 @@ def move_request_create(*, user: Any, plate_type: str, plate: str, location: str
     images = [_photo_bytes(p) for p in photos]
 
     now = clock.now()
+    _check_limits(user, plate, now, request)
+    ratelimit.enforce(f"carmove:user:{user.pk}", limit=conf.get("BURST_LIMIT"), window=60)
+
+    token = secrets.token_urlsafe(16)
+    # The queue is the local traffic police's: the deployment's region. (Where the car stands is free text or
+    # coordinates; resolving it to a district is a geocoder's work, which the platform does not have.)
+    region = str(conf.get("DEFAULT_REGION"))
+    try:
+        move, contact = _create_locked(user=user, plate_type=plate_type, plate=plate, location=location,
+                                       message=message, images=images, region=region, token=token, now=now,
+                                       request=request)
+    except TongbanError as exc:
+        if exc.code in {"carmove_monthly_limit", "carmove_plate_limit"}:  # lost a race: audited here, after
+            raise _refused_audited(user, request, exc) from None  # the rolled-back transaction
+        raise
+    if contact is None:
+        with transaction.atomic():  # ... but the look-up is: it asked the source about a plate
+            audit_record(action=Action.PERSONAL_DATA_READ, actor=Actor.user(user), request=request,
+                         subject=Subject("accounts.user", user.pk),
+                         details={"source": "traffic", "field": "owner_phone", "purpose": "carmove_notify",
+                                  "why": "request", "found": False})
+        raise _refused(user, request, refuse(
+            "carmove_plate_unknown", _("未能通过该号牌联系到车主，请核对号牌号码和种类；紧急情况请拨打 122。"),
+            field="plate"))
+    return move
+
+
+@transaction.atomic
+def _create_locked(*, user: Any, plate_type: str, plate: str, location: str, message: str,
+                   images: list[tuple[bytes, str]], region: str, token: str, now: dt.datetime,
+                   request: HttpRequest | None) -> tuple[MoveRequest, Any]:
+    # The limits again, under locks: two requests at the same instant (one person's, or several people's
+    # at one plate) are counted one after the other, so neither limit can be overrun.
+    _serialise(user, plate)
+    _check_limits(user, plate, now, request, audited=False)
+    move = MoveRequest(requester=user, plate_type=plate_type, plate=plate, location=location, message=message,
+                       region_code=region, reply_token_sm3=_token_digest(token), created_at=now,
+                       notified_at=now)
+    move.save()
+    contact = _owner_contact(move, actor=Actor.user(user), request=request, why="request")
+    if contact is None:
+        transaction.set_rollback(True)  # nothing of the request is kept ...
+    else:
+        move.owner_user_id = _owner_account(contact.owner_id_number)
+        move.save(update_fields=["owner_user"])
+        for data, content_type in images:
+            MovePhoto(request=move, content=data, content_type=content_type, size=len(data),
+                      sm3=sm3(data).hex()).save()
+        audit_record(action=Action.CARMOVE_REQUEST, actor=Actor.user(user), request=request,
+                     subject=Subject("carmove.request", move.pk),
+                     details={"plate_type": plate_type, "photos": len(images), "region": move.region_code})
+        _notify_owner(move, phone=contact.phone, token=token, nudge=False)
+    return move, contact
+
+
+def _check_limits(user: Any, plate: str, now: dt.datetime, request: HttpRequest | None, *,
+                  audited: bool = True) -> None:
+    """The monthly, open-request and per-plate limits. A refusal is audited (`audited`) unless the caller's
+    transaction is about to roll back, in which case the caller audits it after."""
+    def _refused(user: Any, request: HttpRequest | None, exc: TongbanError) -> TongbanError:
+        return _refused_audited(user, request, exc) if audited else exc
+
     used = MoveRequest.objects.filter(requester_id=user.pk, created_at__gte=_month_start(now)).count()
     if used >= conf.get("MONTHLY_LIMIT"):
         raise _refused(user, request, refuse(
@@ -198,40 +264,22 @@ def move_request_create(*, user: Any, plate_type: str, plate: str, location: str
     if by_plate.filter(created_at__gte=now - dt.timedelta(days=1)).count() >= conf.get("PLATE_DAILY_LIMIT"):
         raise _refused(user, request, refuse(
             "carmove_plate_limit", _("该车辆今日已被多次通知，暂不能再次发送，紧急情况请拨打 122。"), 429))
-    ratelimit.enforce(f"carmove:user:{user.pk}", limit=conf.get("BURST_LIMIT"), window=60)
 
-    token = secrets.token_urlsafe(16)
-    # The queue is the local traffic police's: the deployment's region. (Where the car stands is free text or
-    # coordinates; resolving it to a district is a geocoder's work, which the platform does not have.)
-    region = str(conf.get("DEFAULT_REGION"))
-    with transaction.atomic():
-        move = MoveRequest(requester=user, plate_type=plate_type, plate=plate, location=location, message=message,
-                           region_code=region, reply_token_sm3=_token_digest(token), created_at=now,
-                           notified_at=now)
-        move.save()
-        contact = _owner_contact(move, actor=Actor.user(user), request=request, why="request")
-        if contact is None:
-            transaction.set_rollback(True)  # nothing of the request is kept ...
-        else:
-            move.owner_user_id = _owner_account(contact.owner_id_number)
-            move.save(update_fields=["owner_user"])
-            for data, content_type in images:
-                MovePhoto(request=move, content=data, content_type=content_type, size=len(data),
-                          sm3=sm3(data).hex()).save()
-            audit_record(action=Action.CARMOVE_REQUEST, actor=Actor.user(user), request=request,
-                         subject=Subject("carmove.request", move.pk),
-                         details={"plate_type": plate_type, "photos": len(images), "region": move.region_code})
-            _notify_owner(move, phone=contact.phone, token=token, nudge=False)
-    if contact is None:
-        with transaction.atomic():  # ... but the look-up is: it asked the source about a plate
-            audit_record(action=Action.PERSONAL_DATA_READ, actor=Actor.user(user), request=request,
-                         subject=Subject("accounts.user", user.pk),
-                         details={"source": "traffic", "field": "owner_phone", "purpose": "carmove_notify",
-                                  "why": "request", "found": False})
-        raise _refused(user, request, refuse(
-            "carmove_plate_unknown", _("未能通过该号牌联系到车主，请核对号牌号码和种类；紧急情况请拨打 122。"),
-            field="plate"))
-    return move
+
+def _serialise(user: Any, plate: str) -> None:
+    """Within the caller's transaction: the requester's row locked, and on PostgreSQL a transaction-scoped
+    advisory lock on the plate's blind index (SQLite's writers already queue: BEGIN IMMEDIATE). The lock key is
+    the keyed digest, never the plate."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    if connection.vendor == "postgresql":
+        digest = next(iter(blind_lookup(MoveRequest, "plate", plate).values()))  # a list while a rotation runs
+        first = digest[0] if isinstance(digest, list) else digest
+        key = int.from_bytes(bytes(first)[:8], "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 def _lock(pk: int) -> MoveRequest:
