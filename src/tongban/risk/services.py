@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from tongban.audit.actions import Action, Outcome
 from tongban.audit.services import Actor, Subject, audit_record
-from tongban.core import clock
+from tongban.core import clock, ratelimit
 from tongban.core.errors import TongbanError
 from tongban.core.logging import get_logger
 from tongban.risk import engine
@@ -181,12 +181,30 @@ def alert_acknowledge(*, alert: Alert, actor: Any, request: HttpRequest | None =
 
 
 def rule_update(*, rule: Rule, actor: Any, request: HttpRequest | None = None, **changes: Any) -> Rule:
-    """Change a rule's configuration (threshold, window, severity, response, enabled, params)."""
+    """Change a rule's configuration (threshold, window, severity, response, enabled, params). The login
+    lockout's rules (rules.MANDATORY) stay enabled, with positive numbers, the account's threshold at most
+    rules.MAX_LOGIN_FAILURES."""
+    from tongban.risk.rules import LOGIN_LOCKOUT, MANDATORY, MAX_LOGIN_FAILURES
+
     _require_security_admin(actor)
     allowed = {"enabled", "threshold", "window_seconds", "severity", "response", "response_seconds", "params"}
     unknown = set(changes) - allowed
     if unknown:
         raise TongbanError("validation_error", details=[{"field": name, "type": "unknown"} for name in sorted(unknown)])
+    if rule.code in MANDATORY:
+        wrong: list[str] = [name for name in ("threshold", "window_seconds") if name in changes and not changes[name] >= 1]
+        if rule.code == LOGIN_LOCKOUT and "response_seconds" in changes and not changes["response_seconds"] >= 1:
+            wrong.append("response_seconds")
+        if rule.code == LOGIN_LOCKOUT and "threshold" in changes and changes["threshold"] > MAX_LOGIN_FAILURES:
+            wrong.append("threshold")
+        if "enabled" in changes and not changes["enabled"]:
+            wrong.append("enabled")
+        if wrong:
+            raise TongbanError("validation_error", message_zh=_("登录失败锁定规则不能停用，次数与时长须为正数，"
+                                                                "账号失败次数不得超过 %(max)s 次。")
+                               % {"max": MAX_LOGIN_FAILURES},
+                               message_en="The login lockout rules stay enabled with positive numbers.",
+                               details=[{"field": name, "type": "invalid"} for name in sorted(set(wrong))])
     with transaction.atomic():
         old = {name: getattr(rule, name) for name in changes}
         for name, value in changes.items():
@@ -197,6 +215,28 @@ def rule_update(*, rule: Rule, actor: Any, request: HttpRequest | None = None, *
                      request=request, details={"rule": rule.code, "old": old, "new": changes})
     engine.rules_forget()
     return rule
+
+
+def login_failure_count(*, account: str | None, ip: str) -> tuple[float, float]:
+    """Count one failed sign-in against the client address (rule login_address_failures) and, unless None,
+    the account (rule login_lockout; `account` is its username digest). Returns the counts (address,
+    account) — the account's 0 when not counted; tongban.accounts.lockout compares them with
+    selectors.login_limits(). Cache only: the rules come from the engine's cached set."""
+    from tongban.risk.rules import LOGIN_ADDRESS, LOGIN_LOCKOUT
+    from tongban.risk.selectors import login_limits
+
+    limits = login_limits()
+    address = engine.count(LOGIN_ADDRESS, ip, limits.address_window)
+    counted = engine.count(LOGIN_LOCKOUT, account, limits.window) if account is not None else 0.0
+    return address, counted
+
+
+def login_failures_clear(*, account: str) -> None:
+    """The account starts again from zero failures (a successful sign-in, an unlock)."""
+    from tongban.risk.rules import LOGIN_LOCKOUT
+    from tongban.risk.selectors import login_limits
+
+    ratelimit.reset(f"risk:{LOGIN_LOCKOUT}:{account}", window=login_limits().window)
 
 
 def rules_ensure() -> int:
