@@ -14,6 +14,10 @@ real people's records, or breaking the audit chain: an officer's bulk personal-d
 same reads after hours, and an `audit.verify` failure. The export above the size calls the export guard
 (`services.export_authorise`) the export views call: no export endpoint holds a thousand personal rows the
 drill could pull without pulling real data.
+
+Not replayed: the login lockout's rules (`login_lockout`, `login_address_failures`, rules.MANDATORY). They
+raise no alert: accounts.lockout enforces them on the attempt itself, and their tests
+(tests/accounts/test_lockout.py, tests/risk/test_login_rules.py) pin the lock, its messages and the unlock.
 """
 
 from __future__ import annotations
