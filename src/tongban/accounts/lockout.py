@@ -16,8 +16,9 @@ entry: `login_lockout` (an account is locked after `threshold` failures, default
 set and counted by the risk app's counters (risk.services.login_failure_count, in the cache): one counting
 path, no query per attempt. An account's failures are counted under its account name (`counter_name`),
 whichever identifier was typed, so a phone, an account name and a code all draw on the same budget. The
-lock is written to the user row too, so operators see it and it survives a cache flush. A username that does not exist is counted and "locked" the same way, in the
-cache only, so the answers never tell whether it exists.
+lock is written to the user row too, so operators see it and it survives a cache flush. A username that
+does not exist is counted and "locked" the same way, in the cache only, so the answers never tell whether
+it exists.
 
 The automatic lock does not end the account's open sessions: anyone who knows a phone number or an account
 name can cause it by guessing wrong, and ending sessions would let them sign the owner out at will. Staff
