@@ -104,3 +104,52 @@ def test_a_missing_row_reads_as_the_shipped_rule():
     with pytest.raises(TongbanError) as exc:
         lockout.password_recheck(user=officer, password=PASSWORD, request=request)
     assert exc.value.code == "login_locked"
+
+
+def test_the_lock_raises_an_alert_and_a_block_whose_lift_unlocks_the_account():
+    from tongban.risk.models import Alert, Block, BlockStatus
+
+    secadmin = make_staff("sec1", StaffRole.SECURITY_ADMIN)
+    officer = make_officer("o1")
+    assert [lockout.login_failure_record(username="o1", ip="198.51.100.7", user=officer)
+            for _ in range(5)] == [False] * 4 + [True]
+    alert = Alert.objects.get(rule__code="login_lockout")
+    block = Block.objects.get(alert=alert)
+    officer.refresh_from_db()
+    assert alert.key == lockout.username_digest("o1") and alert.severity == "medium"
+    assert alert.evidence == {"failures": 5, "threshold": 5, "window_seconds": 900, "lock_seconds": 1800,
+                              "user_id": officer.pk}
+    assert (block.kind, block.target, block.status) == ("lock_account", f"user:{officer.pk}", BlockStatus.ACTIVE)
+    assert 1790 <= (block.expires_at - alert.created_at).total_seconds() <= 1810
+    assert 1790 <= (officer.locked_until - alert.created_at).total_seconds() <= 1810  # the rule's lock, not forever
+    # Once per window: the lock still running, more failures raise nothing new.
+    lockout.login_failure_record(username="o1", ip="198.51.100.7", user=officer)
+    assert Alert.objects.filter(rule__code="login_lockout").count() == 1
+    with pytest.raises(TongbanError):
+        services.response_lift(block=block, actor=make_staff("sys1", StaffRole.SYSTEM_ADMIN), reason="x")
+    services.response_lift(block=block, actor=secadmin, reason="本人来电核实")
+    officer.refresh_from_db()
+    assert not officer.is_locked() and not lockout.login_locked("o1", officer)
+    assert lockout.account_failures("o1") == 0
+    unlock = AuditEntry.objects.get(action="auth.unlock")
+    assert unlock.subject_id == str(officer.pk) and unlock.actor_id == str(secadmin.pk)
+    assert AuditEntry.objects.filter(action=Action.RISK_RESPONSE_LIFT, details__reason="本人来电核实").exists()
+
+
+def test_the_address_limit_raises_an_alert_and_a_throttle_whose_lift_clears_the_count():
+    from tongban.risk.models import Alert, Block
+
+    secadmin = make_staff("sec1", StaffRole.SECURITY_ADMIN)
+    for i in range(30):
+        _fail(f"n{i // 4}", ip="198.51.100.30")
+    assert lockout.address_blocked("198.51.100.30") and not lockout.address_blocked("198.51.100.31")
+    alert = Alert.objects.get(rule__code="login_address_failures")
+    assert alert.key == "198.51.100.30"
+    assert alert.evidence == {"address": "198.51.100.30", "failures": 30, "threshold": 30, "window_seconds": 900}
+    block = Block.objects.get(alert=alert)
+    assert (block.kind, block.target) == ("throttle", "address:198.51.100.30")
+    assert 890 <= (block.expires_at - alert.created_at).total_seconds() <= 910
+    _fail("n-more", ip="198.51.100.30")
+    assert Alert.objects.filter(rule__code="login_address_failures").count() == 1
+    services.response_lift(block=block, actor=secadmin, reason="演练结束")
+    assert not lockout.address_blocked("198.51.100.30") and lockout.address_failures("198.51.100.30") == 0

@@ -42,6 +42,7 @@ from tongban.core.errors import TongbanError
 from tongban.core.security import client_ip
 from tongban.risk import selectors as risk_selectors
 from tongban.risk import services as risk_services
+from tongban.risk.rules import LOGIN_ADDRESS, LOGIN_LOCKOUT
 from tongban.risk.selectors import LoginLimits
 
 LOCKED_MESSAGE = "登录失败次数过多，账号已暂时锁定，请稍后再试或通过“找回密码”重设密码。"
@@ -98,14 +99,26 @@ def counter_name(user: Any, identifier: str) -> str:
 def login_failure_record(*, username: str, ip: str, user: Any = None, request: HttpRequest | None = None,
                          reason: str = "bad_credentials") -> bool:
     """Count a failed attempt; lock the account when it reaches the limit. True when now locked."""
-    _, failures = risk_services.login_failure_count(account=username_digest(username), ip=ip)
+    address, failures = risk_services.login_failure_count(account=username_digest(username), ip=ip)
     record_security_event(SecurityEvent.LOGIN_FAILED, user=user, request=request, outcome="failure",
                           details={"reason": reason, "username_digest": username_digest(username),
                                    "failures": round(failures, 2)})
+    _address_limit_check(ip, address)
     if failures >= limits().max_failures:
-        account_lock(username=username, user=user, request=request)
+        account_lock(username=username, user=user, request=request, failures=failures)
         return True
     return False
+
+
+def _address_limit_check(ip: str, failures: float) -> None:
+    """The address reached the rule login_address_failures: its alert and throttle (a Block on address:<ip>
+    for the rule's window, once per window; lifting it clears the address's count)."""
+    found = limits()
+    if ip and ip != "-" and failures >= found.address_max_failures:
+        risk_services.login_limit_reached(
+            code=LOGIN_ADDRESS, key=ip, target=f"address:{ip}", seconds=found.address_window,
+            evidence={"address": ip, "failures": round(failures, 2), "threshold": found.address_max_failures,
+                      "window_seconds": found.address_window})
 
 
 def code_failure_record(*, ip: str, user: Any = None, request: HttpRequest | None = None,
@@ -118,16 +131,28 @@ def code_failure_record(*, ip: str, user: Any = None, request: HttpRequest | Non
     record_security_event(SecurityEvent.LOGIN_FAILED, user=user, request=request, outcome="failure",
                           details={"reason": reason, "counted": "address",
                                    "address_failures": round(failures, 2)})
+    _address_limit_check(ip, failures)
     return failures > limits().address_max_failures
 
 
-def account_lock(*, username: str, user: Any = None, request: HttpRequest | None = None) -> dt.datetime:
-    """The automatic lock after too many failures. It deliberately leaves the account's sessions open: the
-    failures may be anyone's (see the module's docstring)."""
-    seconds = limits().lockout_seconds
+def account_lock(*, username: str, user: Any = None, request: HttpRequest | None = None,
+                 failures: float | None = None) -> dt.datetime:
+    """The automatic lock after too many failures, with the rule login_lockout's alert and its lock_account
+    Block on user:<pk> (once per window) in the same transaction; lifting the Block in the risk console
+    unlocks the account as accounts.services.account_unlock does. It deliberately leaves the account's
+    sessions open: the failures may be anyone's (see the module's docstring)."""
+    found = limits()
+    seconds = found.lockout_seconds
     until = timezone.now() + dt.timedelta(seconds=seconds)
     cache.set(_lock_key(username), 1, timeout=seconds)
-    with transaction.atomic():  # the lock on the row and its audit entry commit together
+    with transaction.atomic():  # the lock on the row, its audit entry, the alert and Block commit together
+        evidence: dict[str, Any] = {"failures": round(failures if failures is not None else found.max_failures, 2),
+                                    "threshold": found.max_failures, "window_seconds": found.window,
+                                    "lock_seconds": seconds}
+        if user is not None:
+            evidence["user_id"] = user.pk
+        risk_services.login_limit_reached(code=LOGIN_LOCKOUT, key=username_digest(username), evidence=evidence,
+                                          target=f"user:{user.pk}" if user is not None else None, seconds=seconds)
         if user is not None:
             # Through the user model, not type(user): views pass request.user, a SimpleLazyObject.
             get_user_model()._default_manager.filter(pk=user.pk).update(locked_until=until)
