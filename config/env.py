@@ -246,10 +246,7 @@ def _positive(name: str, default: int) -> int:
 class SecurityEnv:
     backoffice_networks: tuple[str, ...]  # who may reach /backoffice/ and /admin/; empty: nobody
     trusted_proxies: tuple[str, ...]  # X-Forwarded-For is believed only from these
-    login_max_failures: int
-    login_failure_window: int  # seconds
-    lockout_seconds: int
-    login_ip_max_failures: int
+    # The login lockout's numbers are risk rules now (risk migration 0003, docs/risk.md), not settings.
     staff_idle_seconds: int
     citizen_idle_seconds: int
     session_max_seconds: int  # the absolute cap after signing in, whatever the activity (staff and citizens)
@@ -268,10 +265,6 @@ def load_security(environment: str | None = None) -> SecurityEnv:
     return SecurityEnv(
         backoffice_networks=_networks("TONGBAN_BACKOFFICE_NETWORKS", [] if production else ["127.0.0.0/8", "::1/128"]),
         trusted_proxies=_networks("TONGBAN_TRUSTED_PROXIES", []),
-        login_max_failures=_positive("TONGBAN_LOGIN_MAX_FAILURES", 5),
-        login_failure_window=_positive("TONGBAN_LOGIN_FAILURE_WINDOW_SECONDS", 900),
-        lockout_seconds=_positive("TONGBAN_LOCKOUT_SECONDS", 1800),
-        login_ip_max_failures=_positive("TONGBAN_LOGIN_IP_MAX_FAILURES", 30),
         staff_idle_seconds=_positive("TONGBAN_STAFF_IDLE_SECONDS", 900),
         citizen_idle_seconds=_positive("TONGBAN_CITIZEN_IDLE_SECONDS", 1800),
         session_max_seconds=_positive("TONGBAN_SESSION_MAX_AGE_SECONDS", 12 * 3600),

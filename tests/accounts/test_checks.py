@@ -29,16 +29,16 @@ def test_bad_values_are_named(monkeypatch):
     with pytest.raises(env.ConfigurationError, match="TONGBAN_BACKOFFICE_NETWORKS"):
         env.load_security()
     monkeypatch.delenv("TONGBAN_BACKOFFICE_NETWORKS")
-    monkeypatch.setenv("TONGBAN_LOGIN_MAX_FAILURES", "0")
-    with pytest.raises(env.ConfigurationError, match="TONGBAN_LOGIN_MAX_FAILURES"):
+    monkeypatch.setenv("TONGBAN_STAFF_IDLE_SECONDS", "0")
+    with pytest.raises(env.ConfigurationError, match="TONGBAN_STAFF_IDLE_SECONDS"):
         env.load_security()
 
 
 def test_defaults(monkeypatch):
-    for name in ("TONGBAN_BACKOFFICE_NETWORKS", "TONGBAN_LOGIN_MAX_FAILURES", "TONGBAN_STAFF_IDLE_SECONDS"):
+    for name in ("TONGBAN_BACKOFFICE_NETWORKS", "TONGBAN_STAFF_IDLE_SECONDS", "TONGBAN_CITIZEN_IDLE_SECONDS"):
         monkeypatch.delenv(name, raising=False)
     conf = env.load_security("development")
     assert conf.backoffice_networks == ("127.0.0.0/8", "::1/128")
-    assert (conf.login_max_failures, conf.staff_idle_seconds, conf.citizen_idle_seconds) == (5, 900, 1800)
+    assert (conf.staff_idle_seconds, conf.citizen_idle_seconds) == (900, 1800)
     assert (conf.staff_password_min_length, conf.password_history, conf.staff_password_max_age_days) == (12, 5, 90)
     assert env.load_security("production").backoffice_networks == ()

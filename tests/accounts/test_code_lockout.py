@@ -7,7 +7,6 @@ account (by phone, by account name, asked again); the SSO sign-in-again page fol
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 import pytest
@@ -17,11 +16,11 @@ from tests.accounts.conftest import code_for, past_cooldown
 from tests.accounts.lockout_checks import LOCKED
 from tests.accounts.test_citizen_flows import PASSWORD, PHONE, register
 from tongban.accounts import citizens, lockout
-from tongban.accounts.conf import security
 from tongban.accounts.models import LoginSession, OneTimeCode, User
 from tongban.audit.models import AuditEntry
-from tongban.core import ratelimit
 from tongban.core.errors import TongbanError
+from tongban.risk import engine
+from tongban.risk.models import Rule
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -36,15 +35,11 @@ def _wrong(code: str) -> str:
 
 def _account_failures(user: User) -> float:
     """The account's failure count (a sliding-window estimate: rounded, as a test may cross a window)."""
-    conf = security()
-    return round(ratelimit.peek(lockout._account_key(user.username), limit=conf.login_max_failures,
-                                window=conf.login_failure_window).count)
+    return round(lockout.account_failures(user.username))
 
 
 def _address_failures(ip: str = "127.0.0.1") -> float:
-    conf = security()
-    return round(ratelimit.peek(lockout._ip_key(ip), limit=conf.login_ip_max_failures,
-                                window=conf.login_failure_window).count)
+    return round(lockout.address_failures(ip))
 
 
 def _failed_entries(user: User) -> list[AuditEntry]:
@@ -96,7 +91,7 @@ def test_the_password_lock_does_not_stop_a_sign_in_by_code(sms_sim):
     """Five wrong passwords — anyone's — lock password sign-ins; the phone's owner still signs in by code.
     The sign-in by code proves the phone, not the password: the password lock and count stay."""
     user = _signed_up(sms_sim)
-    for _ in range(security().login_max_failures):
+    for _ in range(int(lockout.limits().max_failures)):
         Client().post("/login/", {"username": PHONE, "password": "wrong-guess"})
     user.refresh_from_db()
     assert user.is_locked()
@@ -112,7 +107,8 @@ def test_the_password_lock_does_not_stop_a_sign_in_by_code(sms_sim):
 
 
 def test_wrong_codes_throttle_the_address_that_sends_them(sms_sim, settings):
-    settings.TONGBAN_SECURITY = dataclasses.replace(settings.TONGBAN_SECURITY, login_ip_max_failures=6)
+    Rule.objects.filter(code="login_address_failures").update(threshold=6)
+    engine.rules_forget()
     user = _signed_up(sms_sim)
     stranger = Client(REMOTE_ADDR="203.0.113.66")
     first = _send_code(stranger, sms_sim)
@@ -230,7 +226,7 @@ def test_the_automatic_lock_leaves_open_sessions_alone(sms_sim):
     assert owner.get("/me/").status_code == 200
     row = LoginSession.objects.get(user=user)
     attacker = Client()
-    for _ in range(security().login_max_failures):
+    for _ in range(int(lockout.limits().max_failures)):
         attacker.post("/login/", {"username": PHONE, "password": "wrong-guess"})
     user.refresh_from_db()
     assert user.is_locked()

@@ -1,13 +1,11 @@
 """Lockout after repeated failures (default 5), the unlock path, per-address limits, no username oracle."""
 
-import dataclasses
 import time
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.management import call_command
-from django.test import Client, RequestFactory, override_settings
+from django.test import Client, RequestFactory
 
 from tests.accounts.factories import PASSWORD, device_of, make_officer, make_staff, totp_code
 from tongban.accounts import services
@@ -74,9 +72,17 @@ def test_other_roles_cannot_unlock():
         services.account_unlock(actor=make_staff("sys", StaffRole.SYSTEM_ADMIN), user=user)
 
 
-@override_settings(TONGBAN_SECURITY=dataclasses.replace(settings.TONGBAN_SECURITY, lockout_seconds=1,
-                                                        login_max_failures=3))
+def _rule(code, **values):
+    """Set a lockout rule's numbers (they are risk rules, read through the engine's cached rule set)."""
+    from tongban.risk import engine
+    from tongban.risk.models import Rule
+
+    assert Rule.objects.filter(code=code).update(**values) == 1
+    engine.rules_forget()
+
+
 def test_lock_runs_out_by_itself_and_the_threshold_is_configurable():
+    _rule("login_lockout", response_seconds=1, threshold=3)
     user = make_officer("o1")
     for _ in range(3):
         _try("o1", "wrong")
@@ -94,8 +100,8 @@ def test_lock_runs_out_by_itself_and_the_threshold_is_configurable():
     assert user.locked_until is None
 
 
-@override_settings(TONGBAN_SECURITY=dataclasses.replace(settings.TONGBAN_SECURITY, login_ip_max_failures=6))
 def test_one_address_spraying_many_usernames_is_stopped():
+    _rule("login_address_failures", threshold=6)
     make_officer("o1")
     for i in range(6):
         _try(f"guess{i}", "wrong", ip="10.1.1.1")
@@ -117,10 +123,10 @@ def test_lock_accepts_the_lazy_request_user():
     assert user.locked_until == until and user.is_locked()
 
 
-@override_settings(TONGBAN_SECURITY=dataclasses.replace(settings.TONGBAN_SECURITY, login_ip_max_failures=6))
 def test_the_password_asked_again_is_refused_from_a_blocked_address():
     """password_recheck (the change-password, change-phone and close pages) keeps the login's per-address
     limit: from an address that has failed too often even the right password is refused."""
+    _rule("login_address_failures", threshold=6)
     from tongban.accounts.lockout import STAFF_LOCKED_MESSAGE, password_recheck
     from tongban.core.errors import TongbanError
 

@@ -34,10 +34,10 @@ def test_the_drill_fires_every_rule_and_reverses_every_block(live_server, settin
     assert set(report) == set(Rule.objects.values_list("code", flat=True))
     assert [code for code, row in report.items() if not row["fired"]] == [], report
     for code in ("credential_stuffing", "password_spraying", "inconsistent_ratio", "officer_reads_zscore",
-                 "export_large"):
+                 "export_large", "login_lockout", "login_address_failures"):
         assert report[code]["blocked"] is True and report[code]["reversed"] is True, report[code]
     for code in ("credential_stuffing", "password_spraying", "id_many_apps", "inconsistent_ratio",
-                 "staff_new_network"):
+                 "staff_new_network", "login_lockout", "login_address_failures"):
         assert report[code]["via"] == "http", report[code]
     # The partner patterns were signed calls the platform answered and audited as the drill's apps.
     from tongban.audit.models import AuditEntry

@@ -266,13 +266,13 @@ def test_wrong_sms_codes_burn_the_code_and_do_not_lock_the_account(flow, person,
     """A code is a challenge of its own (tongban.accounts.citizens.citizen_login_code): five wrong tries burn
     it; they count against the address, not the account, which stays open to its password (issue 11, item 17)."""
     from tests.accounts.conftest import code_for
-    from tongban.accounts.conf import security
+    from tongban.accounts import lockout
 
     flow.code()
     page = _send_code(flow, _to_reauth(flow, prompt="login"))
     txn = page.context["txn"]
     code = code_for(sms_sim, PHONE)
-    for _ in range(security().login_max_failures):
+    for _ in range(int(lockout.limits().max_failures)):
         response = flow.http.post("/o/authorize/login/", {"txn": txn, "action": "code", "code": _wrong(code)})
         assert response.status_code == 422
     assert "验证码错误次数过多" in response.context["code_form"].errors["code"][0]

@@ -23,6 +23,4 @@ def check_access_control(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                               id="tongban.accounts.E002"))
     if conf.staff_password_min_length < 12 or conf.password_min_classes < 3:
         messages.append(Warning("工作人员密码策略弱于等保三级建议（至少 12 位、3 类字符）", id="tongban.accounts.W002"))
-    if conf.login_max_failures > 10:
-        messages.append(Warning("登录失败锁定阈值大于 10 次", id="tongban.accounts.W003"))
     return messages

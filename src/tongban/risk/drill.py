@@ -14,6 +14,10 @@ real people's records, or breaking the audit chain: an officer's bulk personal-d
 same reads after hours, and an `audit.verify` failure. The export above the size calls the export guard
 (`services.export_authorise`) the export views call: no export endpoint holds a thousand personal rows the
 drill could pull without pulling real data.
+
+The login lockout's rules over HTTP too: wrong passwords against the drill's own staff account until it is
+locked (the right one then refused), lifted in the console and signed in again; failed logins from one
+drill address (X-Forwarded-For) until it is refused, lifted, and answered again.
 """
 
 from __future__ import annotations
@@ -359,6 +363,71 @@ class Drill:
         Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(drill=True)
         return finding
 
+    def _staff_password(self, username: str, password: str, forwarded: str) -> str:
+        """The back office's first step only: "next" (the password was taken), "refused" (locked), "wrong"."""
+        session = requests.Session()
+        session.headers["X-Forwarded-For"] = forwarded
+        url = f"{self.base}/backoffice/login/"
+        page = session.get(url, timeout=self.timeout)
+        answer = session.post(url, data={"csrfmiddlewaretoken": _csrf(page.text), "username": username,
+                                         "password": password}, headers={"Referer": url}, timeout=self.timeout,
+                              allow_redirects=False)
+        if answer.status_code in (301, 302):
+            return "next"
+        return "refused" if "锁定" in answer.text else "wrong"
+
+    def login_lockout(self, staff: Any) -> Finding:
+        """Wrong passwords against the drill's own staff account until the rule locks it; the right password
+        is then refused; the security admin lifts the lock in the console; the account signs in again."""
+        finding = Finding("login_lockout", response=ResponseKind.LOCK_ACCOUNT)
+        since = _last_alert()
+        addresses = _two_staff_networks()
+        if not addresses:
+            finding.notes.append("TONGBAN_BACKOFFICE_NETWORKS 中找不到两个不同的 /24 网段，无法演练")
+            return finding
+        password, _tokens = _staff_credentials(staff)
+        rule = engine.rule(finding.rule)
+        for _ in range(int(rule.threshold) if rule else 5):
+            self._staff_password(staff.username, f"Drill-wrong-{self.tag}", addresses[0])
+        alerts = self._alerts(finding.rule, since)
+        finding.fired = bool(alerts)
+        Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(drill=True)
+        blocks = list(Block.objects.filter(alert__in=alerts, status=BlockStatus.ACTIVE))
+        finding.blocked = bool(blocks) and self._staff_password(staff.username, password, addresses[0]) == "refused"
+        self._lift(finding, blocks)
+        if finding.reversed:
+            staff.refresh_from_db()
+            password, tokens = _staff_credentials(staff)
+            finding.reversed = self._staff_login(staff.username, password, tokens[1], addresses[0])
+        return finding
+
+    def login_address_failures(self) -> Finding:
+        """Failed logins from one drill address, spread over a few names (each below the account's limit and
+        fewer than credential stuffing's), until the rule refuses the address; lifted; answered again."""
+        finding = Finding("login_address_failures", response=ResponseKind.THROTTLE)
+        since = _last_alert()
+        rule = engine.rule(finding.rule)
+        account = engine.rule("login_lockout")
+        wanted = int(rule.threshold) if rule else 30
+        per_name = max(1, int(account.threshold) - 1 if account else 4)
+        address = f"198.51.100.{200 + secrets.randbelow(40)}"
+        session = requests.Session()
+        for i in range(wanted):
+            self._login(session, f"drill-{self.tag}-addr-{i // per_name}", "Drill-wrong-1", forwarded=address)
+        alerts = self._alerts(finding.rule, since)
+        finding.fired = bool(alerts)
+        Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(drill=True)
+        blocks = list(Block.objects.filter(alert__in=alerts, status=BlockStatus.ACTIVE))
+        finding.blocked = bool(blocks) and self._login(session, f"drill-{self.tag}-addr-x", "Drill-wrong-1",
+                                                       forwarded=address) == "refused"
+        self._lift(finding, blocks)
+        if finding.reversed:
+            finding.reversed = self._login(session, f"drill-{self.tag}-addr-y", "Drill-wrong-1",
+                                           forwarded=address) == "wrong"
+        if not finding.fired:
+            finding.notes.append("需把演练主机列入 TONGBAN_TRUSTED_PROXIES，平台才会采信演练的来源地址")
+        return finding
+
     def audit_chain(self) -> Finding:
         since = Alert.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         self._event(Action.AUDIT_VERIFY, actor=Actor.system("risk.drill"), subject=Subject("audit.log", ""),
@@ -503,4 +572,7 @@ def drill_run(base_url: str, *, victim: str, victim_password: str,
     drill.findings.append(drill.staff_new_network(staff(f"drill-staff-{drill.tag}", role_officer=True,
                                                         department="traffic")))
     drill.findings.append(drill.audit_chain())
+    drill.findings.append(drill.login_lockout(staff(f"drill-locked-{drill.tag}", role_officer=True,
+                                                    department="traffic")))
+    drill.findings.append(drill.login_address_failures())
     return drill.findings

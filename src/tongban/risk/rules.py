@@ -30,4 +30,23 @@ SHIPPED: list[dict[str, Any]] = [
     {"code": "audit_chain_failure", "name": "审计日志链校验失败", "key": "platform", "threshold": 1,
      "window_seconds": 3600, "severity": "critical", "response": "none", "response_seconds": 0,
      "params": {"open_incident": True}},
+    # The login lockout (MLPS 8.1.4.1 b), counted and enforced by tongban.accounts.lockout through
+    # tongban.risk.services.login_failure_count: always in force (they cannot be disabled, see MANDATORY).
+    {"code": "login_lockout", "name": "登录失败锁定：一个账号多次登录失败", "key": "account", "threshold": 5,
+     "window_seconds": 900, "severity": "medium", "response": "lock_account", "response_seconds": 1800,
+     "params": {}},
+    {"code": "login_address_failures", "name": "登录失败限制：一个地址多次登录失败", "key": "address",
+     "threshold": 30, "window_seconds": 900, "severity": "medium", "response": "throttle", "response_seconds": 0,
+     "params": {}},
 ]
+
+LOGIN_LOCKOUT = "login_lockout"
+LOGIN_ADDRESS = "login_address_failures"
+# Rules the platform cannot run without (the login lockout): they cannot be disabled, and their numbers
+# must stay positive; the account's threshold at most MAX_LOGIN_FAILURES (MLPS: a handful of tries).
+MANDATORY = frozenset({LOGIN_LOCKOUT, LOGIN_ADDRESS})
+MAX_LOGIN_FAILURES = 10
+
+
+def shipped(code: str) -> dict[str, Any]:
+    return next(row for row in SHIPPED if row["code"] == code)

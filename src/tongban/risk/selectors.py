@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from tongban.core import clock
+from tongban.core import clock, ratelimit
 from tongban.risk.models import Alert, Block, BlockStatus, ExportTicket, Incident
 
 
@@ -17,6 +18,51 @@ def response_active(kind: str, target: str) -> bool:
     now = clock.now()
     return Block.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), kind=kind, target=target,
                                 status=BlockStatus.ACTIVE).exists()
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """The login lockout's numbers, from the rules login_lockout and login_address_failures."""
+
+    max_failures: float  # failures of one account within `window` before it is locked
+    window: int  # seconds
+    lockout_seconds: int  # how long the lock lasts
+    address_max_failures: float  # failures from one client address within `address_window` before it is refused
+    address_window: int
+
+
+def login_limits() -> LoginLimits:
+    """Read from the engine's cached rule set (no query per attempt). The two rules are mandatory: a row
+    missing (a flushed database) reads as its shipped values, and `enabled` is not consulted."""
+    from tongban.risk import engine
+    from tongban.risk.rules import LOGIN_ADDRESS, LOGIN_LOCKOUT, shipped
+
+    found = engine.rules()
+
+    def values(code: str) -> tuple[float, int, int]:
+        row = found.get(code)
+        if row is not None:
+            return float(row.threshold), int(row.window_seconds), int(row.response_seconds)
+        default = shipped(code)
+        return float(default["threshold"]), int(default["window_seconds"]), int(default["response_seconds"])
+
+    account, window, lockout_seconds = values(LOGIN_LOCKOUT)
+    address, address_window, _ = values(LOGIN_ADDRESS)
+    return LoginLimits(account, window, max(1, lockout_seconds), address, address_window)
+
+
+def login_failures(*, account: str | None = None, ip: str | None = None,
+                   limits: LoginLimits | None = None) -> float:
+    """The current failure count (a sliding-window estimate) of an account (its username digest) or of a
+    client address, as counted by services.login_failure_count."""
+    from tongban.risk.rules import LOGIN_ADDRESS, LOGIN_LOCKOUT
+
+    limits = limits or login_limits()
+    if account is not None:
+        name, window = f"risk:{LOGIN_LOCKOUT}:{account}", limits.window
+    else:
+        name, window = f"risk:{LOGIN_ADDRESS}:{ip}", limits.address_window
+    return float(ratelimit.peek(name, limit=1 << 40, window=window).count)
 
 
 def can_manage(user: Any) -> bool:

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from tongban.audit.actions import Action, Outcome
 from tongban.audit.services import Actor, Subject, audit_record
-from tongban.core import clock
+from tongban.core import clock, ratelimit
 from tongban.core.errors import TongbanError
 from tongban.core.logging import get_logger
 from tongban.risk import engine
@@ -56,10 +56,11 @@ def _reason_required(reason: str) -> str:
 
 
 def alert_raise(*, rule: Rule, key: str, evidence: dict[str, Any], targets: list[str] | None = None,
-                drill: bool = False, once_per_window: bool = True, response: str | None = None) -> Alert | None:
+                drill: bool = False, once_per_window: bool = True, response: str | None = None,
+                seconds: int | None = None) -> Alert | None:
     """Raise `rule`'s alert on `key` (once per window unless told otherwise) with its response (or
-    `response`, an escalation) on each of `targets`, notify the security admins, and audit it, all in one
-    transaction."""
+    `response`, an escalation) on each of `targets`, for the rule's response_seconds (or `seconds`), notify
+    the security admins, and audit it, all in one transaction."""
     kind = response or rule.response
     if once_per_window:
         # The table decides (not a cache mark: the embedded default's cache is per process and culls): one
@@ -77,7 +78,8 @@ def alert_raise(*, rule: Rule, key: str, evidence: dict[str, Any], targets: list
         for target in (targets or [])[:200]:
             if kind != ResponseKind.NONE:
                 response_apply(kind=kind, target=target, alert=alert,
-                               seconds=0 if kind == ResponseKind.SUSPEND_APP else rule.response_seconds)
+                               seconds=0 if kind == ResponseKind.SUSPEND_APP
+                               else rule.response_seconds if seconds is None else seconds)
         if rule.params.get("open_incident"):
             incident_open(title=str(rule.name), severity=rule.severity, alert=alert, actor=None)
         _notify(alert)
@@ -117,7 +119,7 @@ def response_apply(*, kind: str, target: str, alert: Alert | None, seconds: int 
 
         app_throttle_set(target.removeprefix("app:"), seconds or 900)
     elif kind == ResponseKind.LOCK_ACCOUNT:
-        _user_lock(int(target.removeprefix("user:")), now + LOCK_FOREVER)
+        _user_lock(int(target.removeprefix("user:")), expires or now + LOCK_FOREVER)
     audit_record(action=Action.RISK_RESPONSE, outcome=Outcome.DENIED, actor=SYSTEM, subject=Subject.of(block),
                  details={"kind": kind, "target": target, "alert_id": alert.pk if alert else None,
                           "seconds": seconds})
@@ -158,6 +160,8 @@ def response_lift(*, block: Block, actor: Any, reason: str, request: HttpRequest
             from tongban.partners.abuse import app_throttle_clear
 
             app_throttle_clear(locked.target.removeprefix("app:"))
+        elif locked.kind == ResponseKind.LOCK_ACCOUNT and _login_lockout(locked):
+            _account_unlock(int(locked.target.removeprefix("user:")), actor=actor, request=request)
         elif locked.kind == ResponseKind.LOCK_ACCOUNT:
             _user_lock(int(locked.target.removeprefix("user:")), None)
         elif locked.kind == ResponseKind.HOLD_EXPORT:
@@ -168,6 +172,23 @@ def response_lift(*, block: Block, actor: Any, reason: str, request: HttpRequest
     if locked.alert is not None:  # judged afresh from now on
         engine.counters_reset(locked.alert.rule.code, locked.alert.key, locked.alert.rule.window_seconds)
     return locked
+
+
+def _login_lockout(block: Block) -> bool:
+    from tongban.risk.rules import LOGIN_LOCKOUT
+
+    return block.alert is not None and block.alert.rule.code == LOGIN_LOCKOUT
+
+
+def _account_unlock(user_id: int, *, actor: Any, request: HttpRequest | None) -> None:
+    """The login lockout's lock lifted as a security admin's unlock does (accounts.services.account_unlock:
+    the row, the cached lock, the account's failure count, the account_unlocked entry)."""
+    from tongban.accounts.models import User
+    from tongban.accounts.services import account_unlock
+
+    user = User.objects.filter(pk=user_id).first()
+    if user is not None:
+        account_unlock(actor=actor, user=user, request=request)
 
 
 def alert_acknowledge(*, alert: Alert, actor: Any, request: HttpRequest | None = None) -> Alert:
@@ -181,12 +202,30 @@ def alert_acknowledge(*, alert: Alert, actor: Any, request: HttpRequest | None =
 
 
 def rule_update(*, rule: Rule, actor: Any, request: HttpRequest | None = None, **changes: Any) -> Rule:
-    """Change a rule's configuration (threshold, window, severity, response, enabled, params)."""
+    """Change a rule's configuration (threshold, window, severity, response, enabled, params). The login
+    lockout's rules (rules.MANDATORY) stay enabled, with positive numbers, the account's threshold at most
+    rules.MAX_LOGIN_FAILURES."""
+    from tongban.risk.rules import LOGIN_LOCKOUT, MANDATORY, MAX_LOGIN_FAILURES
+
     _require_security_admin(actor)
     allowed = {"enabled", "threshold", "window_seconds", "severity", "response", "response_seconds", "params"}
     unknown = set(changes) - allowed
     if unknown:
         raise TongbanError("validation_error", details=[{"field": name, "type": "unknown"} for name in sorted(unknown)])
+    if rule.code in MANDATORY:
+        wrong: list[str] = [name for name in ("threshold", "window_seconds") if name in changes and not changes[name] >= 1]
+        if rule.code == LOGIN_LOCKOUT and "response_seconds" in changes and not changes["response_seconds"] >= 1:
+            wrong.append("response_seconds")
+        if rule.code == LOGIN_LOCKOUT and "threshold" in changes and changes["threshold"] > MAX_LOGIN_FAILURES:
+            wrong.append("threshold")
+        if "enabled" in changes and not changes["enabled"]:
+            wrong.append("enabled")
+        if wrong:
+            raise TongbanError("validation_error", message_zh=_("登录失败锁定规则不能停用，次数与时长须为正数，"
+                                                                "账号失败次数不得超过 %(max)s 次。")
+                               % {"max": MAX_LOGIN_FAILURES},
+                               message_en="The login lockout rules stay enabled with positive numbers.",
+                               details=[{"field": name, "type": "invalid"} for name in sorted(set(wrong))])
     with transaction.atomic():
         old = {name: getattr(rule, name) for name in changes}
         for name, value in changes.items():
@@ -197,6 +236,42 @@ def rule_update(*, rule: Rule, actor: Any, request: HttpRequest | None = None, *
                      request=request, details={"rule": rule.code, "old": old, "new": changes})
     engine.rules_forget()
     return rule
+
+
+def login_failure_count(*, account: str | None, ip: str) -> tuple[float, float]:
+    """Count one failed sign-in against the client address (rule login_address_failures) and, unless None,
+    the account (rule login_lockout; `account` is its username digest). Returns the counts (address,
+    account) — the account's 0 when not counted; tongban.accounts.lockout compares them with
+    selectors.login_limits(). Cache only: the rules come from the engine's cached set."""
+    from tongban.risk.rules import LOGIN_ADDRESS, LOGIN_LOCKOUT
+    from tongban.risk.selectors import login_limits
+
+    limits = login_limits()
+    address = engine.count(LOGIN_ADDRESS, ip, limits.address_window)
+    counted = engine.count(LOGIN_LOCKOUT, account, limits.window) if account is not None else 0.0
+    return address, counted
+
+
+def login_limit_reached(*, code: str, key: str, evidence: dict[str, Any], target: str | None,
+                        seconds: int) -> Alert | None:
+    """The login lockout's rule `code` (login_lockout, login_address_failures) reached on `key` (an account's
+    username digest, a client address): its alert (once per window) and its response's Block on `target`
+    (user:<pk>, address:<ip>; none for a name no account has) for `seconds`, in the caller's transaction
+    when there is one (the lock's). Lifting the Block (response_lift) unlocks the account / clears the
+    address's count. Only reached past a threshold: no query on the ordinary path."""
+    rule = engine.rule(code)
+    if rule is None:
+        return None
+    return alert_raise(rule=rule, key=key, evidence=evidence, targets=[target] if target else [],
+                       seconds=seconds)
+
+
+def login_failures_clear(*, account: str) -> None:
+    """The account starts again from zero failures (a successful sign-in, an unlock)."""
+    from tongban.risk.rules import LOGIN_LOCKOUT
+    from tongban.risk.selectors import login_limits
+
+    ratelimit.reset(f"risk:{LOGIN_LOCKOUT}:{account}", window=login_limits().window)
 
 
 def rules_ensure() -> int:
