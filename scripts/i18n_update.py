@@ -107,15 +107,15 @@ def _django() -> None:
         django.setup()
 
 
-def makemessages(into: Path) -> None:
-    """makemessages over src/tongban (templates and Python) into `into` (a copy of the locale folder when
-    only checking)."""
+def makemessages(into: Path, source: Path = APP) -> None:
+    """makemessages over `source` (src/tongban, or a copy of it when only checking: makemessages writes
+    temporary files beside the templates it reads, which two runs at once would trip over) into `into`."""
     _django()
     from django.core.management import call_command
     from django.test.utils import override_settings
 
     here = os.getcwd()
-    os.chdir(APP)
+    os.chdir(source)
     try:
         with override_settings(LOCALE_PATHS=[into]):
             call_command("makemessages", locale=list(LANGS), no_location=True, no_obsolete=True, no_wrap=True,
@@ -152,9 +152,10 @@ def fill_traditional(locale: Path) -> int:
 def check() -> dict[str, list[str]]:
     """The marked strings without a translation, by language (makemessages into a copy of the catalogs)."""
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "locale"
-        shutil.copytree(LOCALE, copy)
-        makemessages(copy)
+        source = Path(tmp) / "tongban"
+        shutil.copytree(APP, source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.mo"))
+        copy = source / "locale"
+        makemessages(copy, source)
         return missing(copy)
 
 
